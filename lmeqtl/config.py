@@ -1,0 +1,237 @@
+"""Presets: one typed configuration per way of running the book.
+
+``smoke``      CI: a few hundred people, 3 genes, a tiny model; minutes on 2 CPU cores.
+``top10``      the default of ``make book``: the simulated cohort on the real top10 gene
+               windows, with a reduced model so the whole book builds in < 60 min on 2 cores.
+``top10-gpu``  the same data with the original's full-size model (d_model 256, 16 layers).
+``top100``     100 simulated gene windows, full-size model, for a GPU.
+
+Each step saves ``preset.to_dict()`` next to what it wrote, and each notebook prints it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# 1000 Genomes Phase 3 super-population sizes (2504 people in all).
+PHASE3_SUPER_POPULATIONS = {"AFR": 661, "AMR": 347, "EAS": 504, "EUR": 503, "SAS": 489}
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """How the embedded default cohort is simulated (see ``lmeqtl.simulate``)."""
+
+    genes: str = "top10"  # "top10": the real top10 windows; "synthetic": made-up windows
+    n_genes: int = 10
+    super_population_sizes: dict[str, int] = field(
+        default_factory=lambda: dict(PHASE3_SUPER_POPULATIONS)
+    )
+    max_snps: int = 5000  # SNPs kept per gene window, nearest the TSS
+    window_bp: int = 1_000_000  # TSS +/- window_bp
+    min_af: float = 0.03
+    n_expression_eur: int = 373  # GEUVADIS: 373 EUR + 89 YRI with expression
+    n_expression_yri: int = 89
+    h2_range: tuple[float, float] = (0.05, 0.6)  # cis-heritability per gene
+    n_causal_range: tuple[int, int] = (1, 5)
+    interaction_fraction: float = 0.2  # share of genetic variance that is non-additive
+    active_mark_enrichment: float = 5.0  # fold enrichment of causal SNPs in active peaks
+    genotype_error_rate: float = 0.0
+    switch_error_rate: float = 0.0
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the haplotype MLM (defaults = the original's full size)."""
+
+    d_model: int = 256
+    n_layers: int = 16  # state-space blocks
+    n_resnet_blocks: int = 3
+    d_state: int = 64
+    encoder_kernel: int = 15
+    resnet_kernel: int = 7
+    decoder_kernel: int = 15
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Masked-LM training."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    crop_length: int | None = None  # train on random crops of this many SNPs (None: whole)
+    mask_rate: float = 0.2
+    mask_strategy: str = "maf_stratified"  # or "uniform"
+    edge_frame: int = 30  # positions at each end that are never masked
+    n_folds: int = 5
+    fold: int = 0
+    max_minutes: float | None = None  # stop after this wall time (CPU presets)
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """Embeddings of haplotypes (mean of the last block's output by default)."""
+
+    mode: str = "single"  # single | masked | rolling
+    layer: int = -1
+    pooling: str = "mean"  # mean | tss_window | max
+    rolling_copies: int = 50
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
+class GenotypeEvalConfig:
+    """RQ1: genotype reconstruction on the test split."""
+
+    mask_rate: float = 0.2
+    max_samples: int | None = None
+    run_beagle: bool = True
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class ExpressionConfig:
+    """RQ2/RQ4: expression from embeddings and from SNPs, nested cross-validation."""
+
+    outer_folds: int = 5
+    inner_folds: int = 5
+    transform: str = "inverse_normal"  # or "log2"
+    models: tuple[str, ...] = ("ols", "ridge", "lasso", "elasticnet", "svr_rbf", "svr_linear")
+    combine: tuple[str, ...] = ("sum", "concat_sorted", "product_absdiff")
+    n_bootstrap: int = 1000
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """RQ3: fine-tuning with frozen layers and a regression head."""
+
+    freeze: str = "all_but_last_2"  # none | encoder | all_but_last_<k>
+    epochs: int = 20
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    max_minutes: float | None = None
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """RQ5: attribution of SNPs and chromatin enrichment."""
+
+    ig_steps: int = 32
+    n_individuals: int = 32
+    ism_max_snps: int | None = None  # None: every SNP
+    top_k: int = 50
+    n_permutations: int = 1000
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    genotype_eval: GenotypeEvalConfig = field(default_factory=GenotypeEvalConfig)
+    expression: ExpressionConfig = field(default_factory=ExpressionConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def describe(self) -> str:
+        """A short human-readable summary, printed at the top of every notebook."""
+        lines = [f"preset {self.name!r}: {self.description}"]
+        for section in dataclasses.fields(self):
+            value = getattr(self, section.name)
+            if dataclasses.is_dataclass(value):
+                items = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(value).items())
+                lines.append(f"  {section.name}: {items}")
+        return "\n".join(lines)
+
+
+def _smoke() -> Preset:
+    return Preset(
+        name="smoke",
+        description="CI: 3 simulated genes, ~300 people, tiny model; minutes on 2 CPU cores",
+        simulation=SimulationConfig(
+            genes="synthetic", n_genes=3, max_snps=500, window_bp=150_000,
+            super_population_sizes={"AFR": 60, "AMR": 30, "EAS": 40, "EUR": 130, "SAS": 40},
+            n_expression_eur=100, n_expression_yri=20,
+        ),
+        model=ModelConfig(d_model=32, n_layers=2, n_resnet_blocks=1, d_state=16, dropout=0.0),
+        train=TrainConfig(epochs=3, batch_size=32, learning_rate=3e-3, crop_length=256,
+                          max_minutes=1.5),
+        embed=EmbedConfig(rolling_copies=5),
+        genotype_eval=GenotypeEvalConfig(max_samples=40),
+        expression=ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=100),
+        finetune=FinetuneConfig(epochs=2, max_minutes=1.0),
+        explain=ExplainConfig(ig_steps=8, n_individuals=8, ism_max_snps=100, top_k=20,
+                              n_permutations=100),
+    )
+
+
+def _top10() -> Preset:
+    return Preset(
+        name="top10",
+        description="simulated cohort on the real top10 gene windows; reduced model for 2 CPU cores",
+        model=ModelConfig(d_model=64, n_layers=4, n_resnet_blocks=1, d_state=32, dropout=0.0),
+        train=TrainConfig(epochs=1000, batch_size=32, learning_rate=3e-3, crop_length=1000,
+                          max_minutes=15.0),
+        embed=EmbedConfig(rolling_copies=10),
+        genotype_eval=GenotypeEvalConfig(max_samples=200),
+        finetune=FinetuneConfig(epochs=5, max_minutes=8.0),
+        explain=ExplainConfig(ism_max_snps=500),
+    )
+
+
+def _top10_gpu() -> Preset:
+    return Preset(
+        name="top10-gpu",
+        description="simulated top10 cohort with the original's full-size model (GPU)",
+    )
+
+
+def _top100() -> Preset:
+    return Preset(
+        name="top100",
+        description="100 simulated gene windows, full-size model (GPU)",
+        simulation=SimulationConfig(genes="synthetic", n_genes=100),
+    )
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (_smoke(), _top10(), _top10_gpu(), _top100())}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; the error lists the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
+    parser.add_argument("name", nargs="?", choices=list(PRESETS), help="show one preset in full (JSON)")
+
+
+def run(args) -> int:  # noqa: ANN001 - argparse.Namespace
+    if args.name:
+        print(get_preset(args.name).to_json())
+    else:
+        for preset in PRESETS.values():
+            print(f"{preset.name:<10} {preset.description}")
+    return 0

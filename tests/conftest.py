@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny cohorts written in the real file formats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmeqtl.encoding import decode_haplotypes
+from lmeqtl.io import write_dataset, write_meta
+
+
+def make_meta(genes: dict[str, int], chrom: str = "6", seed: int = 0) -> pd.DataFrame:
+    """A meta table with ``n`` SNPs per gene, positions increasing, AFs in [0.03, 0.97]."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for gene, n in genes.items():
+        pos = np.sort(rng.choice(np.arange(1_000_000, 1_200_000), size=n, replace=False))
+        frames.append(pd.DataFrame({
+            "chrom": chrom, "pos": pos, "id": [f"rs{gene[-1]}{i}" for i in range(n)],
+            "ref": "A", "alt": "G", "AF": rng.uniform(0.03, 0.97, n).round(4),
+            "initial_counts": n * 3, "GENE_ID": gene, "seq_idx": np.arange(n),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def tiny_files(tmp_path):
+    """dataset.parquet + meta.csv.gz for 6 samples x 2 genes, with the haplotypes used."""
+    rng = np.random.default_rng(1)
+    genes = {"ENSG01.1": 7, "ENSG02.1": 4}
+    samples = [f"HG{i:05d}" for i in range(6)]
+    splits = ["train"] * 4 + ["test"] * 2
+    meta = make_meta(genes)
+    haplotypes = {g: rng.integers(0, 2, size=(len(samples), 2, n), dtype=np.uint8) for g, n in genes.items()}
+    rows = []
+    for gene, h in haplotypes.items():
+        for sample, split, seq in zip(samples, splits, decode_haplotypes(h), strict=True):
+            rows.append({"split": split, "sample_id": sample, "gene_id": gene, "seq": seq})
+    write_dataset(tmp_path / "dataset.parquet", pd.DataFrame(rows))
+    write_meta(tmp_path / "meta.csv.gz", meta)
+    return tmp_path / "dataset.parquet", tmp_path / "meta.csv.gz", haplotypes, samples
