@@ -40,3 +40,18 @@ def tiny_files(tmp_path):
     write_dataset(tmp_path / "dataset.parquet", pd.DataFrame(rows))
     write_meta(tmp_path / "meta.csv.gz", meta)
     return tmp_path / "dataset.parquet", tmp_path / "meta.csv.gz", haplotypes, samples
+
+
+@pytest.fixture
+def jupyter_kernel(tmp_path_factory, monkeypatch) -> str:
+    """A Jupyter kernel 'lmeqtl-test' that runs this Python, so notebook tests need no `make env`."""
+    import json
+    import sys
+
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / "lmeqtl-test"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "lmeqtl test", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(root))
+    return "lmeqtl-test"

@@ -1,0 +1,90 @@
+"""The book build: chapters from the template, glue in prose, -W, the CLI, the smoke book."""
+
+import nbformat
+import pytest
+
+from lmeqtl import cli
+from lmeqtl.book import (
+    NOTEBOOKS_DIR,
+    BookBuildError,
+    _override,
+    assemble_book,
+    build_book,
+    build_html,
+)
+from lmeqtl.notebook_template import notebook_template
+from lmeqtl.pipeline import RunSettings, discover_steps, run_steps
+
+
+def test_template_chapter_runs_and_its_glued_numbers_reach_the_html(tmp_path, jupyter_kernel):
+    notebooks, source = tmp_path / "notebooks", tmp_path / "pages"
+    notebooks.mkdir()
+    source.mkdir()
+    chapter = notebook_template("00_demo", "A demo chapter", "What it shows.")
+    chapter.cells += [
+        nbformat.v4.new_markdown_cell("The correlation is {glue:text}`r:.3f`."),
+        nbformat.v4.new_code_cell("import numpy as np\nglue('r', np.float64(0.912345))"),
+    ]
+    nbformat.write(chapter, notebooks / "00_demo.ipynb")
+    (source / "intro.md").write_text("# Intro\n\n```{include} chapters/this_build.md\n```\n")
+    (source / "summary.md").write_text("# Summary\n\nFrom the chapter: {glue:text}`chapters/00_demo.ipynb::r:.2f`.\n")
+    settings = RunSettings("smoke", tmp_path / "run", device="cpu")
+    steps = discover_steps(notebooks)
+    run_steps(settings, steps, kernel_name=jupyter_kernel, progress=False)
+
+    index = build_book(settings, steps, book_dir=tmp_path / "book", source_dir=source, quiet=True)
+    html = index.parent
+    chapter_html = (html / "chapters" / "00_demo.html").read_text()
+    assert "The correlation is <span class=\"pasted-text\">0.912</span>" in chapter_html
+    assert "this chapter ran with the <span class=\"pasted-text\">smoke</span> preset" in chapter_html
+    assert "google.colab" not in chapter_html  # the Colab and parameters cells are removed
+    assert "preset &#39;smoke&#39;" in chapter_html or "preset 'smoke'" in chapter_html  # setup output
+    assert "<span class=\"pasted-text\">0.91</span>" in (html / "summary.html").read_text()
+    intro = (html / "intro.html").read_text()
+    assert "This build" in intro and "1 of 1 chapters ran" in intro
+    assert "lmeqtl book --preset smoke --device cpu" in (tmp_path / "book" / "chapters" / "reproducibility.md").read_text()
+    page = (html / "chapters" / "reproducibility.html").read_text()
+    for text in ("simulation.seed", "Files written by 00_demo (1)", "provenance.json", "torch", "up to date"):
+        assert text in page, text
+
+    # Warnings are errors: a glue key that the run did not produce fails the build.
+    (tmp_path / "book" / "summary.md").write_text("# Summary\n\n{glue:text}`chapters/00_demo.ipynb::nope:.2f`\n")
+    with pytest.raises(BookBuildError, match="summary.md:3: WARNING: .*'nope'"):
+        build_html(tmp_path / "book", toc=tmp_path / "book" / "chapters" / "_toc.yml", quiet=True)
+
+
+def test_pages_without_chapters_build_and_the_toc_follows_the_run(tmp_path):
+    settings = RunSettings("smoke", tmp_path / "run")
+    toc = assemble_book(settings, [], book_dir=tmp_path / "book")
+    assert '"file": "chapters/reproducibility"' in toc.read_text() and "Results" not in toc.read_text()
+    assert "No chapter notebooks exist yet" in (tmp_path / "book" / "chapters" / "this_build.md").read_text()
+
+
+def test_set_values_are_json_or_words():
+    assert _override("expression.outer_folds=3") == ("expression.outer_folds", 3)
+    assert _override("expression.transform=log2") == ("expression.transform", "log2")
+    assert _override('expression.models=["ridge"]') == ("expression.models", ["ridge"])
+    with pytest.raises(Exception, match="SECTION.FIELD=VALUE"):
+        _override("epochs")
+
+
+def test_cli_refuses_bad_settings_with_a_message(tmp_path, capsys):
+    args = ["book", "--preset", "smoke", "--run-dir", str(tmp_path / "run"), "--no-html"]
+    assert cli.main([*args, "--set", "train.epoch=1"]) == 2
+    assert "unknown preset field 'train.epoch'" in capsys.readouterr().err
+    assert cli.main([*args, "--only", "99"]) == 2
+    assert "no step '99'" in capsys.readouterr().err
+    assert cli.main([*args, "--notebooks-dir", str(tmp_path / "none")]) == 2
+    assert "no notebooks directory" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smoke_book_end_to_end(tmp_path, jupyter_kernel):
+    """`lmeqtl book --preset smoke`: every notebook of notebooks/ runs, and the HTML builds with -W."""
+    code = cli.main(["book", "--preset", "smoke", "--run-dir", str(tmp_path / "run"),
+                     "--book-dir", str(tmp_path / "book"), "--kernel", jupyter_kernel])
+    assert code == 0
+    html = tmp_path / "book" / "_build" / "html"
+    assert (html / "index.html").exists() and (html / "chapters" / "reproducibility.html").exists()
+    for step in discover_steps(NOTEBOOKS_DIR):
+        assert (html / "chapters" / f"{step.name}.html").exists(), step.name
