@@ -155,7 +155,7 @@ def notebook_setup(step: str, preset: str | Preset = "top10", data_dir: str | Pa
     write_json(run.out_dir / PROVENANCE_FILE, {
         "step": step, "preset": resolved.to_dict(), "device": _device_name(run.device),
         "data": data_fingerprint, "seed": seed, "epochs": epochs, "overrides": overrides or {},
-        "checkpoint": fingerprint(file_digests(run.checkpoint)), "versions": found,
+        "checkpoint": fingerprint(file_digests(run.checkpoint, cache)), "versions": found,
         "lmeqtl_source": package_fingerprint(),
     })
     _figure_defaults()

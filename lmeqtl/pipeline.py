@@ -39,7 +39,7 @@ STATE_FILE = "book-state.json"
 CHAPTERS_DIR = "chapters"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Step:
     """One numbered notebook of the pipeline."""
 
@@ -49,7 +49,12 @@ class Step:
 
 def discover_steps(notebooks_dir: str | Path) -> list[Step]:
     """The ``NN_name.ipynb`` notebooks of ``notebooks_dir``, in order (other files ignored)."""
-    steps = sorted(Step(p.stem, p) for p in Path(notebooks_dir).glob("*.ipynb") if STEP_NAME.match(p.stem))
+    paths = sorted(Path(notebooks_dir).glob("*.ipynb"))
+    misnamed = [p.name for p in paths if p.stem[:2].isdigit() and not STEP_NAME.match(p.stem)]
+    if misnamed:
+        raise InputError(f"notebooks {misnamed} look like steps but are not named NN_name",
+                         path=notebooks_dir, expected="two digits, '_', then lowercase letters, digits or '_'")
+    steps = [Step(p.stem, p) for p in paths if STEP_NAME.match(p.stem)]
     numbers = [s.name[:2] for s in steps]
     duplicated = sorted({n for n in numbers if numbers.count(n) > 1})
     if duplicated:

@@ -58,6 +58,9 @@ def test_discover_steps_orders_numbered_notebooks_only(tmp_path):
     write_step(tmp_path, "02_c", "")
     with pytest.raises(InputError, match="share the step number 02"):
         discover_steps(tmp_path)
+    (tmp_path / "02_c.ipynb").rename(tmp_path / "03_RQ2.ipynb")
+    with pytest.raises(InputError, match="not named NN_name"):
+        discover_steps(tmp_path)
 
 
 def test_inputs_follow_parameters_data_content_and_needs(tmp_path):
