@@ -123,13 +123,19 @@ class FinetuneConfig:
 
 @dataclass(frozen=True)
 class ExplainConfig:
-    """RQ5: attribution of SNPs and chromatin enrichment."""
+    """RQ5: attribution of SNPs, ranking evaluation and chromatin enrichment (``lmeqtl.explain``)."""
 
-    ig_steps: int = 32
-    n_individuals: int = 32
-    ism_max_snps: int | None = None  # None: every SNP
-    top_k: int = 50
-    n_permutations: int = 1000
+    n_individuals: int = 32  # people attributed per gene (seeded draw)
+    ig_steps: int = 32  # Integrated Gradients path steps
+    ig_batch_size: int = 64  # forward passes per captum batch
+    ism_max_snps: int | None = None  # in-silico mutagenesis on the top SNPs by IG (None: every SNP)
+    ism_batch_size: int = 64  # mutants per forward pass
+    aggregate: str = "mean_abs"  # per-SNP score: mean_abs | carrier_mean_abs (see attribution.aggregate)
+    susie_effects: int = 10  # L single effects
+    recall_ks: tuple[int, ...] = (1, 5, 10, 20, 50)
+    ld_proxy_r2: float = 0.8  # a causal SNP is "found" by a top SNP in LD r2 >= this
+    top_k: int = 50  # top SNPs per gene tested for chromatin enrichment
+    n_permutations: int = 1000  # matched-background permutations
     seed: int = 1
 
 
@@ -179,8 +185,8 @@ def _smoke() -> Preset:
         genotype_eval=GenotypeEvalConfig(max_samples=40),
         expression=ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=100),
         finetune=FinetuneConfig(epochs=2, max_minutes=1.0),
-        explain=ExplainConfig(ig_steps=8, n_individuals=8, ism_max_snps=100, top_k=20,
-                              n_permutations=100),
+        explain=ExplainConfig(n_individuals=8, ig_steps=8, ism_max_snps=50, susie_effects=5,
+                              recall_ks=(1, 5, 10, 20), top_k=20, n_permutations=200),
     )
 
 
@@ -194,7 +200,7 @@ def _top10() -> Preset:
         embed=EmbedConfig(rolling_copies=10),
         genotype_eval=GenotypeEvalConfig(max_samples=200),
         finetune=FinetuneConfig(epochs=5, max_minutes=8.0),
-        explain=ExplainConfig(ism_max_snps=500),
+        explain=ExplainConfig(n_individuals=16, ig_steps=16, ism_max_snps=100),
     )
 
 
