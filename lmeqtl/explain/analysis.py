@@ -94,8 +94,9 @@ def snp_table(meta: pd.DataFrame, scores: Mapping[str, np.ndarray], tss: int) ->
     """One gene's SNPs (``chrom, pos, id, AF, GENE_ID, seq_idx``), TSS distance and one column per method."""
     table = meta.loc[:, ["chrom", "pos", "id", "AF", "GENE_ID", "seq_idx"]].reset_index(drop=True)
     table["tss_distance"] = table["pos"].to_numpy(dtype=np.int64) - int(tss)
-    for method, values in scores.items():
-        table[method] = np.asarray(values, dtype=float)
+    for method, values in scores.items():  # boolean columns (e.g. is_causal) stay boolean
+        values = np.asarray(values)
+        table[method] = values if values.dtype == bool else values.astype(float)
     return table
 
 

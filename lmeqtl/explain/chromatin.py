@@ -17,6 +17,7 @@ peaks sitting near TSSs.
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Mapping
 
@@ -40,22 +41,38 @@ def read_peak_bed(path: str | os.PathLike[str], require_sorted: bool = True) -> 
 
     Refuses, naming the 1-based line: fewer than 3 columns, non-integer or negative
     coordinates, ``start >= end``, and (``require_sorted``) lines out of (chrom, start) order.
-    ``track``/``browser``/``#`` lines are skipped.
+    Leading ``track``/``browser``/``#`` lines are skipped.
     """
+    header = _header_lines(path)
     try:
-        raw = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False, comment=None)
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
+        raw = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False, skiprows=header)
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", path=path, expected="BED lines chrom<TAB>start<TAB>end") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError, EOFError) as err:
         raise InputError(f"cannot read as a tab-separated BED file ({err})", path=path) from None
-    raw = raw[~raw[0].str.startswith(("track", "browser", "#"))]
     if raw.shape[1] < 3:
         raise InputError(f"{raw.shape[1]} column(s)", path=path, where="line 1",
                          expected="at least 3 tab-separated BED columns: chrom, start, end")
     return check_peaks(raw.iloc[:, :3].set_axis(list(BED_COLUMNS), axis=1), source=path,
-                       require_sorted=require_sorted, lines=raw.index.to_numpy() + 1)
+                       require_sorted=require_sorted, lines=raw.index.to_numpy() + 1 + header)
+
+
+def _header_lines(path: str | os.PathLike[str]) -> int:
+    """Number of leading ``track``/``browser``/``#`` lines (they may only come first in a BED file)."""
+    try:
+        with open(path, "rb") as handle:
+            compressed = handle.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rt") if compressed else open(path)) as handle:
+            count = 0
+            for line in handle:  # stops at the first data line
+                if not line.startswith(("track", "browser", "#")):
+                    return count
+                count += 1
+            return count
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except (OSError, UnicodeDecodeError, EOFError) as err:
+        raise InputError(f"cannot read ({err})", path=path) from None
 
 
 def check_peaks(peaks: pd.DataFrame, source: str | os.PathLike[str] | None = None, require_sorted: bool = False,

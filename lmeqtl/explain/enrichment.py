@@ -34,7 +34,7 @@ def matched_strata(maf: np.ndarray, tss_distance: np.ndarray, groups: np.ndarray
     maf_bin = np.digitize(maf, maf_edges)
     distance = pd.Series(np.abs(np.asarray(tss_distance, dtype=float)))
     quantile = distance.groupby(groups).rank(method="first", pct=True).to_numpy()
-    distance_bin = np.minimum((quantile * n_distance_bins).astype(int), n_distance_bins - 1)
+    distance_bin = np.clip(np.ceil(quantile * n_distance_bins).astype(int) - 1, 0, n_distance_bins - 1)
     keys = pd.DataFrame({"g": groups, "m": maf_bin, "d": distance_bin})
     return keys.groupby(["g", "m", "d"], sort=True).ngroup().to_numpy()
 

@@ -71,7 +71,10 @@ def _peak_tracks(ax, x: np.ndarray, peaks: Mapping[str, pd.DataFrame], chrom: st
 
 
 def plot_enrichment_forest(table: pd.DataFrame, title: str = "") -> Figure:
-    """Odds ratio (95 % CI) of top-ranked SNPs in each mark's peaks, per method; x = planted OR."""
+    """Odds ratio (95 % CI) of top-ranked SNPs in each mark's peaks, per method; x = planted OR.
+
+    Zero or infinite bounds (empty cells) are drawn at the edge of the axis.
+    """
     table = table.copy()
     if "method" not in table:
         table["method"] = "top SNPs"
