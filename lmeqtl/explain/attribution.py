@@ -25,15 +25,18 @@ REF_CHANNEL, ALT_CHANNEL = 0, 1
 Predictor = Callable[..., torch.Tensor]
 
 
-def haplotype_onehot(haplotypes: np.ndarray, n_tokens: int = 2) -> torch.Tensor:
-    """Haplotypes ``(n, 2, L)`` of 0/1 alleles -> float one-hot ``(n, 2, V, L)``, V = ``n_tokens``."""
+def haplotype_onehot(haplotypes: np.ndarray, n_tokens: int = 2, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Haplotypes ``(n, 2, L)`` of 0/1 alleles -> float one-hot ``(n, 2, V, L)``, V = ``n_tokens``.
+
+    Put it on the predictor's ``device``; the attribution functions return numpy arrays.
+    """
     alleles = torch.as_tensor(np.asarray(haplotypes), dtype=torch.long)  # (n, 2, L)
     if alleles.ndim != 3 or alleles.shape[1] != 2:
         raise ValueError(f"expected haplotypes (n, 2, L), got {tuple(alleles.shape)}")
     if n_tokens < 2 or alleles.min() < 0 or alleles.max() > 1:
         raise ValueError("haplotypes must hold 0 (ref) / 1 (alt) and n_tokens must be >= 2")
     onehot = torch.nn.functional.one_hot(alleles, n_tokens).float()  # (n, 2, L, V)
-    return onehot.movedim(-1, -2).contiguous()  # (n, 2, V, L)
+    return onehot.movedim(-1, -2).contiguous().to(device)  # (n, 2, V, L)
 
 
 def reference_baseline(onehot: torch.Tensor) -> torch.Tensor:
@@ -72,7 +75,7 @@ def integrated_gradients(
         return_convergence_delta=True,
     )
     per_snp = _as_haplotype_axis(attribution.sum(dim=-2))  # (n, 2, L)
-    return per_snp.detach().numpy(), delta.detach().numpy()
+    return per_snp.detach().cpu().numpy(), delta.detach().cpu().numpy()
 
 
 def select_snps(prior_scores: np.ndarray, max_snps: int | None) -> np.ndarray:
@@ -115,7 +118,7 @@ def in_silico_mutagenesis(
     person = torch.arange(n).repeat_interleave(n_haplotypes * m)
     haplotype = torch.arange(n_haplotypes).repeat_interleave(m).repeat(n)
     column = torch.as_tensor(snps).repeat(n * n_haplotypes)
-    effect = torch.empty(len(person))
+    effect = torch.empty(len(person), device=x.device)
     swap = torch.arange(x4.shape[2])
     swap[[REF_CHANNEL, ALT_CHANNEL]] = swap[[ALT_CHANNEL, REF_CHANNEL]]
     for start in tqdm(range(0, len(person), batch_size), desc="in-silico mutagenesis",
@@ -130,7 +133,7 @@ def in_silico_mutagenesis(
         predicted = predictor(mutant[:, 0] if squeeze else mutant, *batch_extra).reshape(-1)
         change = predicted - reference[p]
         effect[rows] = torch.where(was_alt, -change, change)
-    return effect.reshape(n, n_haplotypes, m).numpy()
+    return effect.reshape(n, n_haplotypes, m).cpu().numpy()
 
 
 def aggregate(values: np.ndarray, how: str = "mean_abs", alt: np.ndarray | None = None) -> np.ndarray:
