@@ -10,6 +10,7 @@ from lmeqtl.explain.ranking import (
     ld_r2,
     marginal_association,
     proxy_recall_at_k,
+    ranking_agreement,
     recall_at_k,
     top_k,
 )
@@ -73,3 +74,12 @@ def test_eqtl_table_scores_match_by_id_then_position():
     scores = eqtl_table_scores(meta, eqtl, "G1")
     np.testing.assert_allclose(scores[[0, 2]], [10.0, 3.0])
     assert np.isnan(scores[1]) and np.isnan(scores[3])  # not in the table for G1
+
+
+def test_ranking_agreement_with_a_reference():
+    reference = np.array([4.0, 3.0, 2.0, 1.0, np.nan])
+    table = ranking_agreement({"same": np.array([40.0, 30.0, 20.0, 10.0, 0.0]),
+                               "reversed": np.array([1.0, 2.0, 3.0, 4.0, 5.0])}, reference, k=2)
+    assert table.spearman.tolist() == pytest.approx([1.0, -1.0])
+    assert table.top_2_overlap.tolist() == [1.0, 0.0]
+    assert table.n_scored.tolist() == [4, 4]

@@ -134,3 +134,21 @@ def eqtl_table_scores(meta: pd.DataFrame, eqtl: pd.DataFrame, gene: str) -> np.n
     matched = by_id.reindex(meta["id"].astype(str).to_numpy()).to_numpy()
     from_pos = by_pos.reindex(meta["pos"].astype(np.int64).to_numpy()).to_numpy()
     return np.where(np.isnan(matched), from_pos, matched)
+
+
+def ranking_agreement(scores: Mapping[str, np.ndarray], reference: np.ndarray, k: int = 50) -> pd.DataFrame:
+    """How each method's ranking agrees with a reference (e.g. eQTL -log10 p) when there is no truth.
+
+    Spearman correlation over SNPs scored by both, and the share of the reference's top ``k``
+    SNPs that are also in the method's top ``k``.
+    """
+    reference = np.asarray(reference, dtype=float)
+    reference_top = set(top_k(reference, k).tolist())
+    rows = []
+    for name, values in scores.items():
+        values = np.asarray(values, dtype=float)
+        both = ~np.isnan(values) & ~np.isnan(reference)
+        rho = stats.spearmanr(values[both], reference[both]).statistic if both.sum() > 2 else np.nan
+        overlap = len(reference_top & set(top_k(values, k).tolist())) / max(len(reference_top), 1)
+        rows.append({"method": name, "spearman": float(rho), f"top_{k}_overlap": overlap, "n_scored": int(both.sum())})
+    return pd.DataFrame(rows)
