@@ -66,7 +66,7 @@ def _peak_tracks(ax, x: np.ndarray, peaks: Mapping[str, pd.DataFrame], chrom: st
         colour = "darkgreen" if mark in ACTIVE_MARKS else "slateblue"
         ax.broken_barh(list(zip(start[keep], (end - start)[keep], strict=True)), (row + 0.1, 0.8), color=colour)
     ax.set_yticks(np.arange(len(peaks)) + 0.5, list(peaks), fontsize=7)
-    ax.set_ylim(0, len(peaks))
+    ax.set_ylim(len(peaks), 0)  # first mark on top
     ax.set_ylabel("peaks", fontsize=8)
 
 
