@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from lmeqtl.errors import InputError
-from lmeqtl.expression.covariates import Covariates, build_covariates, fold_pcs, residualise
+from lmeqtl.expression.covariates import (
+    Covariates,
+    build_covariates,
+    covariates_for,
+    fold_pcs,
+    residualise,
+)
 from lmeqtl.expression.evaluation import gene_results, pearson_r2
 from lmeqtl.expression.features import flatten_pairs
 from lmeqtl.expression.models import EMBEDDING_MODELS, build_model, model_factory
@@ -94,6 +100,17 @@ def test_fold_pcs_find_structure_and_expression_pcs_drop_the_target_gene():
     expression = pd.DataFrame(rng.normal(size=(100, 3)), columns=["G1", "G2", "G3"])
     covariates = build_covariates(pd.DataFrame(index=expression.index), expression=expression, n_expression_pcs=2)
     assert list(covariates.without("G2").pca_blocks["expression_pcs"][0].columns) == ["G1", "G3"]
+
+
+def test_covariates_from_config_names():
+    samples = pd.DataFrame({"gender": ["male", "female", "male"]}, index=["A", "B", "C"])
+    assert covariates_for((), samples) is None
+    covariates = covariates_for(("sex", "genotype_pcs"), samples, genotypes=np.eye(3), n_genotype_pcs=1)
+    assert list(covariates.fixed.columns) == ["sex_male"] and list(covariates.pca_blocks) == ["genotype_pcs"]
+    with pytest.raises(ValueError, match="unknown covariates \\['peer'\\]"):
+        covariates_for(("peer",), samples)
+    with pytest.raises(ValueError, match="needs the expression matrix"):
+        covariates_for(("expression_pcs",), samples)
 
 
 # ---- leakage guard -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lmeqtl.config import ExpressionConfig
@@ -90,8 +91,9 @@ def _run_one(gene: str, method: Method, features: np.ndarray, y: np.ndarray, fol
     if method.features == "embedding":
         options.update(combine=method.combine, pca=method.pca)
     start = time.perf_counter()
-    result = nested_cv(features, y, folds, model_factory(method.model, **options), covariates=covariates,
-                       inner_folds=config.inner_folds, seed=config.seed, sample_ids=sample_ids)
+    with threadpool_limits(limits=1):  # small matrices: threads only fight (use n_jobs instead)
+        result = nested_cv(features, y, folds, model_factory(method.model, **options), covariates=covariates,
+                           inner_folds=config.inner_folds, seed=config.seed, sample_ids=sample_ids)
     seconds = time.perf_counter() - start
     labels = {"gene": gene, "method": method.name, "features": method.features, "model": method.model,
               "combine": method.combine or ""}

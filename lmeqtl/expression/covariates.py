@@ -16,6 +16,8 @@ import pandas as pd
 
 from lmeqtl.errors import InputError
 
+COVARIATES = ("sex", "population", "genotype_pcs", "expression_pcs")
+
 
 @dataclass
 class Covariates:
@@ -117,6 +119,25 @@ def build_covariates(samples: pd.DataFrame, *, sex: bool = False, population: bo
     if expression is not None and n_expression_pcs > 0:
         blocks["expression_pcs"] = (_frame(expression, samples, "expression"), n_expression_pcs)
     return Covariates(fixed, blocks)
+
+
+def covariates_for(names: tuple[str, ...] | list[str], samples: pd.DataFrame, *,
+                   genotypes: np.ndarray | pd.DataFrame | None = None, n_genotype_pcs: int = 3,
+                   expression: pd.DataFrame | None = None, n_expression_pcs: int = 5) -> Covariates | None:
+    """:func:`build_covariates` from names (``ExpressionConfig.covariates``); None when there are none."""
+    unknown = sorted(set(names) - set(COVARIATES))
+    if unknown:
+        raise ValueError(f"unknown covariates {unknown}; choose from {', '.join(COVARIATES)}")
+    if not names:
+        return None
+    for name, given in (("genotype_pcs", genotypes), ("expression_pcs", expression)):
+        if name in names and given is None:
+            raise ValueError(f"covariate {name!r} needs the {name.split('_')[0]} matrix")
+    return build_covariates(
+        samples, sex="sex" in names, population="population" in names,
+        genotypes=genotypes if "genotype_pcs" in names else None, n_genotype_pcs=n_genotype_pcs,
+        expression=expression if "expression_pcs" in names else None, n_expression_pcs=n_expression_pcs,
+    )
 
 
 def _frame(matrix: np.ndarray | pd.DataFrame, samples: pd.DataFrame, what: str) -> pd.DataFrame:

@@ -162,8 +162,11 @@ def paired_comparison(results: pd.DataFrame, method_a: str, method_b: str, metri
     nonzero = difference[difference != 0]
     wins, losses = int((difference > 0).sum()), int((difference < 0).sum())
     wilcoxon = stats.wilcoxon(nonzero) if len(nonzero) else None
+    evaluation = results.groupby("method")["evaluation"].first() if "evaluation" in results else {}
     return {
-        "method_a": method_a, "method_b": method_b, "metric": metric, "n_genes": len(difference),
+        "method_a": method_a, "method_b": method_b, "metric": metric,
+        "evaluation_a": evaluation.get(method_a, ""), "evaluation_b": evaluation.get(method_b, ""),
+        "n_genes": len(difference),
         "mean_difference": float(difference.mean()) if len(difference) else np.nan,
         "median_difference": float(np.median(difference)) if len(difference) else np.nan,
         "wins_a": wins, "wins_b": losses, "ties": len(difference) - wins - losses,

@@ -48,15 +48,17 @@ def plot_gene_r(results: pd.DataFrame, methods: Sequence[str] | None = None, ax=
 
 
 def plot_method_r(results: pd.DataFrame, ax=None) -> Figure:
-    """Distribution over genes of each method's r (box + one dot per gene), best method first."""
-    order = results.groupby("method")["r"].mean().sort_values(ascending=False).index.tolist()
+    """Each method's r over genes (one dot per gene, bar at the mean), best method first."""
+    means = results.groupby("method")["r"].mean().sort_values(ascending=False)
+    order = means.index.tolist()
     fig, ax = _figure(ax, (6, max(3, 0.35 * len(order) + 1)))
-    sns.boxplot(data=results, y="method", x="r", order=order, color="0.9", fliersize=0, ax=ax)
     sns.stripplot(data=results, y="method", x="r", order=order, hue="gene", size=4, ax=ax)
+    for row, mean in enumerate(means):
+        ax.plot([mean, mean], [row - 0.35, row + 0.35], color="black", lw=1.5)
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_xlabel("Pearson r per gene (unitless)")
     ax.set_ylabel("method")
-    ax.set_title("Prediction accuracy across genes")
+    ax.set_title("Prediction accuracy across genes (bar: mean r)")
     ax.legend(title="gene", fontsize="x-small", bbox_to_anchor=(1.01, 1), loc="upper left")
     return fig
 
