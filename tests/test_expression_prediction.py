@@ -64,6 +64,8 @@ def test_every_model_is_bit_identical_on_rerun_and_reports_its_choice(model):
     assert first.hyperparameters == again.hyperparameters
     if model != "ols":
         assert set(first.hyperparameters[0]) > {"fold"}
+    if model in ("ridge", "lasso", "elasticnet"):
+        assert first.hyperparameters[0]["alpha_at_edge"] in (0.0, 1.0)
 
 
 def test_unknown_model_fails_before_fitting():
@@ -165,6 +167,17 @@ def test_a_test_fold_never_influences_its_own_model(model):
     np.testing.assert_array_equal(clean.predicted[kept], dirty.predicted[kept])
     np.testing.assert_array_equal(clean.observed[kept], dirty.observed[kept])
     assert not np.allclose(clean.predicted[garbage], dirty.predicted[garbage])  # the check can see change
+
+
+def test_precomputed_fold_designs_match_fitting_in_the_loop():
+    features, y, covariates = _leakage_data()
+    folds = outer_folds(range(len(y)), 4).to_numpy()
+    direct = nested_cv(features, y, folds, "ridge", covariates=covariates, inner_folds=3).predictions
+    ahead = nested_cv(features, y, folds, "ridge", covariates=covariates.for_folds(folds), inner_folds=3).predictions
+    pd.testing.assert_frame_equal(direct, ahead)
+    with pytest.raises(ValueError, match="no covariate design"):
+        nested_cv(features, y, outer_folds(range(len(y)), 4, seed=9).to_numpy(), "ridge",
+                  covariates=covariates.for_folds(folds))
 
 
 def test_the_leakage_check_catches_a_leak():

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lmeqtl.config import ExpressionConfig
-from lmeqtl.expression.covariates import Covariates
+from lmeqtl.expression.covariates import Covariates, FoldDesigns
 from lmeqtl.expression.features import flatten_pairs
 from lmeqtl.expression.models import model_factory
 from lmeqtl.expression.prediction import fold_labels, nested_cv
@@ -68,7 +68,12 @@ def baseline_methods() -> list[Method]:
 
 @dataclass
 class Comparison:
-    """Out-of-fold predictions of every method on every gene, and what each inner CV chose."""
+    """Out-of-fold predictions of every method on every gene, and what each inner CV chose.
+
+    ``predictions`` is the long table that :func:`lmeqtl.expression.evaluation.gene_results`
+    scores; other predictors (RQ3's fine-tuned model) can append rows in the same format,
+    on the same folds, and be compared alongside.
+    """
 
     predictions: pd.DataFrame  # gene, method, features, model, combine, sample_id, fold, observed, predicted
     hyperparameters: pd.DataFrame  # gene, method, fold, chosen values
@@ -86,7 +91,7 @@ class Comparison:
 
 
 def _run_one(gene: str, method: Method, features: np.ndarray, y: np.ndarray, folds: np.ndarray,
-             covariates: Covariates | None, config: ExpressionConfig, sample_ids) -> tuple:
+             covariates: FoldDesigns | None, config: ExpressionConfig, sample_ids) -> tuple:
     options = {"n_lambdas": config.n_lambdas, "l1_ratio": config.predixcan_l1_ratio, "seed": config.seed}
     if method.features == "embedding":
         options.update(combine=method.combine, pca=method.pca)
@@ -97,7 +102,7 @@ def _run_one(gene: str, method: Method, features: np.ndarray, y: np.ndarray, fol
     seconds = time.perf_counter() - start
     labels = {"gene": gene, "method": method.name, "features": method.features, "model": method.model,
               "combine": method.combine or ""}
-    predictions = result.predictions.assign(**labels)
+    predictions = result.predictions.assign(**labels)[[*labels, *result.predictions.columns]]
     chosen = pd.DataFrame(result.hyperparameters).assign(gene=gene, method=method.name)
     return predictions, chosen, {"gene": gene, "method": method.name, "seconds": seconds,
                                  "converged": result.converged}
@@ -126,7 +131,7 @@ def run_comparison(expression: pd.DataFrame, folds: pd.Series, *,
     tasks, skipped = [], []
     for gene in expression.columns:
         y = expression[gene].to_numpy(dtype=np.float64)
-        gene_covariates = covariates.without(gene) if covariates is not None else None
+        gene_covariates = covariates.without(gene).for_folds(fold) if covariates is not None else None
         for method in methods:
             source = inputs[method.features]
             if source is None or gene not in source:

@@ -33,31 +33,49 @@ class Covariates:
     pca_blocks: dict[str, tuple[pd.DataFrame, int]] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def n_samples(self) -> int:
-        return len(self.fixed)
-
     def without(self, column: str) -> Covariates:
         """The same covariates with ``column`` dropped from every PCA block (e.g. the target gene
-        from the expression PCs, so that a gene's own expression is never a covariate)."""
+        from the expression PCs, so that a gene's own expression is never a covariate).
+
+        The result shares this object's cache of fold PCs: blocks that did not change (the
+        genotype PCs) are computed once per fold for all genes.
+        """
         blocks = {name: (m.drop(columns=[column], errors="ignore"), k) for name, (m, k) in self.pca_blocks.items()}
-        shared = {name for name, (m, _) in self.pca_blocks.items() if column not in m.columns}
-        out = Covariates(self.fixed, blocks)
-        out._cache = {key: value for key, value in self._cache.items() if key[0] in shared}
-        return out
+        return Covariates(self.fixed, blocks, self._cache)
 
     def design(self, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Covariate matrices ``(n_train, d)`` and ``(n_test, d)`` fitted on ``train`` rows only."""
-        key = (train.tobytes(), test.tobytes())
-        parts_train = [self.fixed.to_numpy(dtype=np.float64)[train]]
-        parts_test = [self.fixed.to_numpy(dtype=np.float64)[test]]
+        fixed = self.fixed.to_numpy(dtype=np.float64)
+        parts_train, parts_test = [fixed[train]], [fixed[test]]
         for name, (matrix, k) in self.pca_blocks.items():
-            if (name, *key) not in self._cache:
-                self._cache[(name, *key)] = fold_pcs(matrix.to_numpy(dtype=np.float64), train, test, k)
-            pcs_train, pcs_test = self._cache[(name, *key)]
+            key = (name, hash(tuple(matrix.columns)), k, train.tobytes(), test.tobytes())
+            if key not in self._cache:
+                self._cache[key] = fold_pcs(matrix.to_numpy(dtype=np.float64), train, test, k)
+            pcs_train, pcs_test = self._cache[key]
             parts_train.append(pcs_train)
             parts_test.append(pcs_test)
         return np.hstack(parts_train), np.hstack(parts_test)
+
+    def for_folds(self, folds: np.ndarray) -> FoldDesigns:
+        """The design of every outer fold, computed now (small enough to send to worker processes)."""
+        designs = {}
+        for k in np.unique(folds):
+            train, test = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+            designs[test.tobytes()] = self.design(train, test)
+        return FoldDesigns(designs)
+
+
+@dataclass
+class FoldDesigns:
+    """Covariate matrices already fitted per outer fold, looked up by the fold's test rows."""
+
+    designs: dict[bytes, tuple[np.ndarray, np.ndarray]]
+
+    def design(self, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            return self.designs[test.tobytes()]
+        except KeyError:
+            raise ValueError("no covariate design for these folds: build FoldDesigns from the same folds") from None
 
 
 def fold_pcs(matrix: np.ndarray, train: np.ndarray, test: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +116,8 @@ def build_covariates(samples: pd.DataFrame, *, sex: bool = False, population: bo
     level dropped); ``genotypes`` is an ``(n, p)`` dosage matrix (e.g. all window SNPs)
     whose PCs become covariates; ``expression`` an ``(n, genes)`` table whose PCs act as
     PEER-like factors (the target gene is dropped per gene, see :meth:`Covariates.without`).
+    With few genes (top10: several share the HLA region and its eQTLs), expression PCs can
+    carry genetic signal and remove it: GEUVADIS computed PEER factors over ~20,000 genes.
     """
     fixed = pd.DataFrame(index=samples.index)
     for wanted, column in ((sex, "gender"), (population, "pop")):

@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 
 from lmeqtl.errors import InputError
-from lmeqtl.expression.covariates import Covariates, residualise
+from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
 from lmeqtl.expression.models import Factory, chosen_hyperparameters, model_factory
 from lmeqtl.io import atomic_path
 
@@ -79,7 +79,7 @@ class CVResult:
 
 
 def nested_cv(features: np.ndarray, y: np.ndarray, folds: np.ndarray, model: str | Factory, *,
-              covariates: Covariates | None = None, inner_folds: int = 5, seed: int = 1,
+              covariates: Covariates | FoldDesigns | None = None, inner_folds: int = 5, seed: int = 1,
               sample_ids=None) -> CVResult:
     """Out-of-fold predictions of ``y`` ``(n,)`` from ``features`` ``(n, p)`` by nested CV.
 
