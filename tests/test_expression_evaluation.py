@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from lmeqtl.expression.evaluation import (
+    add_ceiling,
     bootstrap_ci,
     centre_within_folds,
     compare_to,
@@ -75,6 +76,10 @@ def test_rvalue_is_labelled_in_sample_and_skips_genes_without_a_snp():
     assert len(table) == 1 and table.r.iloc[0] == 0.6 and table.r2.iloc[0] == pytest.approx(0.36)
     assert table.evaluation.iloc[0] == "in-sample (eQTL table)"
     assert table.r_low.iloc[0] < 0.6 < table.r_high.iloc[0]
+    both = add_ceiling(pd.concat([gene_results(_predictions(), n_bootstrap=50), table]))
+    in_sample = both[both.method == "rvalue (in-sample)"].iloc[0]
+    assert in_sample.r2_of_ceiling == pytest.approx(0.36 / in_sample.ceiling_r2)
+    assert summarise(both).set_index("method").loc["rvalue (in-sample)", "evaluation"] == "in-sample (eQTL table)"
 
 
 def test_paired_comparison_counts_wins_and_tests_honestly():
