@@ -98,14 +98,26 @@ class GenotypeEvalConfig:
 
 @dataclass(frozen=True)
 class ExpressionConfig:
-    """RQ2/RQ4: expression from embeddings and from SNPs, nested cross-validation."""
+    """RQ2/RQ4: expression from embeddings and from SNPs, nested cross-validation.
+
+    See ``lmeqtl.expression``: ``models`` are fitted on every haplotype ``combine`` method;
+    the baselines (lead SNP, PrediXcan-style elastic net, oracle) share the same folds.
+    """
 
     outer_folds: int = 5
     inner_folds: int = 5
-    transform: str = "inverse_normal"  # or "log2"
+    transform: str = "inverse_normal"  # inverse_normal | log2 | none (of replicate-mean RPKM)
     models: tuple[str, ...] = ("ols", "ridge", "lasso", "elasticnet", "svr_rbf", "svr_linear")
     combine: tuple[str, ...] = ("sum", "concat_sorted", "product_absdiff")
+    pca_components: int | None = None  # PCA of the combined embeddings inside each fold
+    covariates: tuple[str, ...] = ()  # any of sex, population, genotype_pcs, expression_pcs
+    n_genotype_pcs: int = 3
+    n_expression_pcs: int = 5
+    predixcan_l1_ratio: float = 0.5  # the elastic-net mixing of PrediXcan (glmnet alpha)
+    n_lambdas: int = 30  # length of the inner-CV regularisation path of lasso / elastic net
     n_bootstrap: int = 1000
+    ci_level: float = 0.95
+    n_jobs: int = 1
     seed: int = 1
 
 
