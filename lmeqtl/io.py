@@ -9,10 +9,13 @@ file, the row or column, and what was expected.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,8 @@ import pyarrow.parquet as pq
 from lmeqtl.errors import InputError
 
 SPLITS = ("train", "test")
+_UMASK = os.umask(0o022)  # read the process umask (there is no getter) ...
+os.umask(_UMASK)  # ... and put it back
 META_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "AF", "initial_counts", "GENE_ID", "seq_idx")
 
 
@@ -43,6 +48,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -61,6 +67,29 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(Path(path).read_text())
     except json.JSONDecodeError as err:
         raise InputError(f"not valid JSON: {err.msg}", path=path, where=f"line {err.lineno}") from None
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+
+
+def write_gzip_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` gzip-compressed, atomically and byte-reproducibly.
+
+    The gzip header carries neither a timestamp nor a file name (``mtime=0``, empty
+    name), so the same text always gives the same bytes — the data fingerprint in
+    ``manifest.json`` depends on it.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            gz.write(text.encode())
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------
@@ -135,8 +164,7 @@ def write_meta(path: str | os.PathLike[str], meta: pd.DataFrame) -> None:
     missing = set(META_COLUMNS) - set(meta.columns)
     if missing:
         raise ValueError(f"meta table lacks columns {sorted(missing)}")
-    with atomic_path(path) as tmp:
-        meta.loc[:, list(META_COLUMNS)].to_csv(tmp, index=False, compression="gzip")
+    write_gzip_text(path, meta.loc[:, list(META_COLUMNS)].to_csv(index=False))
 
 
 def read_meta(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -170,3 +198,144 @@ def read_meta(path: str | os.PathLike[str]) -> pd.DataFrame:
         )
     meta["chrom"] = meta["chrom"].str.removeprefix("chr")
     return meta
+
+
+# --------------------------------------------------------------------------------------
+# The data directory: where each input of the pipeline lives
+# --------------------------------------------------------------------------------------
+
+PANEL_NAME = "integrated_call_samples_v3.20130502.ALL.panel"
+EXPRESSION_NAME = "GD660.GeneQuantRPKM.txt.gz"
+EQTL_NAME = "EUR373.gene.cis.FDR5.all.rs137.txt.gz"
+PEAK_MARKS = ("H3K27ac", "H3K4me1", "H3K4me3", "H3K36me3", "H3K27me3", "H3K9me3")
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Where the files of one cohort live (simulated or real).
+
+    ``vcf`` is a pattern with ``{chrom}`` (chromosome without ``chr``), e.g.
+    ``vcf/chr{chrom}.vcf.gz`` or the 1000 Genomes name
+    ``ALL.chr{chrom}.phase3_shapeit2_mvncall_integrated_v5a.20130502.genotypes.vcf.gz``.
+    ``genes`` may be ``None`` for real data: ``prepare`` then ranks genes by their
+    GEUVADIS eQTLs (``top_n_genes``) and takes the TSS from the expression table.
+    Outputs of ``prepare`` (``dataset``, ``meta``) go to ``out_dir``.
+    """
+
+    out_dir: Path
+    vcf: str
+    panel: Path
+    genes: Path | None = None
+    expression: Path | None = None
+    eqtl: Path | None = None
+    peaks: dict[str, Path] = field(default_factory=dict)
+    truth: Path | None = None
+    top_n_genes: int | None = None
+
+    @property
+    def dataset(self) -> Path:
+        return self.out_dir / "dataset.parquet"
+
+    @property
+    def meta(self) -> Path:
+        return self.out_dir / "meta.csv.gz"
+
+    @property
+    def manifest(self) -> Path:
+        return self.out_dir / "manifest.json"
+
+    def vcf_for(self, chrom: str | int) -> Path:
+        """The VCF holding chromosome ``chrom`` (given with or without ``chr``)."""
+        return Path(self.vcf.format(chrom=str(chrom).removeprefix("chr")))
+
+    @classmethod
+    def from_dir(cls, directory: str | os.PathLike[str]) -> DataPaths:
+        """The default layout written by ``lmeqtl simulate`` (see the README)."""
+        root = Path(directory)
+        peaks = {}
+        for mark in PEAK_MARKS:
+            found = sorted((root / "peaks").glob(f"*{mark}*")) if (root / "peaks").is_dir() else []
+            found = [p for p in found if not p.name.endswith((".tbi", ".csi"))]
+            if found:
+                peaks[mark] = found[0]
+        return cls(
+            out_dir=root, vcf=str(root / "vcf" / "chr{chrom}.vcf.gz"), panel=root / PANEL_NAME,
+            genes=root / "genes.tsv", expression=root / EXPRESSION_NAME, eqtl=root / EQTL_NAME,
+            peaks=peaks, truth=root / "truth" if (root / "truth").is_dir() else None,
+        )
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> DataPaths:
+        """Explicit paths (e.g. to the real files); relative paths are relative to the JSON file.
+
+        Keys: ``vcf`` (pattern with ``{chrom}``), ``panel``, ``out_dir`` (required);
+        ``genes``, ``expression``, ``eqtl``, ``peaks`` (mark -> file), ``truth``,
+        ``top_n_genes`` (optional).
+        """
+        path = Path(path)
+        spec = read_json(path)
+        if not isinstance(spec, dict):
+            raise InputError("expected a JSON object", path=path)
+        missing = [k for k in ("vcf", "panel", "out_dir") if k not in spec]
+        if missing:
+            raise InputError(f"missing keys {missing}", path=path,
+                             expected="keys vcf, panel, out_dir (+ genes, expression, eqtl, peaks)")
+        known = {"vcf", "panel", "out_dir", "genes", "expression", "eqtl", "peaks", "truth", "top_n_genes"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise InputError(f"unknown keys {unknown}", path=path, expected=", ".join(sorted(known)))
+        if "{chrom}" not in spec["vcf"]:
+            raise InputError(f"vcf pattern {spec['vcf']!r} has no {{chrom}}", path=path, where="key vcf",
+                             expected="e.g. 'ALL.chr{chrom}.phase3_....vcf.gz'")
+        base = path.parent
+
+        def resolve(value: str | None) -> Path | None:
+            return None if value is None else (base / Path(value).expanduser())
+
+        peaks = spec.get("peaks") or {}
+        bad_marks = sorted(set(peaks) - set(PEAK_MARKS))
+        if bad_marks:
+            raise InputError(f"unknown marks {bad_marks}", path=path, where="key peaks",
+                             expected=", ".join(PEAK_MARKS))
+        return cls(
+            out_dir=resolve(spec["out_dir"]), vcf=str(resolve(spec["vcf"])), panel=resolve(spec["panel"]),
+            genes=resolve(spec.get("genes")), expression=resolve(spec.get("expression")),
+            eqtl=resolve(spec.get("eqtl")), peaks={m: resolve(p) for m, p in peaks.items()},
+            truth=resolve(spec.get("truth")), top_n_genes=spec.get("top_n_genes"),
+        )
+
+
+def write_manifest(directory: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
+    """(Re)write ``manifest.json``: the given fields, kept ones, and the SHA-256 of every file.
+
+    The file hashes are the data fingerprint: two directories with equal hashes hold
+    the same data.
+    """
+    root = Path(directory)
+    path = root / "manifest.json"
+    manifest = read_json(path) if path.exists() else {}
+    manifest.update(fields)
+    manifest["files"] = {
+        str(p.relative_to(root)): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")
+    }
+    write_json(path, manifest)
+    return manifest
+
+
+# Readers and writers of the published formats live in lmeqtl.formats; they are
+# reachable from here too (``from lmeqtl.io import read_panel``).
+_FORMATS = (
+    "read_panel", "write_panel", "read_genes", "write_genes", "read_geuvadis_expression",
+    "write_geuvadis_expression", "read_eqtl_table", "write_eqtl_table", "read_narrowpeak",
+    "write_narrowpeak", "read_truth", "write_truth",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FORMATS:
+        from lmeqtl import formats
+
+        return getattr(formats, name)
+    raise AttributeError(f"module 'lmeqtl.io' has no attribute {name!r}")
