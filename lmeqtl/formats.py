@@ -89,6 +89,24 @@ def _no_blanks(frame: pd.DataFrame, columns, path) -> None:
                              expected="a non-empty value")
 
 
+def _header_lines(path: str | os.PathLike[str], prefixes: tuple[str, ...]) -> int:
+    """How many lines at the top of a (possibly gzipped) text file start with one of ``prefixes``."""
+    import gzip
+
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rt") if gzipped else open(path)) as handle:
+            count = 0
+            for line in handle:
+                if not line.startswith(prefixes):
+                    break
+                count += 1
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    return count
+
+
 def normalise_chrom(values: pd.Series) -> pd.Series:
     """``chr6`` and ``6`` -> ``6`` (the 1000 Genomes / GEUVADIS convention)."""
     return values.astype(str).str.strip().str.removeprefix("chr")
@@ -250,10 +268,9 @@ def read_narrowpeak(path: str | os.PathLike[str]) -> pd.DataFrame:
     start. ``start < end`` is required; ``peak`` is the summit offset from ``start``
     (-1 = unknown).
     """
-    frame = _read_table(path, header=None, comment=None)
-    frame = frame[~frame[0].str.startswith(("track", "browser", "#"))]
-    first_line = 1 + (frame.index[0] if len(frame) else 0)
-    frame = frame.reset_index(drop=True)
+    skip = _header_lines(path, ("track", "browser", "#"))
+    frame = _read_table(path, header=None, skiprows=skip)
+    first_line = skip + 1
     if frame.shape[1] != len(NARROWPEAK_COLUMNS):
         raise InputError(f"{frame.shape[1]} columns", path=path, where=f"line {first_line}",
                          expected="10 tab-separated narrowPeak columns (BED6+4)")

@@ -302,7 +302,7 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
     identity = np.array_equal(columns_kept, np.arange(len(all_samples)))
 
     def flush() -> None:
-        where = [f"{contig}:{b[0]}" for b in batch]
+        where = [f"record {contig}:{b[0]}" for b in batch]
         calls = _parse_genotypes([b[5] for b in batch], len(all_samples), path, where)
         if not identity:
             calls = calls[:, columns_kept]
@@ -339,7 +339,7 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
     for line in lines:
         fields = line.split("\t", 9)
         if len(fields) < 10:
-            raise InputError(f"{len(fields)} columns", path=path, where=f"{fields[0]}:{fields[1:2]}",
+            raise InputError(f"{len(fields)} columns", path=path, where="record " + ":".join(fields[:2]),
                              expected="at least 10 tab-separated VCF columns")
         if fields[0] != contig:
             continue
@@ -348,7 +348,7 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
             continue
         if pos < last:
             raise InputError(f"position {pos} comes after {last}: the VCF is not sorted", path=path,
-                             where=f"{contig}:{pos}", expected="records sorted by position")
+                             where=f"record {contig}:{pos}", expected="records sorted by position")
         last = pos
         ref, alt, info = fields[3], fields[4], fields[7]
         if "," in alt or "MULTI_ALLELIC" in info.split(";"):
@@ -361,7 +361,7 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
             skipped["filter"] += 1
             continue
         if not fields[8].startswith("GT"):
-            raise InputError(f"FORMAT {fields[8]!r}", path=path, where=f"{contig}:{pos}",
+            raise InputError(f"FORMAT {fields[8]!r}", path=path, where=f"record {contig}:{pos}",
                              expected="GT as the first FORMAT field")
         if pos == last_snp:  # a multi-allelic site split over several rows
             split_sites.add(pos)
