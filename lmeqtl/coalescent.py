@@ -103,15 +103,13 @@ def derived_counts(ts) -> np.ndarray:  # noqa: ANN001 - tskit.TreeSequence
 def decode_sites(ts, site_ids: np.ndarray, chunk: int = 4000) -> np.ndarray:  # noqa: ANN001
     """Alleles (0 ancestral, 1 derived) of the given sites, ``uint8 (k, n_haplotypes)``, in site order."""
     site_ids = np.asarray(site_ids)
-    keep = np.zeros(ts.num_sites, dtype=bool)
-    keep[site_ids] = True
     out = np.empty((len(site_ids), ts.num_samples), dtype=np.uint8)
     order = np.argsort(site_ids, kind="stable")
     sorted_ids = site_ids[order]
     for lo in range(0, len(sorted_ids), chunk):
-        part = sorted_ids[lo:lo + chunk]
-        drop = np.setdiff1d(np.arange(ts.num_sites), part, assume_unique=True)
-        out[order[lo:lo + chunk]] = ts.delete_sites(drop).genotype_matrix().astype(np.uint8)
+        drop = np.ones(ts.num_sites, dtype=bool)
+        drop[sorted_ids[lo:lo + chunk]] = False
+        out[order[lo:lo + chunk]] = ts.delete_sites(np.flatnonzero(drop)).genotype_matrix().astype(np.uint8)
     return out
 
 
@@ -169,7 +167,9 @@ class RegionVariants:
 
 
 def _spare(ts, counts: np.ndarray, exclude: np.ndarray, n_spare: int, rng: np.random.Generator):  # noqa: ANN001
-    pool = np.setdiff1d(np.flatnonzero(counts > 0), exclude)
+    usable = counts > 0
+    usable[exclude] = False
+    pool = np.flatnonzero(usable)
     chosen = np.sort(rng.choice(pool, size=min(n_spare, len(pool)), replace=False))
     alleles = decode_sites(ts, chosen) if len(chosen) else np.zeros((0, ts.num_samples), np.uint8)
     return alleles, counts[chosen] / ts.num_samples

@@ -47,7 +47,7 @@ from lmeqtl.simulate_expression import (
 )
 from lmeqtl.simulate_genotypes import simulate_genotypes
 from lmeqtl.top10 import real_top10_meta
-from lmeqtl.vcf import write_vcf
+from lmeqtl.vcf_writer import write_vcf
 
 GEUVADIS_EUR_POPS = ("CEU", "FIN", "GBR", "TSI")  # GEUVADIS had no IBS
 

@@ -5,11 +5,11 @@
 - synthetic: one 2 x ``window_bp`` (+ flanks) region per made-up gene (ids ``SIMG...``).
 
 *Observed* haplotypes (written to the VCF) differ from the *true* ones (which drive
-expression) by optional genotyping errors (each genotype, with probability
-``genotype_error_rate``, has one allele flipped; reverted at a SNP if it would move the
-SNP across the AF filter, so the simulated windows never depend on the errors) and
-phasing switch errors (``switch_errors_per_mb`` per person and Mb: from a switch on,
-the two haplotypes are swapped). Decoy rows — rare SNPs, indels and multi-allelic sites
+expression) by optional genotyping errors (about ``genotype_error_rate`` of the genotypes
+get one allele flipped; reverted at a SNP if they would move it across the AF filter, so
+the simulated windows never depend on the errors) and phasing switch errors
+(``switch_errors_per_mb`` per person and Mb: from a switch on, the two haplotypes are
+swapped). Decoy rows — rare SNPs, indels and multi-allelic sites
 — are written to the VCF as in real data; ``prepare`` must skip them.
 """
 
@@ -23,9 +23,8 @@ from tqdm.auto import tqdm
 
 from lmeqtl.coalescent import haplotype_columns, simulate_free_region, simulate_mapped_region
 from lmeqtl.config import SimulationConfig
-from lmeqtl.encoding import MISSING_ALLELE
 from lmeqtl.top10 import random_snp_alleles, top10_genes, top10_targets
-from lmeqtl.vcf import VcfRecords
+from lmeqtl.vcf_writer import VcfRecords
 
 SYNTHETIC_FLANK_BP = 50_000
 
@@ -70,28 +69,40 @@ def _people_alleles(haplotypes: np.ndarray, columns: np.ndarray) -> np.ndarray:
 
 
 def add_genotype_errors(alleles: np.ndarray, rate: float, min_af: float, rng: np.random.Generator) -> np.ndarray:
-    """Flip one allele of each genotype with probability ``rate``; never move a SNP across the AF filter."""
+    """Flip one allele of about ``rate`` of the genotypes; never move a SNP across the AF filter.
+
+    The genotypes hit are drawn sparsely (a binomial count of random cells), not cell by cell.
+    """
+    noisy = alleles.copy()
     if rate <= 0:
-        return alleles.copy()
+        return noisy
     m, n, _ = alleles.shape
-    hit = rng.random((m, n)) < rate
-    which = rng.integers(0, 2, (m, n)).astype(bool)
-    flips = np.stack([hit & ~which, hit & which], axis=2)  # (m, n, 2)
-    noisy = alleles ^ flips.astype(np.uint8)
-    af_before, af_after = alleles.mean(axis=(1, 2)), noisy.mean(axis=(1, 2))
-    passes = lambda af: (af >= min_af) & (af <= 1 - min_af)  # noqa: E731
-    changed = passes(af_before) != passes(af_after)
+    hits = np.unique(rng.integers(0, m * n, rng.binomial(m * n, rate)))
+    snp, person = np.divmod(hits, n)
+    haplotype = rng.integers(0, 2, len(hits))
+    noisy[snp, person, haplotype] ^= 1
+    passes = lambda a: (a >= min_af) & (a <= 1 - min_af)  # noqa: E731
+    changed = passes(allele_frequency(alleles)) != passes(allele_frequency(noisy))
     noisy[changed] = alleles[changed]
     return noisy
 
 
 def add_switch_errors(alleles: np.ndarray, pos: np.ndarray, per_mb: float, rng: np.random.Generator) -> np.ndarray:
-    """Swap the two haplotypes of a person from each switch on (switches ~ per_mb per Mb)."""
+    """Swap a person's two haplotypes from each phasing switch on.
+
+    Switches fall as a Poisson process of ``per_mb`` per Mb along each person's genome; a
+    SNP's haplotypes are swapped when an odd number of switches lies before it.
+    """
     if per_mb <= 0 or len(pos) < 2:
         return alleles
-    gap_mb = np.diff(pos).astype(float) / 1e6  # (m-1,)
-    switch = rng.random((len(pos) - 1, alleles.shape[1])) < -np.expm1(-per_mb * gap_mb)[:, None]
-    swapped = np.r_[np.zeros((1, alleles.shape[1]), bool), np.logical_xor.accumulate(switch, axis=0)]  # (m, n)
+    m, n, _ = alleles.shape
+    span_mb = (pos[-1] - pos[0]) / 1e6
+    count = rng.poisson(per_mb * span_mb, n)  # switches per person
+    person = np.repeat(np.arange(n), count)
+    first_swapped = np.searchsorted(pos, rng.uniform(pos[0], pos[-1], count.sum()), side="right")
+    toggles = np.zeros((m + 1, n), dtype=bool)
+    np.logical_xor.at(toggles, (first_swapped, person), True)
+    swapped = np.logical_xor.accumulate(toggles[:m], axis=0)  # (m, n)
     out = alleles.copy()
     out[swapped] = alleles[swapped][:, ::-1]
     return out
@@ -176,6 +187,6 @@ def _merge(parts: list[ChromosomeGenotypes]) -> ChromosomeGenotypes:
 
 
 def allele_frequency(alleles: np.ndarray) -> np.ndarray:
-    """ALT frequency per SNP of ``(m, n, 2)`` alleles, ignoring missing ones."""
-    called = alleles != MISSING_ALLELE
-    return np.where(called, alleles, 0).sum(axis=(1, 2)) / np.maximum(called.sum(axis=(1, 2)), 1)
+    """ALT frequency per SNP of ``(m, n, 2)`` alleles (no missing ones)."""
+    flat = alleles.reshape(alleles.shape[0], -1)
+    return flat.sum(axis=1, dtype=np.int64) / flat.shape[1]

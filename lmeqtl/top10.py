@@ -25,9 +25,10 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-# gene -> (symbol, TSS). Known GRCh37 TSSs: LRRC37A/LRRC37A2/LRRC37A4P as in the GEUVADIS
-# eQTL browser gene records, HLA genes from GENCODE; ENSG00000229450 and HLA-DRB1 use the
-# midpoint of tss_interval() (their TSS is not known to us / outside the interval).
+# gene -> (symbol, GRCh37 TSS). Sources: LRRC37A/LRRC37A2/LRRC37A4P — GEUVADIS eQTL browser gene
+# records; HLA-DQA1/DQB1/DRB1 — GRCh37 gene bounds used by public HLA tools; HLA-DRB5/DQA2/DQB2 —
+# GENCODE as we recall it, not checked against a file here. All nine lie inside tss_interval(),
+# which is only 10-150 bp wide for the HLA genes. ENSG00000229450: the midpoint of its interval.
 TOP10_GENES = {
     "ENSG00000176681.9": ("LRRC37A", 44_370_099),
     "ENSG00000238083.3": ("LRRC37A2", 44_588_877),
@@ -36,7 +37,7 @@ TOP10_GENES = {
     "ENSG00000196735.6": ("HLA-DQA1", 32_595_956),
     "ENSG00000198502.5": ("HLA-DRB5", 32_498_064),
     "ENSG00000237541.3": ("HLA-DQA2", 32_709_119),
-    "ENSG00000196126.6": ("HLA-DRB1", 32_557_630),
+    "ENSG00000196126.6": ("HLA-DRB1", 32_557_625),
     "ENSG00000179344.11": ("HLA-DQB1", 32_636_160),
     "ENSG00000232629.4": ("HLA-DQB2", 32_731_311),
 }
