@@ -197,12 +197,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--panel", type=Path, help="1000 Genomes panel (sample pop super_pop gender)")
     source.add_argument("--genes", type=Path, help="genes.tsv (gene_id chrom tss [symbol])")
     source.add_argument("--out", type=Path, help="output directory (with --vcf)")
-    parser.add_argument("--window-bp", type=int, help="SNPs within TSS +/- this many bp (default: the "
-                        "simulation's, from manifest.json, else 1000000)")
-    parser.add_argument("--max-snps", type=int, help="SNPs kept per gene, centred on the TSS (default: the "
-                        "simulation's, else 5000)")
-    parser.add_argument("--min-af", type=float, help="keep SNPs with min_af <= AF <= 1 - min_af (default: the "
-                        "simulation's, else 0.03)")
+    parser.add_argument("--window-bp", type=int, help="SNPs within TSS +/- this many bp; if not given: the "
+                        "simulation's (manifest.json), else 1000000")
+    parser.add_argument("--max-snps", type=int, help="SNPs kept per gene, centred on the TSS; if not given: "
+                        "the simulation's, else 5000")
+    parser.add_argument("--min-af", type=float, help="keep SNPs with min_af <= AF <= 1 - min_af; if not "
+                        "given: the simulation's, else 0.03")
     parser.add_argument("--test-super-pops", nargs="+", default=["EUR"], help="super-populations of the test split")
     parser.add_argument("--unphased", choices=["error", "missing"], default="error",
                         help="what to do with an unphased heterozygous genotype")

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from lmeqtl import chromatin
 from lmeqtl.config import SimulationConfig, get_preset
 from lmeqtl.dataprep import select_window
 from lmeqtl.formats import (
     Truth,
+    library_samples,
     write_eqtl_table,
     write_genes,
     write_geuvadis_expression,
@@ -38,13 +38,7 @@ from lmeqtl.formats import (
     write_truth,
 )
 from lmeqtl.io import EQTL_NAME, EXPRESSION_NAME, PANEL_NAME, write_manifest
-from lmeqtl.simulate_expression import (
-    benjamini_hochberg,
-    choose_causal,
-    cis_eqtl_scan,
-    library_table,
-    simulate_gene,
-)
+from lmeqtl.simulate_expression import GeneGenotypes, eqtl_table, library_table, simulate_expression
 from lmeqtl.simulate_genotypes import simulate_genotypes
 from lmeqtl.top10 import real_top10_meta
 from lmeqtl.vcf_writer import write_vcf
@@ -122,116 +116,66 @@ def simulate_cohort(config: SimulationConfig, out: Path, *, preset: str = "custo
     write_panel(out / PANEL_NAME, panel)
     super_pops = panel["super_pop"].to_numpy()
     genes, chromosomes = simulate_genotypes(config, super_pops, seed, progress=progress)
-    by_chrom = {c.chrom: c for c in chromosomes}
-    for chrom in tqdm(chromosomes, desc="simulate: writing VCFs", disable=not progress):
+    expressed = panel.index[panel["expression"]].to_numpy()
+    eur = (panel.loc[expressed, "super_pop"] == "EUR").to_numpy()
+    per_gene, regions = {}, []
+    for chrom in chromosomes:  # one chromosome in memory at a time
         write_vcf(out / "vcf" / f"chr{chrom.chrom}.vcf.gz", chrom.vcf_records(), panel["sample"].tolist(),
                   super_pops=super_pops, source=f"lmeqtl simulate (seed {seed})")
-
-    # windows exactly as `prepare` will cut them (every kept SNP passes the AF filter)
-    windows = {g.gene_id: select_window(by_chrom[g.chrom].pos, g.tss, config.window_bp, config.max_snps)[0]
-               for g in genes.itertuples()}
+        regions.append((chrom.chrom, int(chrom.pos[0]) - 20_000, int(chrom.pos[-1]) + 20_000))
+        for gene in genes[genes["chrom"] == chrom.chrom].itertuples():
+            per_gene[gene.gene_id] = _cut_gene(chrom, gene, expressed, expressed[eur], config)
+    gene_data = [per_gene[g] for g in genes["gene_id"]]
     if config.genes == "top10":
-        _check_top10(genes, by_chrom, windows)
+        _check_top10(gene_data)
 
-    regions = [(c.chrom, int(c.pos[0]) - 20_000, int(c.pos[-1]) + 20_000) for c in chromosomes]
-    tracks = chromatin.simulate_peaks(regions, {c: genes.loc[genes.chrom == c, "tss"].to_numpy() for c in by_chrom},
+    tracks = chromatin.simulate_peaks(regions, {c: genes.loc[genes.chrom == c, "tss"].to_numpy() for c, _, _ in regions},
                                       np.random.default_rng([seed, 3]))
     for mark, peaks in tracks.items():
         write_narrowpeak(out / "peaks" / f"GM12878_{mark}.narrowPeak.gz", peaks)
 
     rng = np.random.default_rng([seed, 4])
-    expressed = panel.index[panel["expression"]].to_numpy()
-    eur = (panel.loc[expressed, "super_pop"] == "EUR").to_numpy()
-    log_expression, gene_rows, causal_rows, window_rows = [], [], [], []
-    for gene in genes.itertuples():
-        chrom, rows = by_chrom[gene.chrom], windows[gene.gene_id]
-        pos, ids = chrom.pos[rows], _snp_ids(chrom.ids[rows], gene.chrom, chrom.pos[rows])
-        alleles = np.transpose(chrom.true[rows][:, expressed], (1, 2, 0))  # (n_expr, 2, L)
-        marks = {m: chromatin.in_peaks(t, gene.chrom, pos) for m, t in tracks.items()}
-        active = np.any([marks[m] for m in chromatin.ACTIVE_MARKS], axis=0)
-        repressed = np.any([marks[m] for m in chromatin.REPRESSIVE_MARKS], axis=0) & ~active
-        n_causal = int(rng.integers(config.n_causal_range[0], config.n_causal_range[1] + 1))
-        causal, partner = choose_causal(pos, gene.tss, alleles[eur].sum(axis=1).astype(float), active,
-                                        repressed, n_causal, config, rng)
-        sim = simulate_gene(alleles, eur, causal, config, rng)
-        log_expression.append(sim["y"])
-        pair = ",".join(ids[causal[:2]]) if sim["interaction_fraction"] > 0 else ""
-        gene_rows.append({"gene_id": gene.gene_id, "symbol": gene.symbol, "chrom": gene.chrom, "tss": gene.tss,
-                          "h2": sim["h2"], "h2_realised": sim["h2_realised"], "n_causal": len(causal),
-                          "interaction_fraction": sim["interaction_fraction"], "interaction_snps": pair,
-                          "interaction_effect": sim["interaction_effect"], "log_mean": sim["log_mean"],
-                          "log_sd": sim["log_sd"], "n_window_snps": len(rows)})
-        af_eur = alleles[eur].mean(axis=(0, 1))
-        for j, (k, ld) in enumerate(zip(causal, partner, strict=True)):
-            causal_rows.append({
-                "gene_id": gene.gene_id, "id": ids[k], "chrom": gene.chrom, "pos": int(pos[k]), "seq_idx": int(k),
-                "distance_to_tss": int(pos[k] - gene.tss), "effect": sim["effect"][j], "effect_standardised": sim["b"][j],
-                "af_eur": af_eur[k], "in_active_peak": bool(active[k]),
-                "peaks": ";".join(m for m in tracks if marks[m][k]), "interacting": bool(pair) and j < 2,
-                "drawn_in_ld_with": ids[ld] if ld >= 0 else ""})
-        window_rows.append(pd.DataFrame({"chrom": gene.chrom, "pos": pos, "causal": np.isin(np.arange(len(pos)), causal)}))
-
-    samples = panel.loc[expressed, "sample"].tolist()
-    rpkm = library_table(samples, np.array(log_expression), config, rng)
+    simulated = simulate_expression(gene_data, eur, tracks, config, rng)
+    rpkm = library_table(panel.loc[expressed, "sample"].tolist(), simulated["log_expression"], config, rng)
     table = pd.DataFrame({"Gene_Symbol": genes["gene_id"].to_numpy(), "Chr": genes["chrom"].to_numpy(),
                           "Coord": genes["tss"].to_numpy()}, index=pd.Index(genes["gene_id"], name="TargetID"))
     write_geuvadis_expression(out / EXPRESSION_NAME, pd.concat([table, rpkm.set_index(table.index)], axis=1))
-    eqtls = eqtl_table(genes, by_chrom, panel, rpkm, config)
+    # the scan sees what a user sees: mean log RPKM over each EUR person's libraries
+    log_mean = pd.DataFrame(np.log(rpkm.to_numpy()).T, index=library_samples(rpkm.columns)).groupby(level=0).mean()
+    eqtls = eqtl_table(gene_data, log_mean.loc[panel.loc[expressed[eur], "sample"]].to_numpy(), config)
     write_eqtl_table(out / EQTL_NAME, eqtls)
 
-    enrichment = chromatin.enrichment(pd.concat(window_rows, ignore_index=True), tracks, config.active_mark_enrichment)
+    enrichment = chromatin.enrichment(simulated["window_snps"], tracks, config.active_mark_enrichment)
     summary = {"config": dataclasses.asdict(config), "n_people": len(panel), "n_expression_eur": int(eur.sum()),
                "n_expression_yri": int((~eur).sum()), "n_libraries": rpkm.shape[1], "n_eqtl_rows": len(eqtls),
                "h2_definition": "share of the variance of person-level log expression explained by the cis "
                                 "genetic value, in the EUR people with expression"}
-    write_truth(out / "truth", Truth(pd.DataFrame(gene_rows), pd.DataFrame(causal_rows), enrichment, summary))
+    write_truth(out / "truth", Truth(simulated["genes"], simulated["causal_snps"], enrichment, summary))
     write_genes(out / "genes.tsv", genes)
     return write_manifest(out, preset=preset, seed=seed, simulation=dataclasses.asdict(config),
                           simulate_seconds=round(time.perf_counter() - started, 1))
 
 
-def _check_top10(genes: pd.DataFrame, by_chrom: dict, windows: dict) -> None:
+def _cut_gene(chrom, gene, expressed: np.ndarray, eur_expressed: np.ndarray,  # noqa: ANN001
+              config: SimulationConfig) -> GeneGenotypes:
+    """The gene's window (cut exactly as `prepare` will: every kept SNP passes the AF filter) and cis SNPs."""
+    rows, _ = select_window(chrom.pos, gene.tss, config.window_bp, config.max_snps)
+    near = np.flatnonzero(np.abs(chrom.pos - gene.tss) <= config.window_bp)
+    return GeneGenotypes(
+        gene_id=gene.gene_id, symbol=gene.symbol, chrom=gene.chrom, tss=int(gene.tss), pos=chrom.pos[rows],
+        ids=_snp_ids(chrom.ids[rows], gene.chrom, chrom.pos[rows]),
+        true=np.ascontiguousarray(np.transpose(chrom.true[rows][:, expressed], (1, 2, 0))),  # (n_expr, 2, L)
+        cis_pos=chrom.pos[near], cis_ids=_snp_ids(chrom.ids[near], gene.chrom, chrom.pos[near]),
+        cis_dosage=chrom.observed[near][:, eur_expressed].sum(axis=2).T.astype(np.float32))  # (n_eur, m)
+
+
+def _check_top10(genes: list[GeneGenotypes]) -> None:
     """The simulated windows must be the real top10 SNP lists, SNP for SNP."""
     meta = real_top10_meta()
-    for gene in genes.itertuples():
+    for gene in genes:
         real = meta[meta["GENE_ID"] == gene.gene_id]
-        chrom = by_chrom[gene.chrom]
-        rows = windows[gene.gene_id]
-        if not (np.array_equal(chrom.pos[rows], real["pos"].to_numpy()) and list(chrom.ids[rows]) == list(real["id"])):
+        if not (np.array_equal(gene.pos, real["pos"].to_numpy()) and list(gene.ids) == list(real["id"])):
             raise AssertionError(f"simulated window of {gene.gene_id} differs from the real top10 list")
-
-
-def eqtl_table(genes: pd.DataFrame, by_chrom: dict, panel: pd.DataFrame, rpkm: pd.DataFrame,
-               config: SimulationConfig) -> pd.DataFrame:
-    """GEUVADIS-style cis-eQTL scan on the EUR people with expression (observed genotypes).
-
-    Phenotype: per person, the mean over libraries of log RPKM. SNPs: the kept SNPs within
-    ``window_bp`` of the TSS with EUR MAF >= ``eqtl_min_maf``. BH over all tests; rows with
-    q <= ``eqtl_fdr``, each gene's rows sorted by p-value.
-    """
-    eur_people = panel.index[panel["expression"] & (panel["super_pop"] == "EUR")].to_numpy()
-    sample_of_library = pd.Index([c.split(".", 1)[0] for c in rpkm.columns])
-    log_rpkm = np.log(rpkm.to_numpy())
-    phenotype = pd.DataFrame(log_rpkm.T, index=sample_of_library).groupby(level=0).mean()
-    phenotype = phenotype.loc[panel.loc[eur_people, "sample"]].to_numpy()  # (n_eur, G)
-    parts = []
-    for k, gene in enumerate(genes.itertuples()):
-        chrom = by_chrom[gene.chrom]
-        near = np.flatnonzero(np.abs(chrom.pos - gene.tss) <= config.window_bp)
-        dosage = chrom.observed[near][:, eur_people].sum(axis=2).T.astype(float)  # (n_eur, m)
-        af = dosage.mean(axis=0) / 2
-        near, dosage = near[np.minimum(af, 1 - af) >= config.eqtl_min_maf], dosage[:, np.minimum(af, 1 - af) >= config.eqtl_min_maf]
-        r, p, log10p = cis_eqtl_scan(dosage, phenotype[:, k])
-        pos = chrom.pos[near]
-        parts.append(pd.DataFrame({
-            "SNP_ID": _snp_ids(chrom.ids[near], gene.chrom, pos), "ID": "-", "GENE_ID": gene.gene_id,
-            "PROBE_ID": gene.gene_id, "CHR_SNP": gene.chrom, "CHR_GENE": gene.chrom, "SNPpos": pos,
-            "TSSpos": gene.tss, "distance": np.abs(pos - gene.tss), "rvalue": r, "pvalue": p, "log10pvalue": log10p}))
-    table = pd.concat(parts, ignore_index=True)
-    table = table[benjamini_hochberg(table["pvalue"].to_numpy()) <= config.eqtl_fdr]
-    order = {g: i for i, g in enumerate(genes["gene_id"])}
-    table = table.assign(_gene=table["GENE_ID"].map(order)).sort_values(["_gene", "pvalue", "SNPpos"], kind="stable")
-    return table.drop(columns="_gene").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -246,7 +190,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Then run `lmeqtl prepare --data-dir OUT`.")
     parser.add_argument("--preset", default="top10", help="smoke | top10 | top10-gpu | top100 (see `lmeqtl presets`)")
     parser.add_argument("--out", type=Path, required=True, help="output directory, e.g. data/sim_top10")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed; if not given: the preset's")
     parser.add_argument("--force", action="store_true", help="write into a non-empty directory")
 
 

@@ -28,13 +28,38 @@ The truth records, per causal SNP, the exact generative coefficient ``effect`` (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lmeqtl import chromatin
 from lmeqtl.config import SimulationConfig
 
 RUN_DATES = ("111124", "111215", "120110", "120207", "120313", "120405")
+
+
+@dataclass
+class GeneGenotypes:
+    """What expression and the eQTL scan need of one gene, cut out of its chromosome.
+
+    window: the SNPs ``prepare`` keeps (``pos``, ``ids``) and the *true* alleles of the
+    people with expression, ``true (n_expr, 2, L)``; cis: the SNPs within ``window_bp`` of
+    the TSS and the *observed* (VCF) ALT dosage of the EUR people with expression,
+    ``cis_dosage (n_eur, m)``.
+    """
+
+    gene_id: str
+    symbol: str
+    chrom: str
+    tss: int
+    pos: np.ndarray
+    ids: np.ndarray
+    true: np.ndarray
+    cis_pos: np.ndarray
+    cis_ids: np.ndarray
+    cis_dosage: np.ndarray
 
 
 def _r2(dosage: np.ndarray, column: int) -> np.ndarray:
@@ -159,3 +184,63 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     out = np.empty_like(q)
     out[order] = np.minimum(q, 1.0)
     return out
+
+
+def simulate_expression(genes: list[GeneGenotypes], eur: np.ndarray, tracks: dict[str, pd.DataFrame],
+                        config: SimulationConfig, rng: np.random.Generator) -> dict:
+    """Causal SNPs and person-level log expression of every gene, and the truth tables.
+
+    ``eur`` marks the EUR people among those with expression. Returns ``log_expression``
+    ``(G, n_expr)``, ``genes`` and ``causal_snps`` (truth rows) and ``window_snps`` (chrom,
+    pos, causal) for the chromatin enrichment.
+    """
+    log_expression, gene_rows, causal_rows, window_rows = [], [], [], []
+    for gene in genes:
+        marks = {m: chromatin.in_peaks(t, gene.chrom, gene.pos) for m, t in tracks.items()}
+        active = np.any([marks[m] for m in chromatin.ACTIVE_MARKS], axis=0)
+        repressed = np.any([marks[m] for m in chromatin.REPRESSIVE_MARKS], axis=0) & ~active
+        n_causal = int(rng.integers(config.n_causal_range[0], config.n_causal_range[1] + 1))
+        causal, partner = choose_causal(gene.pos, gene.tss, gene.true[eur].sum(axis=1).astype(float), active,
+                                        repressed, n_causal, config, rng)
+        sim = simulate_gene(gene.true, eur, causal, config, rng)
+        log_expression.append(sim["y"])
+        pair = ",".join(gene.ids[causal[:2]]) if sim["interaction_fraction"] > 0 else ""
+        gene_rows.append({"gene_id": gene.gene_id, "symbol": gene.symbol, "chrom": gene.chrom, "tss": gene.tss,
+                          "h2": sim["h2"], "h2_realised": sim["h2_realised"], "n_causal": len(causal),
+                          "interaction_fraction": sim["interaction_fraction"], "interaction_snps": pair,
+                          "interaction_effect": sim["interaction_effect"], "log_mean": sim["log_mean"],
+                          "log_sd": sim["log_sd"], "n_window_snps": len(gene.pos)})
+        af_eur = gene.true[eur].mean(axis=(0, 1))
+        for j, (k, ld) in enumerate(zip(causal, partner, strict=True)):
+            causal_rows.append({
+                "gene_id": gene.gene_id, "id": gene.ids[k], "chrom": gene.chrom, "pos": int(gene.pos[k]),
+                "seq_idx": int(k), "distance_to_tss": int(gene.pos[k] - gene.tss), "effect": sim["effect"][j],
+                "effect_standardised": sim["b"][j], "af_eur": af_eur[k], "in_active_peak": bool(active[k]),
+                "peaks": ";".join(m for m in tracks if marks[m][k]), "interacting": bool(pair) and j < 2,
+                "drawn_in_ld_with": gene.ids[ld] if ld >= 0 else ""})
+        window_rows.append(pd.DataFrame({"chrom": gene.chrom, "pos": gene.pos,
+                                         "causal": np.isin(np.arange(len(gene.pos)), causal)}))
+    return {"log_expression": np.array(log_expression), "genes": pd.DataFrame(gene_rows),
+            "causal_snps": pd.DataFrame(causal_rows), "window_snps": pd.concat(window_rows, ignore_index=True)}
+
+
+def eqtl_table(genes: list[GeneGenotypes], phenotype: np.ndarray, config: SimulationConfig) -> pd.DataFrame:
+    """A GEUVADIS-style cis-eQTL table from the EUR people's phenotype ``(n_eur, G)``.
+
+    SNPs: the gene's cis SNPs with EUR MAF >= ``eqtl_min_maf``. Benjamini-Hochberg over
+    all tests; rows with q <= ``eqtl_fdr``; each gene's rows sorted by p-value.
+    """
+    parts = []
+    for k, gene in enumerate(genes):
+        af = gene.cis_dosage.mean(axis=0) / 2
+        common = np.minimum(af, 1 - af) >= config.eqtl_min_maf
+        r, p, log10p = cis_eqtl_scan(gene.cis_dosage[:, common].astype(float), phenotype[:, k])
+        pos = gene.cis_pos[common]
+        parts.append(pd.DataFrame({
+            "SNP_ID": gene.cis_ids[common], "ID": "-", "GENE_ID": gene.gene_id, "PROBE_ID": gene.gene_id,
+            "CHR_SNP": gene.chrom, "CHR_GENE": gene.chrom, "SNPpos": pos, "TSSpos": gene.tss,
+            "distance": np.abs(pos - gene.tss), "rvalue": r, "pvalue": p, "log10pvalue": log10p, "_gene": k}))
+    table = pd.concat(parts, ignore_index=True)
+    table = table[benjamini_hochberg(table["pvalue"].to_numpy()) <= config.eqtl_fdr]
+    table = table.sort_values(["_gene", "pvalue", "SNPpos"], kind="stable")
+    return table.drop(columns="_gene").reset_index(drop=True)

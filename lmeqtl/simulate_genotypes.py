@@ -15,6 +15,7 @@ swapped). Decoy rows — rare SNPs, indels and multi-allelic sites
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,44 +136,61 @@ def _decoys(chrom: str, spare: np.ndarray, spare_af: np.ndarray, taken: np.ndarr
 
 
 def simulate_genotypes(config: SimulationConfig, super_pops: np.ndarray, seed: int,
-                       progress: bool = True) -> tuple[pd.DataFrame, list[ChromosomeGenotypes]]:
-    """The gene table (``genes.tsv`` rows) and the genotypes of every chromosome."""
-    _, columns = haplotype_columns(super_pops)
+                       progress: bool = True) -> tuple[pd.DataFrame, Iterator[ChromosomeGenotypes]]:
+    """The gene table (``genes.tsv`` rows) and an iterator over the chromosomes' genotypes.
+
+    Chromosomes are simulated one at a time, so a caller that writes and drops each one
+    holds a single chromosome in memory (top100 has 100 windows).
+    """
     if config.genes == "top10":
         genes = top10_genes()
         targets = top10_targets(config.window_bp, config.max_snps, rng=np.random.default_rng([seed, 0]))
-        regions = [(chrom, table) for chrom, table in targets.items()]
+        regions = list(targets.items())
     elif config.genes == "synthetic":
         genes = synthetic_genes(config.n_genes, config.window_bp)
         regions = [(g.chrom, g) for g in genes.itertuples()]
     else:
         raise ValueError(f"unknown genes {config.genes!r}: 'top10' or 'synthetic'")
+    return genes, _chromosomes(regions, config, super_pops, seed, progress)
 
-    by_chrom: dict[str, list[ChromosomeGenotypes]] = {}
-    for k, (chrom, region) in enumerate(tqdm(regions, desc="simulate: coalescent regions", disable=not progress)):
-        rng = np.random.default_rng([seed, 1, k])
-        if config.genes == "top10":
-            variants = simulate_mapped_region(super_pops, region["pos"].to_numpy(), region["af"].to_numpy(),
-                                              min_af=config.min_af, seed=int(rng.integers(1, 2**31)),
-                                              oversampling=config.oversampling, model=config.demography,
-                                              n_spare=int(config.decoy_ratio * len(region)) * 3 + 50)
-            ids, ref, alt = (region[c].to_numpy(dtype=object) for c in ("id", "ref", "alt"))
-        else:
-            lo = region.tss - config.window_bp - SYNTHETIC_FLANK_BP
-            variants = simulate_free_region(super_pops, lo, region.tss + config.window_bp + SYNTHETIC_FLANK_BP,
-                                            min_af=config.min_af, seed=int(rng.integers(1, 2**31)),
-                                            model=config.demography, n_spare=2000)
-            ids = np.full(len(variants.positions), ".", dtype=object)
-            ref, alt = random_snp_alleles(len(variants.positions), rng)
-        true = _people_alleles(variants.alleles, columns)  # (m, n, 2)
-        observed = add_genotype_errors(true, config.genotype_error_rate, config.min_af, rng)
-        observed = add_switch_errors(observed, variants.positions, config.switch_errors_per_mb, rng)
-        decoys = _decoys(chrom, variants.spare_alleles, variants.spare_af, variants.positions,
-                         int(variants.positions[0]), int(variants.positions[-1]), len(variants.positions),
-                         config, columns, rng)
-        by_chrom.setdefault(chrom, []).append(ChromosomeGenotypes(
-            chrom, variants.positions, ids, ref, alt, true, observed, decoys))
-    return genes, [_merge(parts) for parts in by_chrom.values()]
+
+def _chromosomes(regions: list, config: SimulationConfig, super_pops: np.ndarray, seed: int,
+                 progress: bool) -> Iterator[ChromosomeGenotypes]:
+    by_chrom: dict[str, list] = {}
+    for k, (chrom, region) in enumerate(regions):  # k numbers the regions: it seeds each one
+        by_chrom.setdefault(chrom, []).append((k, region))
+    with tqdm(total=len(regions), desc="simulate: coalescent regions", disable=not progress) as bar:
+        for chrom, members in by_chrom.items():
+            parts = []
+            for k, region in members:
+                parts.append(_simulate_region(chrom, region, config, super_pops, np.random.default_rng([seed, 1, k])))
+                bar.update()
+            yield _merge(parts)
+
+
+def _simulate_region(chrom: str, region, config: SimulationConfig, super_pops: np.ndarray,  # noqa: ANN001
+                     rng: np.random.Generator) -> ChromosomeGenotypes:
+    _, columns = haplotype_columns(super_pops)
+    if config.genes == "top10":
+        variants = simulate_mapped_region(super_pops, region["pos"].to_numpy(), region["af"].to_numpy(),
+                                          min_af=config.min_af, seed=int(rng.integers(1, 2**31)),
+                                          oversampling=config.oversampling, model=config.demography,
+                                          n_spare=int(config.decoy_ratio * len(region)) * 3 + 50)
+        ids, ref, alt = (region[c].to_numpy(dtype=object) for c in ("id", "ref", "alt"))
+    else:
+        lo = region.tss - config.window_bp - SYNTHETIC_FLANK_BP
+        variants = simulate_free_region(super_pops, lo, region.tss + config.window_bp + SYNTHETIC_FLANK_BP,
+                                        min_af=config.min_af, seed=int(rng.integers(1, 2**31)),
+                                        model=config.demography, n_spare=2000)
+        ids = np.full(len(variants.positions), ".", dtype=object)
+        ref, alt = random_snp_alleles(len(variants.positions), rng)
+    true = _people_alleles(variants.alleles, columns)  # (m, n, 2)
+    observed = add_genotype_errors(true, config.genotype_error_rate, config.min_af, rng)
+    observed = add_switch_errors(observed, variants.positions, config.switch_errors_per_mb, rng)
+    decoys = _decoys(chrom, variants.spare_alleles, variants.spare_af, variants.positions,
+                     int(variants.positions[0]), int(variants.positions[-1]), len(variants.positions),
+                     config, columns, rng)
+    return ChromosomeGenotypes(chrom, variants.positions, ids, ref, alt, true, observed, decoys)
 
 
 def _merge(parts: list[ChromosomeGenotypes]) -> ChromosomeGenotypes:
