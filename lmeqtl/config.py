@@ -4,7 +4,7 @@
 ``top10``      the default of ``make book``: the simulated cohort on the real top10 gene
                windows, with a reduced model so the whole book builds in < 60 min on 2 cores.
 ``top10-gpu``  the same data with the original's full-size model (d_model 256, 16 layers).
-``top100``     100 simulated gene windows, full-size model, for a GPU.
+``top100``     100 simulated gene windows (additive expression), full-size model, for a GPU.
 
 Each step saves ``preset.to_dict()`` next to what it wrote, and each notebook prints it.
 """
@@ -234,7 +234,7 @@ def _top10_gpu() -> Preset:
 def _top100() -> Preset:
     return Preset(
         name="top100",
-        description="100 simulated gene windows, full-size model (GPU)",
+        description="100 simulated gene windows (SIMG ids, additive expression), full-size model (GPU)",
         simulation=SimulationConfig(genes="synthetic", n_genes=100, interaction_fraction=0.0),
     )
 

@@ -118,7 +118,8 @@ def prepare(paths: DataPaths, *, window_bp: int = 1_000_000, max_snps: int = 500
     """Write ``dataset.parquet``, ``meta.csv.gz`` and ``prepare.json`` into ``paths.out_dir``.
 
     Refuses to overwrite an existing dataset unless ``force``. Returns the record written
-    to ``prepare.json`` (settings, per-gene window counts, skipped VCF rows, timings).
+    to ``prepare.json`` (settings, per-gene window counts, skipped VCF rows) plus the
+    seconds it took. Rows of ``dataset.parquet``: gene by gene, samples in VCF order.
     """
     started = time.perf_counter()
     if not force and (paths.dataset.exists() or paths.meta.exists()):
@@ -164,19 +165,21 @@ def prepare(paths: DataPaths, *, window_bp: int = 1_000_000, max_snps: int = 500
                                      "gene_id": gene, "seq": rows[gene]}) for gene in order], ignore_index=True)
     write_meta(paths.meta, meta)
     write_dataset(paths.dataset, table)
+    def where(path: str | os.PathLike[str]) -> str:  # relative to out_dir, so that the record is portable
+        return os.path.relpath(path, paths.out_dir)
+
     record = {
         "settings": {"window_bp": window_bp, "max_snps": max_snps, "min_af": min_af, "max_af": max_af,
                      "test_super_pops": list(test_super_pops), "unphased": unphased, "af_source": af_source,
-                     "vcf": paths.vcf, "panel": str(paths.panel),
-                     "genes": None if paths.genes is None else str(paths.genes)},
+                     "vcf": where(paths.vcf), "panel": where(paths.panel),
+                     "genes": None if paths.genes is None else where(paths.genes)},
         "n_samples": len(sample_ids), "n_test": int((samples["split"] == "test").sum()),
         "genes": record_genes, "skipped_vcf_rows": skipped,
-        "seconds": round(time.perf_counter() - started, 2),
     }
-    write_json(paths.out_dir / "prepare.json", record)
+    write_json(paths.out_dir / "prepare.json", record)  # no timings in it: it is part of the data fingerprint
     if paths.manifest.exists():
         write_manifest(paths.out_dir, prepare=record["settings"])
-    return record
+    return {**record, "seconds": round(time.perf_counter() - started, 2)}
 
 
 # --------------------------------------------------------------------------------------

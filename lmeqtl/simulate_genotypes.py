@@ -9,8 +9,8 @@ expression) by optional genotyping errors (about ``genotype_error_rate`` of the 
 get one allele flipped; reverted at a SNP if they would move it across the AF filter, so
 the simulated windows never depend on the errors) and phasing switch errors
 (``switch_errors_per_mb`` per person and Mb: from a switch on, the two haplotypes are
-swapped). Decoy rows — rare SNPs, indels and multi-allelic sites
-— are written to the VCF as in real data; ``prepare`` must skip them.
+swapped). Decoy rows — rare SNPs, deletions and multi-allelic sites — are written to the
+VCF as in real data; ``prepare`` must skip them.
 """
 
 from __future__ import annotations
@@ -119,13 +119,14 @@ def _decoys(chrom: str, spare: np.ndarray, spare_af: np.ndarray, taken: np.ndarr
         n_indel = n_multi = 0
     free = np.setdiff1d(rng.integers(lo, hi + 1, size=3 * (n_rare + n_indel + n_multi) + 10), taken)
     free = rng.permutation(free)[: n_rare + n_indel + n_multi]
-    n_rare = min(n_rare, len(free) - n_indel - n_multi)
+    n_rare = max(0, min(n_rare, len(free) - n_indel - n_multi))
     rows = rng.permutation(len(spare))
     rare_rows, indel_rows = rng.choice(rare, n_rare, replace=False), rows[:n_indel]
     first, second = rows[n_indel:n_indel + n_multi], rows[n_indel + n_multi:n_indel + 2 * n_multi]
     multi = np.where(spare[first] == 1, 1, np.where(spare[second] == 1, 2, 0)).astype(np.uint8)
     haplotypes = np.concatenate([spare[rare_rows], spare[indel_rows], multi])  # (k, 2n)
     ref, alt = random_snp_alleles(len(haplotypes), rng)
+    alt[n_rare:n_rare + n_indel] = ref[n_rare:n_rare + n_indel]  # deletions: REF "CT", ALT "C"
     ref[n_rare:n_rare + n_indel] = [r + "T" for r in ref[n_rare:n_rare + n_indel]]
     alt[n_rare + n_indel:] = [a + "," + next(b for b in "ACGT" if b not in (r, a))
                               for r, a in zip(ref[n_rare + n_indel:], alt[n_rare + n_indel:], strict=True)]
