@@ -39,7 +39,7 @@ from lmeqtl.formats import (
     read_panel,
     write_genes,
 )
-from lmeqtl.io import DataPaths, read_json, write_dataset, write_json, write_manifest, write_meta
+from lmeqtl.io import DataPaths, dataset_writer, read_json, write_json, write_manifest, write_meta
 from lmeqtl.vcf import read_snps, vcf_samples
 
 
@@ -112,6 +112,35 @@ def _samples_and_splits(paths: DataPaths, chroms: list[str], test_super_pops: tu
     return table
 
 
+def _prepare_cluster(cluster: pd.DataFrame, paths: DataPaths, samples: pd.DataFrame, window_bp: int,
+                     max_snps: int, min_af: float, max_af: float, unphased: str, af_source: str,
+                     write_rows, meta_parts: list, record_genes: dict, skipped: dict) -> None:  # noqa: ANN001
+    """Read one VCF region and write the genes whose windows lie in it."""
+    chrom = str(cluster["chrom"].iloc[0])
+    start, end = int(cluster["tss"].min()) - window_bp, int(cluster["tss"].max()) + window_bp
+    block = read_snps(paths.vcf_for(chrom), chrom, max(start, 1), end, samples=samples["sample"].tolist(),
+                      min_af=min_af, max_af=max_af, unphased=unphased, af_source=af_source)
+    skipped[f"{chrom}:{max(start, 1)}-{end}"] = block.skipped
+    for gene in cluster.itertuples():
+        kept, n_window = select_window(block.pos, gene.tss, window_bp, max_snps)
+        if len(kept) == 0:
+            raise InputError(f"no SNP passes the filters within {window_bp} bp of the TSS {gene.tss}",
+                             path=paths.vcf_for(chrom), where=f"gene {gene.gene_id}",
+                             expected=f"SNPs with {min_af} <= AF <= {max_af} near the gene")
+        pos = block.pos[kept]
+        ids = block.ids[kept].astype(str)
+        ids = np.where(ids == ".", [f"snp_{chrom}_{p}" for p in pos], ids)
+        meta_parts.append(pd.DataFrame({
+            "chrom": chrom, "pos": pos, "id": ids, "ref": block.ref[kept], "alt": block.alt[kept],
+            "AF": np.round(block.af[kept], 6), "initial_counts": n_window, "GENE_ID": gene.gene_id,
+            "seq_idx": np.arange(len(kept))}))
+        haplotypes = np.transpose(block.haplotypes[kept], (1, 2, 0))  # (L, n, 2) -> (n, 2, L)
+        write_rows(pd.DataFrame({"split": samples["split"], "sample_id": samples["sample"], "gene_id": gene.gene_id,
+                                 "seq": decode_haplotypes(haplotypes)}))
+        record_genes[gene.gene_id] = {"chrom": chrom, "tss": int(gene.tss), "initial_counts": n_window,
+                                      "n_snps": len(kept), "first_pos": int(pos[0]), "last_pos": int(pos[-1])}
+
+
 def prepare(paths: DataPaths, *, window_bp: int = 1_000_000, max_snps: int = 5000, min_af: float = 0.03,
             max_af: float = 0.97, test_super_pops: tuple[str, ...] = ("EUR",), unphased: str = "error",
             af_source: str = "genotypes", force: bool = False, progress: bool = True) -> dict:
@@ -134,37 +163,16 @@ def prepare(paths: DataPaths, *, window_bp: int = 1_000_000, max_snps: int = 500
     samples = _samples_and_splits(paths, list(dict.fromkeys(genes["chrom"])), tuple(test_super_pops))
     sample_ids = samples["sample"].tolist()
 
-    meta_parts, rows, record_genes, skipped = [], {}, {}, {}
+    meta_parts, record_genes, skipped = [], {}, {}
     clusters = gene_clusters(genes, window_bp)
-    for cluster in tqdm(clusters, desc="prepare: reading VCF regions", disable=not progress):
-        chrom = str(cluster["chrom"].iloc[0])
-        start, end = int(cluster["tss"].min()) - window_bp, int(cluster["tss"].max()) + window_bp
-        block = read_snps(paths.vcf_for(chrom), chrom, max(start, 1), end, samples=sample_ids, min_af=min_af,
-                          max_af=max_af, unphased=unphased, af_source=af_source)
-        skipped[f"{chrom}:{max(start, 1)}-{end}"] = block.skipped
-        for gene in cluster.itertuples():
-            kept, n_window = select_window(block.pos, gene.tss, window_bp, max_snps)
-            if len(kept) == 0:
-                raise InputError(f"no SNP passes the filters within {window_bp} bp of the TSS {gene.tss}",
-                                 path=paths.vcf_for(chrom), where=f"gene {gene.gene_id}",
-                                 expected=f"SNPs with {min_af} <= AF <= {max_af} near the gene")
-            ids = block.ids[kept].astype(str)
-            ids = np.where(ids == ".", [f"snp_{chrom}_{p}" for p in block.pos[kept]], ids)
-            meta_parts.append(pd.DataFrame({
-                "chrom": chrom, "pos": block.pos[kept], "id": ids, "ref": block.ref[kept],
-                "alt": block.alt[kept], "AF": np.round(block.af[kept], 6), "initial_counts": n_window,
-                "GENE_ID": gene.gene_id, "seq_idx": np.arange(len(kept))}))
-            haplotypes = np.transpose(block.haplotypes[kept], (1, 2, 0))  # (L, n, 2) -> (n, 2, L)
-            rows[gene.gene_id] = decode_haplotypes(haplotypes)
-            record_genes[gene.gene_id] = {"chrom": chrom, "tss": int(gene.tss), "initial_counts": n_window,
-                                          "n_snps": len(kept), "first_pos": int(block.pos[kept][0]),
-                                          "last_pos": int(block.pos[kept][-1])}
+    with dataset_writer(paths.dataset) as write_rows:  # one gene's strings in memory at a time
+        for cluster in tqdm(clusters, desc="prepare: reading VCF regions", disable=not progress):
+            _prepare_cluster(cluster, paths, samples, window_bp, max_snps, min_af, max_af, unphased, af_source,
+                             write_rows, meta_parts, record_genes, skipped)
     order = list(genes["gene_id"])
     meta = pd.concat(sorted(meta_parts, key=lambda m: order.index(m["GENE_ID"].iloc[0])), ignore_index=True)
-    table = pd.concat([pd.DataFrame({"split": samples["split"], "sample_id": samples["sample"],
-                                     "gene_id": gene, "seq": rows[gene]}) for gene in order], ignore_index=True)
     write_meta(paths.meta, meta)
-    write_dataset(paths.dataset, table)
+
     def where(path: str | os.PathLike[str]) -> str:  # relative to out_dir, so that the record is portable
         return os.path.relpath(path, paths.out_dir)
 

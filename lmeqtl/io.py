@@ -97,19 +97,37 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _dataset_arrow(table: pd.DataFrame) -> pa.Table:
+    missing = {"split", "sample_id", "gene_id", "seq"} - set(table.columns)
+    if missing:
+        raise ValueError(f"genotype table lacks columns {sorted(missing)}")
+    seq_name = table["split"].astype(str) + ":" + table["sample_id"].astype(str) + ":" + table["gene_id"].astype(str)
+    return pa.table({"seq_name": pa.array(seq_name.to_numpy(dtype=object), pa.string()),
+                     "seq": pa.array(table["seq"].to_numpy(dtype=object), pa.string())})
+
+
 def write_dataset(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
     """Write a genotype table (columns ``split, sample_id, gene_id, seq``) as ``dataset.parquet``.
 
     The file has the original's two columns, ``seq_name`` and ``seq``.
     """
-    missing = {"split", "sample_id", "gene_id", "seq"} - set(table.columns)
-    if missing:
-        raise ValueError(f"genotype table lacks columns {sorted(missing)}")
-    seq_name = table["split"].astype(str) + ":" + table["sample_id"].astype(str) + ":" + table["gene_id"].astype(str)
-    arrow = pa.table({"seq_name": pa.array(seq_name.to_numpy(dtype=object), pa.string()),
-                      "seq": pa.array(table["seq"].to_numpy(dtype=object), pa.string())})
+    with dataset_writer(path) as write:
+        write(table)
+
+
+@contextlib.contextmanager
+def dataset_writer(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Write ``dataset.parquet`` in parts, atomically: ``write(table)`` adds one row group.
+
+    Lets ``prepare`` hold one gene's genotype strings at a time (top100: 100 genes).
+    """
+    schema = pa.schema([("seq_name", pa.string()), ("seq", pa.string())])
     with atomic_path(path) as tmp:
-        pq.write_table(arrow, tmp, compression="zstd")
+        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        try:
+            yield lambda table: writer.write_table(_dataset_arrow(table))
+        finally:
+            writer.close()
 
 
 def read_dataset(path: str | os.PathLike[str]) -> pd.DataFrame:
