@@ -4,7 +4,7 @@ Per mark, peaks fall in the simulated regions at roughly the genome-wide rate of
 ENCODE GM12878 peak sets (peaks per Mb) with log-normal widths; active promoter marks sit
 on TSSs (H3K4me3 almost always, H3K27ac often, H3K4me1 on their flanks), H3K36me3 covers
 gene bodies downstream of the TSS, and the repressive marks (H3K27me3, H3K9me3) come in
-domains that avoid the (expressed) genes' TSSs. Numbers are approximate, chosen to look
+domains that avoid the (expressed) genes' TSSs and the H3K27ac/H3K4me3 peaks. Numbers are approximate, chosen to look
 like the real tracks, not fitted to them.
 """
 
@@ -87,6 +87,9 @@ def simulate_peaks(regions: list[tuple[str, int, int]], tss: dict[str, np.ndarra
             signal = rng.lognormal(np.log(np.where(strong, 12.0, 4.0)), 0.5)
             order = np.argsort(lo, kind="stable")
             lo, hi, signal = _merge_overlaps(lo[order], hi[order], signal[order])
+            if mark in REPRESSIVE_MARKS:  # H3K27 is acetylated or methylated, not both
+                free = ~np.any([_overlaps(tracks[m], chrom, lo, hi) for m in ("H3K27ac", "H3K4me3")], axis=0)
+                lo, hi, signal = lo[free], hi[free], signal[free]
             p_value = signal * rng.uniform(2.5, 4.0, len(signal))
             frames.append(pd.DataFrame({
                 "chrom": chrom, "start": lo, "end": hi, "name": ".", "score": np.minimum(1000, (signal * 40).astype(int)),
@@ -97,6 +100,16 @@ def simulate_peaks(regions: list[tuple[str, int, int]], tss: dict[str, np.ndarra
         table["name"] = [f"GM12878_{mark}_peak_{i + 1}" for i in range(len(table))]
         tracks[mark] = table.loc[:, list(NARROWPEAK_COLUMNS)].reset_index(drop=True)
     return tracks
+
+
+def _overlaps(peaks: pd.DataFrame, chrom: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Whether each interval ``[lo, hi)`` overlaps a peak of ``chrom``."""
+    on = peaks[peaks["chrom"] == chrom].sort_values("start")
+    if on.empty:
+        return np.zeros(len(lo), dtype=bool)
+    reach = np.maximum.accumulate(on["end"].to_numpy())  # furthest end of the peaks starting so far
+    k = np.searchsorted(on["start"].to_numpy(), hi, side="left") - 1  # last peak starting before hi
+    return (k >= 0) & (reach[np.maximum(k, 0)] > lo)
 
 
 def _merge_overlaps(lo: np.ndarray, hi: np.ndarray, signal: np.ndarray):  # noqa: ANN202

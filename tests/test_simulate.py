@@ -155,6 +155,10 @@ def test_in_peaks_matches_brute_force():
     rng = np.random.default_rng(5)
     tracks = chromatin.simulate_peaks([("6", 1_000_000, 1_500_000)], {"6": np.array([1_200_000])}, rng)
     positions = rng.integers(1_000_000, 1_500_000, 2000)
+    active = tracks["H3K27ac"]
+    for mark in chromatin.REPRESSIVE_MARKS:  # never on an acetylated stretch
+        for peak in tracks[mark].itertuples():
+            assert not ((active.start < peak.end) & (active.end > peak.start)).any()
     for mark, peaks in tracks.items():
         brute = ((peaks.start.to_numpy()[None] <= positions[:, None] - 1)
                  & (peaks.end.to_numpy()[None] > positions[:, None] - 1)).any(axis=1)
