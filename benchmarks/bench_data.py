@@ -26,8 +26,9 @@ import pandas as pd
 from scipy.stats import ks_2samp
 
 from lmeqtl.cohort import load_cohort
+from lmeqtl.datapaths import DataPaths
 from lmeqtl.formats import library_samples, read_geuvadis_expression, read_truth
-from lmeqtl.io import DataPaths, read_meta
+from lmeqtl.io import read_meta
 from lmeqtl.top10 import real_top10_meta
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from lmeqtl.datapaths import DataPaths, write_manifest
 from lmeqtl.encoding import decode_haplotypes
 from lmeqtl.errors import InputError
 from lmeqtl.formats import (
@@ -39,7 +40,7 @@ from lmeqtl.formats import (
     read_panel,
     write_genes,
 )
-from lmeqtl.io import DataPaths, dataset_writer, read_json, write_json, write_manifest, write_meta
+from lmeqtl.io import dataset_writer, read_json, write_json, write_meta
 from lmeqtl.vcf import read_snps, vcf_samples
 
 

@@ -3,7 +3,7 @@
 The people are the 2504 of 1000 Genomes Phase 3 (real sample ids, populations, gender;
 ``lmeqtl/data/phase3_samples.csv.gz``) or a stratified subset of them; their genotypes are
 coalescent simulations (:mod:`lmeqtl.coalescent`, :mod:`lmeqtl.simulate_genotypes`). Written
-into ``out`` (the layout of :meth:`lmeqtl.io.DataPaths.from_dir`):
+into ``out`` (the layout of :meth:`lmeqtl.datapaths.DataPaths.from_dir`):
 
 ``vcf/chr{c}.vcf.gz`` (+ ``.tbi``), ``integrated_call_samples_v3.20130502.ALL.panel``,
 ``genes.tsv``, ``GD660.GeneQuantRPKM.txt.gz`` (373 EUR + 89 YRI, replicate libraries),
@@ -26,6 +26,7 @@ import pandas as pd
 
 from lmeqtl import chromatin
 from lmeqtl.config import SimulationConfig, get_preset
+from lmeqtl.datapaths import EQTL_NAME, EXPRESSION_NAME, PANEL_NAME, write_manifest
 from lmeqtl.dataprep import select_window
 from lmeqtl.formats import (
     Truth,
@@ -37,7 +38,6 @@ from lmeqtl.formats import (
     write_panel,
     write_truth,
 )
-from lmeqtl.io import EQTL_NAME, EXPRESSION_NAME, PANEL_NAME, write_manifest
 from lmeqtl.simulate_expression import GeneGenotypes, eqtl_table, library_table, simulate_expression
 from lmeqtl.simulate_genotypes import simulate_genotypes
 from lmeqtl.top10 import real_top10_meta

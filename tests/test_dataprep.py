@@ -8,10 +8,11 @@ import pytest
 
 from lmeqtl import cli
 from lmeqtl.cohort import load_cohort
+from lmeqtl.datapaths import DataPaths
 from lmeqtl.dataprep import genes_from_geuvadis, prepare, select_window
 from lmeqtl.errors import InputError
 from lmeqtl.formats import write_eqtl_table, write_geuvadis_expression
-from lmeqtl.io import DataPaths, read_dataset, read_meta
+from lmeqtl.io import read_dataset, read_meta
 from lmeqtl.top10 import filler_counts, real_top10_meta, top10_genes, top10_targets, tss_interval
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lmeqtl.datapaths import DataPaths, write_manifest
 from lmeqtl.errors import InputError
 from lmeqtl.formats import (
     EQTL_COLUMNS,
@@ -25,8 +26,8 @@ from lmeqtl.formats import (
     write_panel,
     write_truth,
 )
-from lmeqtl.io import DataPaths, sha256_file, write_manifest, write_meta
 from lmeqtl.io import read_panel as read_panel_via_io
+from lmeqtl.io import sha256_file, write_meta
 
 
 def test_panel_round_trip_and_real_header_quirk(tmp_path):
@@ -38,7 +39,10 @@ def test_panel_round_trip_and_real_header_quirk(tmp_path):
     assert panel["super_pop"].tolist() == ["EUR", "AFR"]
     write_panel(tmp_path / "again", panel)
     pd.testing.assert_frame_equal(read_panel(tmp_path / "again"), panel)
-    assert read_panel_via_io is read_panel  # the io module re-exports the readers
+    assert read_panel_via_io is read_panel  # the io module re-exports the readers ...
+    from lmeqtl.io import DataPaths as data_paths_via_io
+
+    assert data_paths_via_io is DataPaths  # ... and the data directory
 
 
 @pytest.mark.parametrize(("text", "message"), [

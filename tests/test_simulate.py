@@ -11,6 +11,7 @@ from scipy.stats import ks_2samp
 from lmeqtl import chromatin, cli
 from lmeqtl.coalescent import match_frequencies
 from lmeqtl.config import get_preset
+from lmeqtl.datapaths import PEAK_MARKS, DataPaths
 from lmeqtl.dataprep import prepare
 from lmeqtl.formats import (
     library_samples,
@@ -21,7 +22,7 @@ from lmeqtl.formats import (
     read_panel,
     read_truth,
 )
-from lmeqtl.io import PEAK_MARKS, DataPaths, read_dataset, read_json, read_meta, sha256_file
+from lmeqtl.io import read_dataset, read_json, read_meta, sha256_file
 from lmeqtl.simulate import choose_samples, simulate_cohort
 from lmeqtl.simulate_expression import genetic_value, simulate_gene
 from lmeqtl.simulate_genotypes import add_genotype_errors, add_switch_errors
