@@ -22,6 +22,8 @@ class Command(NamedTuple):
 # In pipeline order.
 COMMANDS: dict[str, Command] = {
     "presets": Command("lmeqtl.config", "show the presets (smoke, top10, top10-gpu, top100)"),
+    "simulate": Command("lmeqtl.simulate", "simulate a 1000 Genomes-like cohort with known eQTLs (real formats)"),
+    "prepare": Command("lmeqtl.dataprep", "VCFs + panel + gene TSS list -> dataset.parquet + meta.csv.gz"),
     "book": Command("lmeqtl.book", "run the notebooks with papermill and build the HTML book"),
 }
 

@@ -74,12 +74,15 @@ def load_cohort(
     dataset_path: str | os.PathLike[str],
     meta_path: str | os.PathLike[str],
     genes: list[str] | None = None,
+    panel: str | os.PathLike[str] | pd.DataFrame | None = None,
 ) -> Cohort:
     """Read ``dataset.parquet`` + ``meta.csv.gz`` into a :class:`Cohort`.
 
     Checks that every gene of the dataset is in the meta table, that every sample has
     every gene, and that each genotype string is as long as the gene's SNP list.
     ``genes`` fixes the gene order (e.g. a checkpoint's gene map); default: meta order.
+    ``panel`` (the 1000 Genomes panel file, or its table from
+    :func:`lmeqtl.formats.read_panel`) adds ``pop, super_pop, gender`` to ``samples``.
     """
     table = read_dataset(dataset_path)
     meta = read_meta(meta_path)
@@ -97,6 +100,8 @@ def load_cohort(
     splits = table.drop_duplicates("sample_id").set_index("sample_id")["split"]
     samples = pd.DataFrame({"split": splits})
     samples.index.name = "sample_id"
+    if panel is not None:
+        samples = _join_panel(samples, panel)
 
     haplotypes: dict[str, np.ndarray] = {}
     n_snps = meta.groupby("GENE_ID", sort=False).size()
@@ -116,3 +121,16 @@ def load_cohort(
         haplotypes[gene] = encoded
     meta = pd.concat([meta[meta["GENE_ID"] == g] for g in genes], ignore_index=True)
     return Cohort(samples=samples, meta=meta, genes=list(genes), haplotypes=haplotypes)
+
+
+def _join_panel(samples: pd.DataFrame, panel: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
+    from lmeqtl.formats import read_panel
+
+    table = panel if isinstance(panel, pd.DataFrame) else read_panel(panel)
+    table = table.set_index("sample").loc[:, ["pop", "super_pop", "gender"]]
+    absent = samples.index.difference(table.index)
+    if len(absent):
+        raise InputError(f"samples {list(absent[:5])} are not in the panel ({len(absent)} in all)",
+                         path=None if isinstance(panel, pd.DataFrame) else panel,
+                         expected="a panel row for every sample of the dataset")
+    return samples.join(table)

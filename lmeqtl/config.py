@@ -4,7 +4,7 @@
 ``top10``      the default of ``make book``: the simulated cohort on the real top10 gene
                windows, with a reduced model so the whole book builds in < 60 min on 2 cores.
 ``top10-gpu``  the same data with the original's full-size model (d_model 256, 16 layers).
-``top100``     100 simulated gene windows, full-size model, for a GPU.
+``top100``     100 simulated gene windows (additive expression), full-size model, for a GPU.
 
 Each step saves ``preset.to_dict()`` next to what it wrote, and each notebook prints it.
 """
@@ -22,24 +22,50 @@ PHASE3_SUPER_POPULATIONS = {"AFR": 661, "AMR": 347, "EAS": 504, "EUR": 503, "SAS
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """How the embedded default cohort is simulated (see ``lmeqtl.simulate``)."""
+    """How the embedded default cohort is simulated (``lmeqtl simulate``; see ``lmeqtl.simulate``).
 
-    genes: str = "top10"  # "top10": the real top10 windows; "synthetic": made-up windows
+    Genotypes: ``genes`` is "top10" (the real top10 windows, SNP for SNP) or "synthetic"
+    (``n_genes`` made-up windows). ``oversampling``: simulated common variants per target
+    SNP from which AF-matching ones are chosen (top10). ``decoy_ratio``: rare-SNP VCF rows
+    per kept SNP (plus ~1 % indels, ~0.5 % multi-allelic rows) that ``prepare`` must drop.
+    Errors (small, on by default): ``genotype_error_rate`` per genotype and
+    ``switch_errors_per_mb`` phasing switches per person and Mb, in the VCF only.
+    Expression (``lmeqtl.simulate_expression``): per gene a cis-heritability in
+    ``h2_range`` (share of the person-level log-expression variance in the EUR expression
+    sample), ``n_causal_range`` causal SNPs (MAF >= ``causal_min_maf`` in EUR; drawn near
+    the TSS on a ``tss_scale_bp`` scale, ``active_mark_enrichment``-fold more often in
+    active-mark peaks, a share ``causal_ld_fraction`` picked in LD with an earlier one),
+    ``interaction_fraction`` of the genetic variance from a cis (same-haplotype)
+    interaction of two causal SNPs (0 = additive only), replicate libraries for a share
+    ``replicate_fraction`` of people with technical noise ``technical_sd`` (log scale).
+    """
+
+    genes: str = "top10"
     n_genes: int = 10
     super_population_sizes: dict[str, int] = field(
         default_factory=lambda: dict(PHASE3_SUPER_POPULATIONS)
     )
-    max_snps: int = 5000  # SNPs kept per gene window, nearest the TSS
+    max_snps: int = 5000  # SNPs kept per gene window, centred on the TSS
     window_bp: int = 1_000_000  # TSS +/- window_bp
     min_af: float = 0.03
+    demography: str = "AmericanAdmixture_4B18"
+    oversampling: float = 8.0
+    decoy_ratio: float = 0.1
+    genotype_error_rate: float = 5e-4
+    switch_errors_per_mb: float = 0.5
     n_expression_eur: int = 373  # GEUVADIS: 373 EUR + 89 YRI with expression
     n_expression_yri: int = 89
+    replicate_fraction: float = 0.3
+    technical_sd: float = 0.15
     h2_range: tuple[float, float] = (0.05, 0.6)  # cis-heritability per gene
     n_causal_range: tuple[int, int] = (1, 5)
+    causal_min_maf: float = 0.05
+    causal_ld_fraction: float = 0.3
+    tss_scale_bp: int = 20_000
     interaction_fraction: float = 0.2  # share of genetic variance that is non-additive
     active_mark_enrichment: float = 5.0  # fold enrichment of causal SNPs in active peaks
-    genotype_error_rate: float = 0.0
-    switch_error_rate: float = 0.0
+    eqtl_fdr: float = 0.05
+    eqtl_min_maf: float = 0.05
     seed: int = 1
 
 
@@ -228,8 +254,8 @@ def _top10_gpu() -> Preset:
 def _top100() -> Preset:
     return Preset(
         name="top100",
-        description="100 simulated gene windows, full-size model (GPU)",
-        simulation=SimulationConfig(genes="synthetic", n_genes=100),
+        description="100 simulated gene windows (SIMG ids, additive expression), full-size model (GPU)",
+        simulation=SimulationConfig(genes="synthetic", n_genes=100, interaction_fraction=0.0),
     )
 
 

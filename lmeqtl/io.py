@@ -9,6 +9,8 @@ file, the row or column, and what was expected.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import json
 import os
 import tempfile
@@ -24,6 +26,8 @@ import pyarrow.parquet as pq
 from lmeqtl.errors import InputError
 
 SPLITS = ("train", "test")
+_UMASK = os.umask(0o022)  # read the process umask (there is no getter) ...
+os.umask(_UMASK)  # ... and put it back
 META_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "AF", "initial_counts", "GENE_ID", "seq_idx")
 
 
@@ -43,6 +47,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -61,6 +66,29 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(Path(path).read_text())
     except json.JSONDecodeError as err:
         raise InputError(f"not valid JSON: {err.msg}", path=path, where=f"line {err.lineno}") from None
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+
+
+def write_gzip_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` gzip-compressed, atomically and byte-reproducibly.
+
+    The gzip header carries neither a timestamp nor a file name (``mtime=0``, empty
+    name), so the same text always gives the same bytes — the data fingerprint in
+    ``manifest.json`` depends on it.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            gz.write(text.encode())
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------
@@ -68,19 +96,37 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 # --------------------------------------------------------------------------------------
 
 
+def _dataset_arrow(table: pd.DataFrame) -> pa.Table:
+    missing = {"split", "sample_id", "gene_id", "seq"} - set(table.columns)
+    if missing:
+        raise ValueError(f"genotype table lacks columns {sorted(missing)}")
+    seq_name = table["split"].astype(str) + ":" + table["sample_id"].astype(str) + ":" + table["gene_id"].astype(str)
+    return pa.table({"seq_name": pa.array(seq_name.to_numpy(dtype=object), pa.string()),
+                     "seq": pa.array(table["seq"].to_numpy(dtype=object), pa.string())})
+
+
 def write_dataset(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
     """Write a genotype table (columns ``split, sample_id, gene_id, seq``) as ``dataset.parquet``.
 
     The file has the original's two columns, ``seq_name`` and ``seq``.
     """
-    missing = {"split", "sample_id", "gene_id", "seq"} - set(table.columns)
-    if missing:
-        raise ValueError(f"genotype table lacks columns {sorted(missing)}")
-    seq_name = table["split"].astype(str) + ":" + table["sample_id"].astype(str) + ":" + table["gene_id"].astype(str)
-    arrow = pa.table({"seq_name": pa.array(seq_name.to_numpy(dtype=object), pa.string()),
-                      "seq": pa.array(table["seq"].to_numpy(dtype=object), pa.string())})
+    with dataset_writer(path) as write:
+        write(table)
+
+
+@contextlib.contextmanager
+def dataset_writer(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Write ``dataset.parquet`` in parts, atomically: ``write(table)`` adds one row group.
+
+    Lets ``prepare`` hold one gene's genotype strings at a time (top100: 100 genes).
+    """
+    schema = pa.schema([("seq_name", pa.string()), ("seq", pa.string())])
     with atomic_path(path) as tmp:
-        pq.write_table(arrow, tmp, compression="zstd")
+        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        try:
+            yield lambda table: writer.write_table(_dataset_arrow(table))
+        finally:
+            writer.close()
 
 
 def read_dataset(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -135,8 +181,7 @@ def write_meta(path: str | os.PathLike[str], meta: pd.DataFrame) -> None:
     missing = set(META_COLUMNS) - set(meta.columns)
     if missing:
         raise ValueError(f"meta table lacks columns {sorted(missing)}")
-    with atomic_path(path) as tmp:
-        meta.loc[:, list(META_COLUMNS)].to_csv(tmp, index=False, compression="gzip")
+    write_gzip_text(path, meta.loc[:, list(META_COLUMNS)].to_csv(index=False))
 
 
 def read_meta(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -170,3 +215,26 @@ def read_meta(path: str | os.PathLike[str]) -> pd.DataFrame:
         )
     meta["chrom"] = meta["chrom"].str.removeprefix("chr")
     return meta
+
+
+# Readers and writers of the published formats live in lmeqtl.formats and the data
+# directory in lmeqtl.datapaths; both are reachable from here too
+# (``from lmeqtl.io import read_panel, DataPaths``).
+_DATAPATHS = ("DataPaths", "write_manifest", "PANEL_NAME", "EXPRESSION_NAME", "EQTL_NAME", "PEAK_MARKS")
+_FORMATS = (
+    "read_panel", "write_panel", "read_genes", "write_genes", "read_geuvadis_expression",
+    "write_geuvadis_expression", "read_eqtl_table", "write_eqtl_table", "read_narrowpeak",
+    "write_narrowpeak", "read_truth", "write_truth",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FORMATS:
+        from lmeqtl import formats
+
+        return getattr(formats, name)
+    if name in _DATAPATHS:
+        from lmeqtl import datapaths
+
+        return getattr(datapaths, name)
+    raise AttributeError(f"module 'lmeqtl.io' has no attribute {name!r}")
