@@ -1,7 +1,7 @@
 """``lmeqtl simulate``: a 1000 Genomes-like cohort with known truth, written in the real formats.
 
-The people are the 2504 of 1000 Genomes Phase 3 (real sample ids, populations, gender;
-``lmeqtl/data/phase3_samples.csv.gz``) or a stratified subset of them; their genotypes are
+The people are a 1000 Genomes Phase 3-like panel (:func:`phase3_panel`: Phase 3's 26
+populations and sizes, made-up ids in its style) or a stratified subset of it; their genotypes are
 coalescent simulations (:mod:`lmeqtl.coalescent`, :mod:`lmeqtl.simulate_genotypes`). Written
 into ``out`` (the layout of :meth:`lmeqtl.datapaths.DataPaths.from_dir`):
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +45,32 @@ from lmeqtl.vcf_writer import write_vcf
 GEUVADIS_EUR_POPS = ("CEU", "FIN", "GBR", "TSI")  # GEUVADIS had no IBS
 
 
+# 1000 Genomes Phase 3 population sizes (2504 people). HapMap-era populations used NA ids.
+PHASE3_POPULATIONS = {
+    "AFR": {"YRI": 108, "LWK": 99, "GWD": 113, "MSL": 85, "ESN": 99, "ACB": 96, "ASW": 61},
+    "AMR": {"MXL": 64, "PUR": 104, "CLM": 94, "PEL": 85},
+    "EAS": {"CHB": 103, "JPT": 104, "CHS": 105, "CDX": 93, "KHV": 99},
+    "EUR": {"CEU": 99, "TSI": 107, "FIN": 99, "GBR": 91, "IBS": 107},
+    "SAS": {"GIH": 103, "PJL": 96, "BEB": 86, "STU": 102, "ITU": 102},
+}
+_NA_POPULATIONS = ("YRI", "LWK", "ASW", "MXL", "CHB", "JPT", "CEU", "TSI", "GIH")
+
+
 def phase3_panel() -> pd.DataFrame:
-    """The 2504 people of 1000 Genomes Phase 3: ``sample, pop, super_pop, gender``."""
-    with resources.files("lmeqtl").joinpath("data/phase3_samples.csv.gz").open("rb") as handle:
-        return pd.read_csv(handle, compression="gzip", dtype=str)
+    """A 1000 Genomes Phase 3-like panel: ``sample, pop, super_pop, gender`` for 2504 people.
+
+    Population sizes are Phase 3's; sample ids follow its style (``NA`` + 5 digits for the
+    HapMap populations, ``HG`` + 5 digits otherwise) but are made up, as are the genders
+    (alternating), so no third-party sample list ships with the package.
+    """
+    rows = []
+    for block, (super_pop, pops) in enumerate(PHASE3_POPULATIONS.items()):
+        for offset, (pop, n) in enumerate(pops.items()):
+            prefix = "NA" if pop in _NA_POPULATIONS else "HG"
+            first = 10_000 + 2_000 * block + 200 * offset
+            for i in range(n):
+                rows.append((f"{prefix}{first + i:05d}", pop, super_pop, ("male", "female")[i % 2]))
+    return pd.DataFrame(rows, columns=["sample", "pop", "super_pop", "gender"])
 
 
 def choose_samples(sizes: dict[str, int], n_expression_eur: int, n_expression_yri: int, seed: int) -> pd.DataFrame:
