@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 
 import lmeqtl
+from lmeqtl.cohort import Cohort
 from lmeqtl.config import Preset, get_preset
+from lmeqtl.datapaths import DataPaths
 from lmeqtl.io import write_json
 from lmeqtl.provenance import (
     PACKAGE_DIR,
@@ -30,11 +32,11 @@ from lmeqtl.provenance import (
     package_fingerprint,
     versions,
 )
+from lmeqtl.run_data import DATA_STEP, load_run_cohort, run_data_paths
 
 # The parameters every chapter's ``parameters`` cell defines; the runner passes all of them.
 STANDARD_PARAMETERS = ("step", "preset", "data_dir", "run_dir", "checkpoint", "device",
                        "seed", "epochs", "overrides")
-DATA_STEP = "00_data"  # the step that writes the (simulated or prepared) cohort
 DIGEST_CACHE = ".digests.json"  # in the run directory: {path: [size, mtime_ns, sha256]}
 PROVENANCE_FILE = "provenance.json"  # in each step's output directory
 
@@ -110,6 +112,18 @@ class NotebookRun:
             raise FileNotFoundError(f"{path} does not exist: step {step} has not run yet "
                                     f"(lmeqtl book --preset {self.preset.name} --only {step})")
         return path
+
+    def data_paths(self) -> DataPaths:
+        """Where the run's cohort lives: VCFs, panel, prepared dataset, expression, eQTLs, peaks, truth.
+
+        The simulated cohort of step 00_data, or the real data of ``data_dir`` (see
+        :mod:`lmeqtl.run_data`).
+        """
+        return run_data_paths(self)
+
+    def load_cohort(self, panel: bool = True, genes: list[str] | None = None) -> Cohort:
+        """The run's :class:`~lmeqtl.cohort.Cohort` (see :func:`lmeqtl.run_data.load_run_cohort`)."""
+        return load_run_cohort(self, panel=panel, genes=genes)
 
 
 def default_run_dir(preset: str) -> Path:
