@@ -136,7 +136,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "running the same command again resumes at that step.")
     parser.add_argument("--preset", default="top10", choices=list(PRESETS),
                         help="which preset to run (default: top10; see `lmeqtl presets`)")
-    parser.add_argument("--data-dir", type=Path, help="a real-data directory (see the book's 'Using real "
+    parser.add_argument("--data-dir", type=Path, help="real data: a real_data.json file, a directory holding "
+                        "one, or a directory in the layout of `lmeqtl simulate` (see the book's 'Using real "
                         "data' page); default: the simulated cohort")
     parser.add_argument("--run-dir", type=Path, help="where the steps write their outputs, executed "
                         "notebooks and records (default: runs/PRESET in the repository)")

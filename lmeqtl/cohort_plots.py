@@ -70,7 +70,7 @@ def plot_ld_decay(decay: pd.DataFrame, symbols: Mapping[str, str] | None = None)
         ax.set_title(label)
         ax.set_xlabel("distance (bp)")
     axes[0, 0].set_ylabel("mean r² of SNP pairs")
-    axes[0, -1].legend(title="people")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), title="people", loc="outside right center", fontsize="small")
     fig.suptitle("LD decay: r² of random SNP pairs by distance")
     return fig
 
@@ -96,7 +96,8 @@ def plot_structure_pca(scores: pd.DataFrame, explained: np.ndarray) -> Figure:
 
 def plot_expression(levels: pd.DataFrame, super_pop: Mapping[str, str] | None = None) -> Figure:
     """log10 RPKM per gene (replicates averaged), split by super-population when given."""
-    people = levels["sample_id"].map(dict(super_pop or {})).fillna("all" if super_pop is None else "other")
+    mapping = {} if super_pop is None else dict(super_pop)  # a dict or a Series (sample -> super_pop)
+    people = levels["sample_id"].map(mapping).astype(object).fillna("all" if super_pop is None else "other")
     groups = [p for p in [*SUPER_POP_COLOURS, "other", "all"] if p in set(people)]
     genes = list(dict.fromkeys(levels["gene"]))
     fig, ax = plt.subplots(figsize=(min(WIDTH, 0.6 * len(genes) + 3), 3.8), layout="constrained")
@@ -122,7 +123,7 @@ def plot_eqtls(eqtl: pd.DataFrame, summary: pd.DataFrame, symbols: Mapping[str, 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 6.4), layout="constrained",
                                       gridspec_kw={"height_ratios": [1, 1.4]})
     x = np.arange(len(summary))
-    top.bar(x, summary["n_pairs"], color="#55a868")
+    top.bar(x, summary["pairs"], color="#55a868")
     top.set_xticks(x, labels, rotation=30, ha="right")
     top.set_ylabel("eQTL SNPs (5 % FDR)")
     top.set_title("Significant cis-eQTL SNPs per gene")

@@ -20,7 +20,7 @@ from lmeqtl.expression.processing import average_replicates, replicate_counts, s
 from lmeqtl.formats import Truth
 from lmeqtl.io import atomic_path
 
-MAF_BINS = (0.0, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+MAF_BINS = (0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
 
 def people_table(samples: pd.DataFrame, with_expression: set[str] | None = None) -> pd.DataFrame:
@@ -122,19 +122,20 @@ def replicate_table(raw: pd.DataFrame) -> pd.DataFrame:
 def eqtl_summary(eqtl: pd.DataFrame, genes: list[str], window_ids: Mapping[str, set[str]] | None = None) -> pd.DataFrame:
     """Per gene: significant SNP-gene pairs in the table and its lead SNP (smallest p-value).
 
-    The GEUVADIS tables hold the pairs significant at 5 % FDR only, so ``n_pairs`` is the
-    number of significant cis-eQTL SNPs; genes without any get 0 and no lead. With
+    The GEUVADIS tables hold the pairs significant at 5 % FDR only, so ``pairs`` is the
+    number of significant cis-eQTL SNPs; ``log10p``, ``r`` and ``kb_to_tss`` describe the
+    lead SNP; genes without any pair get 0 and no lead. With
     ``window_ids`` (SNP ids of each gene's window), ``in_window`` says whether the lead
     SNP is among the model's SNPs.
     """
     table = eqtl.sort_values(["GENE_ID", "pvalue"], kind="stable")
     lead = table.drop_duplicates("GENE_ID").set_index("GENE_ID")
     out = pd.DataFrame(index=pd.Index(genes, name="gene_id"))
-    out["n_pairs"] = table.groupby("GENE_ID").size().reindex(out.index).fillna(0).astype(int)
+    out["pairs"] = table.groupby("GENE_ID").size().reindex(out.index).fillna(0).astype(int)
     out["lead_snp"] = lead["SNP_ID"].reindex(out.index)
-    out["lead_log10p"] = lead["log10pvalue"].reindex(out.index)
-    out["lead_r"] = lead["rvalue"].reindex(out.index)
-    out["lead_kb_to_tss"] = (lead["SNPpos"] - lead["TSSpos"]).reindex(out.index) / 1e3
+    out["log10p"] = lead["log10pvalue"].reindex(out.index)  # of the lead SNP, as its r and distance
+    out["r"] = lead["rvalue"].reindex(out.index)
+    out["kb_to_tss"] = (lead["SNPpos"] - lead["TSSpos"]).reindex(out.index) / 1e3
     if window_ids is not None:
         out["in_window"] = [isinstance(s, str) and s in window_ids.get(g, set())
                                  for g, s in zip(out.index, out["lead_snp"], strict=True)]
@@ -239,9 +240,11 @@ def truth_text(truth: Truth | None, lead_r2: pd.Series | None = None) -> str:
 
 
 def truth_gene_table(truth: Truth, lead_r2: pd.Series | None = None) -> pd.DataFrame:
-    """Per gene (index symbol): drawn and realised h², causal SNPs, interaction share, lead-SNP r²."""
+    """Per gene (index symbol): drawn and realised h², causal SNPs, interaction share of the genetic
+    variance, and ``lead_r2`` (:func:`lmeqtl.popgen.lead_causal_r2`)."""
     table = truth.genes.set_index("gene_id")
     out = table.loc[:, ["symbol", "h2", "h2_realised", "n_causal", "interaction_fraction"]]
+    out = out.rename(columns={"interaction_fraction": "interaction"})
     if lead_r2 is not None:
-        out["lead_causal_r2"] = lead_r2.reindex(out.index)
+        out["lead_r2"] = lead_r2.reindex(out.index)
     return out.set_index("symbol")

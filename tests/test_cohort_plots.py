@@ -33,11 +33,12 @@ ENRICHMENT = pd.DataFrame({"mark": ["H3K27ac", "H3K9me3"], "active": [True, Fals
     lambda: plots.plot_maf_spectrum(pd.DataFrame({"this": [0.5, 0.5]}, index=["0.03-0.05", "0.05-0.10"])),
     lambda: plots.plot_ld_decay(DECAY, {"G1": "A"}),
     lambda: plots.plot_structure_pca(SCORES, np.array([0.5, 0.2, 0.1])),
-    lambda: plots.plot_expression(LEVELS, {"s1": "EUR", "s2": "AFR"}),
-    lambda: plots.plot_eqtls(EQTL, pd.DataFrame({"n_pairs": [2, 0]}, index=["G1", "G2"]), {"G1": "A"}),
+    lambda: plots.plot_expression(LEVELS, pd.Series({"s1": "EUR", "s2": "AFR"})),
+    lambda: plots.plot_expression(LEVELS),
+    lambda: plots.plot_eqtls(EQTL, pd.DataFrame({"pairs": [2, 0]}, index=["G1", "G2"]), {"G1": "A"}),
     lambda: plots.plot_peaks(PEAKS, PEAK_SUMMARY),
     lambda: plots.plot_truth(TRUTH_GENES, ENRICHMENT),
-], ids=["density", "maf", "ld", "pca", "expression", "eqtls", "peaks", "truth"])
+], ids=["density", "maf", "ld", "pca", "expression", "expression_all", "eqtls", "peaks", "truth"])
 def test_figures_have_titles_and_labelled_axes(draw):
     fig = draw()
     assert fig.get_size_inches()[0] <= plots.WIDTH

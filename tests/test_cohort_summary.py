@@ -43,6 +43,7 @@ def test_gene_windows_span_and_spacing():
 
 def test_maf_spectrum_folds_frequencies_and_sums_to_one():
     spectrum = cs.maf_spectrum({"a": np.array([0.04, 0.96, 0.5, 0.2]), "b": np.array([0.3])})
+    assert spectrum.index[0] == "0.03-0.05" and spectrum.index[-1] == "0.45-0.50"
     assert spectrum.loc["0.03-0.05", "a"] == 0.5  # 0.04 and 0.96 share a bin
     assert spectrum.loc["0.45-0.50", "a"] == 0.25 and spectrum.loc["0.15-0.20", "a"] == 0.0
     assert spectrum.loc["0.20-0.25", "a"] == 0.25  # edges belong to the bin above
@@ -82,11 +83,11 @@ def test_eqtl_summary_counts_pairs_and_finds_the_lead():
                          "rvalue": [0.3, -0.6, 0.2], "pvalue": [1e-3, 1e-9, 1e-4], "log10pvalue": [3.0, 9.0, 4.0]})
     window_ids = {g: set(META.loc[META["GENE_ID"] == g, "id"]) for g in ("G1", "G2", "G3")}
     table = cs.eqtl_summary(eqtl, ["G1", "G2", "G3"], window_ids)
-    assert table["n_pairs"].to_dict() == {"G1": 2, "G2": 1, "G3": 0}
-    assert table.loc["G1", "lead_snp"] == "rsG11" and table.loc["G1", "lead_r"] == -0.6
-    assert table.loc["G1", "lead_kb_to_tss"] == -0.1
+    assert table["pairs"].to_dict() == {"G1": 2, "G2": 1, "G3": 0}
+    assert table.loc["G1", "lead_snp"] == "rsG11" and table.loc["G1", "r"] == -0.6
+    assert table.loc["G1", "kb_to_tss"] == -0.1 and table.loc["G1", "log10p"] == 9.0
     assert table["in_window"].to_dict() == {"G1": True, "G2": False, "G3": False}
-    assert np.isnan(table.loc["G3", "lead_log10p"])
+    assert np.isnan(table.loc["G3", "log10p"])
 
 
 def test_peaks_are_counted_inside_the_merged_windows():
@@ -130,4 +131,4 @@ def test_truth_in_words_and_per_gene():
     assert "4 causal SNPs in the 2 genes (1 to 3 per gene)" in text and "0.12 to 0.45" in text
     assert "for 1 of 2 genes" in text and "5-fold" in text
     table = cs.truth_gene_table(truth, lead_r2)
-    assert list(table.index) == ["A", "B"] and table.loc["B", "lead_causal_r2"] == 0.5
+    assert list(table.index) == ["A", "B"] and table.loc["B", "lead_r2"] == 0.5
