@@ -183,3 +183,23 @@ def plot_truth(genes: pd.DataFrame, enrichment: pd.DataFrame) -> Figure:
     right.legend(fontsize="small")
     fig.suptitle("The simulated truth")
     return fig
+
+
+def plot_causal_snps(causal: pd.DataFrame, symbols: Mapping[str, str] | None = None) -> Figure:
+    """Each planted causal SNP: distance to the TSS vs its additive effect; filled when in an active peak."""
+    genes = list(dict.fromkeys(causal["gene_id"]))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.8), layout="constrained")
+    palette = sns.color_palette("tab10", len(genes))
+    for colour, gene, label in zip(palette, genes, _labels(genes, symbols), strict=True):
+        rows = causal[causal["gene_id"] == gene]
+        active = rows["in_active_peak"].to_numpy(dtype=bool)
+        x, y = rows["distance_to_tss"] / 1e3, rows["effect"].abs()
+        ax.scatter(x[active], y[active], s=30, color=colour, label=label)
+        ax.scatter(x[~active], y[~active], s=30, facecolors="none", edgecolors=colour)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xscale("symlog", linthresh=10)  # linear within 10 kb of the TSS, logarithmic beyond
+    ax.set_xlabel("causal SNP position relative to the TSS (kb; linear within ±10 kb)")
+    ax.set_ylabel("|effect| (ln RPKM per ALT allele)")
+    ax.set_title("Planted causal SNPs (filled: inside an active-mark peak)")
+    fig.legend(*ax.get_legend_handles_labels(), title="gene", fontsize="x-small", loc="outside right center")
+    return fig

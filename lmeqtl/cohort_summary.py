@@ -227,7 +227,9 @@ def truth_text(truth: Truth | None, lead_r2: pd.Series | None = None) -> str:
     h2 = genes["h2_realised"]
     text = (f"The simulation planted {len(causal)} causal SNPs in the {len(genes)} genes "
             f"({genes['n_causal'].min()} to {genes['n_causal'].max()} per gene) with a cis-heritability of "
-            f"{h2.min():.2f} to {h2.max():.2f} in the Europeans with expression.")
+            f"{h2.min():.2f} to {h2.max():.2f} in the Europeans with expression. "
+            f"{int((causal['distance_to_tss'].abs() <= 10_000).sum())} of them lie within 10 kb of the TSS and "
+            f"{int(causal['in_active_peak'].sum())} inside a peak of an active mark.")
     if lead_r2 is not None and lead_r2.notna().any():
         text += (f" The eQTL scan finds them: for {int((lead_r2 >= 0.8).sum())} of {int(lead_r2.notna().sum())} "
                  f"genes the lead SNP is a causal SNP or tags one with r² ≥ 0.8 (median r² {lead_r2.median():.2f}).")

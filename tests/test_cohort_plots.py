@@ -27,6 +27,9 @@ TRUTH_GENES = pd.DataFrame({"gene_id": ["G1", "G2"], "symbol": ["A", "B"], "h2":
 ENRICHMENT = pd.DataFrame({"mark": ["H3K27ac", "H3K9me3"], "active": [True, False], "share_all": [0.1, 0.05],
                            "share_causal": [0.5, 0.0]})
 
+CAUSAL = pd.DataFrame({"gene_id": ["G1", "G1", "G2"], "distance_to_tss": [-500, 3_000, 20_000],
+                       "effect": [0.5, -1.0, 0.2], "in_active_peak": [True, False, False]})
+
 
 @pytest.mark.parametrize("draw", [
     lambda: plots.plot_snp_density(WINDOWS, META),
@@ -38,7 +41,8 @@ ENRICHMENT = pd.DataFrame({"mark": ["H3K27ac", "H3K9me3"], "active": [True, Fals
     lambda: plots.plot_eqtls(EQTL, pd.DataFrame({"pairs": [2, 0]}, index=["G1", "G2"]), {"G1": "A"}),
     lambda: plots.plot_peaks(PEAKS, PEAK_SUMMARY),
     lambda: plots.plot_truth(TRUTH_GENES, ENRICHMENT),
-], ids=["density", "maf", "ld", "pca", "expression", "expression_all", "eqtls", "peaks", "truth"])
+    lambda: plots.plot_causal_snps(CAUSAL, {"G1": "A"}),
+], ids=["density", "maf", "ld", "pca", "expression", "expression_all", "eqtls", "peaks", "truth", "causal"])
 def test_figures_have_titles_and_labelled_axes(draw):
     fig = draw()
     assert fig.get_size_inches()[0] <= plots.WIDTH

@@ -122,7 +122,8 @@ def test_truth_in_words_and_per_gene():
     assert "real data" in cs.truth_text(None)
     genes = pd.DataFrame({"gene_id": ["G1", "G2"], "symbol": ["A", "B"], "h2": [0.1, 0.5], "h2_realised": [0.12, 0.45],
                           "n_causal": [1, 3], "interaction_fraction": [0.0, 0.2]})
-    causal = pd.DataFrame({"gene_id": ["G1", "G2", "G2", "G2"], "seq_idx": [0, 1, 2, 0]})
+    causal = pd.DataFrame({"gene_id": ["G1", "G2", "G2", "G2"], "seq_idx": [0, 1, 2, 0],
+                           "distance_to_tss": [-500, 20_000, 9_000, 10_001], "in_active_peak": [True, False, False, True]})
     enrichment = pd.DataFrame({"mark": ["H3K27ac", "H3K9me3"], "active": [True, False],
                                "configured_fold": [5.0, 1.0]})
     truth = Truth(genes, causal, enrichment)
@@ -130,5 +131,6 @@ def test_truth_in_words_and_per_gene():
     text = cs.truth_text(truth, lead_r2)
     assert "4 causal SNPs in the 2 genes (1 to 3 per gene)" in text and "0.12 to 0.45" in text
     assert "for 1 of 2 genes" in text and "5-fold" in text
+    assert "2 of them lie within 10 kb of the TSS and 2 inside a peak of an active mark" in text
     table = cs.truth_gene_table(truth, lead_r2)
     assert list(table.index) == ["A", "B"] and table.loc["B", "lead_r2"] == 0.5
