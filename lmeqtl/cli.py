@@ -22,6 +22,8 @@ class Command(NamedTuple):
 # In pipeline order.
 COMMANDS: dict[str, Command] = {
     "presets": Command("lmeqtl.config", "show the presets (smoke, top10, top10-gpu, top100)"),
+    "train": Command("lmeqtl.train", "train the haplotype masked language model (resumable; DDP via torchrun)"),
+    "evaluate": Command("lmeqtl.evaluate", "masked accuracy, recall and IQS of a trained model, by MAF bin"),
     "book": Command("lmeqtl.book", "run the notebooks with papermill and build the HTML book"),
 }
 

@@ -55,22 +55,32 @@ class ModelConfig:
     resnet_kernel: int = 7
     decoder_kernel: int = 15
     dropout: float = 0.1
+    dss_kernel: str = "exp"  # "exp": length-independent kernels; "softmax": the original's
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Masked-LM training."""
+    """Masked-LM training (see ``lmeqtl.train``; original: Adam 1e-3, batch 32, no schedule)."""
 
     epochs: int = 100
     batch_size: int = 32
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
+    lr_schedule: str = "cosine"  # "constant" or "cosine" (to min_lr_ratio), after a linear warmup
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.05
+    grad_clip: float | None = 1.0  # max gradient norm (None: no clipping)
+    amp: str = "auto"  # "auto": bf16/fp16 autocast on CUDA, off on CPU; "off"; "bf16" (any device)
     crop_length: int | None = None  # train on random crops of this many SNPs (None: whole)
+    epoch_size: int | None = None  # haplotypes per epoch, a seeded subset (None: all)
     mask_rate: float = 0.2
-    mask_strategy: str = "maf_stratified"  # or "uniform"
+    mask_strategy: str = "maf_stratified"  # or "uniform", "maf_balanced" (lmeqtl.masking)
     edge_frame: int = 30  # positions at each end that are never masked
-    n_folds: int = 5
+    n_folds: int = 5  # validation = fold `fold` of the train split's samples
     fold: int = 0
+    val_max_haplotypes: int | None = None  # score a seeded subset of validation haplotypes
+    val_batch_size: int = 16
+    validate_every: int = 1  # epochs
     max_minutes: float | None = None  # stop after this wall time (CPU presets)
     seed: int = 1
 
