@@ -70,6 +70,13 @@ def any_process(flag: bool, context: Context) -> bool:
     return bool(value.item() > 0)
 
 
+def broadcast_buffers(model: torch.nn.Module, context: Context) -> None:
+    """Copy rank 0's buffers (BatchNorm statistics) to every rank, e.g. before validation."""
+    if context.active:
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+
 def barrier(context: Context) -> None:
     if context.active:
         dist.barrier()

@@ -216,6 +216,7 @@ def train_mlm(
                                "haplotypes_per_s": round(float(totals[3]) / max(seconds, 1e-9), 2),
                                "stopped_early": stop}
         last = stop or epoch == train_cfg.epochs
+        distributed.broadcast_buffers(model, context)  # every rank scores with rank 0's BatchNorm statistics
         if val is not None and (last or epoch % train_cfg.validate_every == 0):
             result = run_evaluation(model, val, device, context, dtype, progress=progress and context.is_main)
             row.update({f"val_{k}": v for k, v in result.summary.items()})
