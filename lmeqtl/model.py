@@ -22,179 +22,20 @@ Contracts (other modules code against these):
   first state-space block, index ``i`` the output of block ``i``; embeddings are usually
   ``hidden_states(...)[-1].mean(1)``.
 
-Speed (design notes section 6): the kernels do not depend on the input. In eval mode each
-layer caches its kernel *spectrum* per (length, FFT size, device, dtype), invalidated when
-a kernel parameter changes (its version counter) or when ``train()`` is called; in training
-they are computed once per forward for the whole batch. The kernel itself is computed
-cheaply: ``exp(dtL * l)`` with ``l = a*M + b`` is ``exp(dtL*a*M) * exp(dtL*b)``, so
-``H*N*(L/M + M)`` complex exponentials and one batched real matmul replace the original's
-``H*N*L`` exponentials. FFTs run at a fast length (``scipy.fft.next_fast_len``) and in
-chunks of the batch that stay in cache. ``set_fast_kernels(False)`` restores the
-original's cost profile (direct exponentials every forward, no cache, FFT length 2L) for
-benchmarks; both paths give the same numbers up to float rounding.
+Speed: the state-space kernels do not depend on the input; :mod:`lmeqtl.dss` computes them
+cheaply, caches their spectra in eval mode and computes them once per forward in training.
+``set_fast_kernels(False)`` restores the original's cost profile for benchmarks.
 """
 
 from __future__ import annotations
 
-import math
-
-import scipy.fft
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lmeqtl.config import ModelConfig
+from lmeqtl.dss import KERNEL_VERSIONS, DSSLayer
 from lmeqtl.masking import N_ALLELES, N_TOKENS, REF
-
-KERNEL_VERSIONS = ("exp", "softmax")
-FFT_CHUNK_ELEMENTS = 4_000_000  # (batch * channels * fft length) per FFT call: stays in cache
-
-
-def hippo_skew_eigenvalues(n: int) -> torch.Tensor:
-    """Eigenvalues with positive imaginary part of the skew part of HiPPO-LegS, ``(n,)``.
-
-    The original DSS initialisation (``Lambda_init='hippo_skew_pos_imag'``).
-    """
-    x = 2.0 * torch.arange(2 * n, dtype=torch.float64) + 1.0
-    hippo = (x[:, None] * x[None, :]).sqrt().tril(diagonal=-1)
-    skew = (hippo - hippo.T) / 2
-    evals = torch.linalg.eigvals(skew)
-    evals = evals[evals.imag.argsort(descending=True)][:n]
-    return evals.to(torch.complex64)
-
-
-class DSSKernel(nn.Module):
-    """Diagonal state-space kernels ``(C, H, L)`` for C directions of H channels."""
-
-    def __init__(self, d_model: int, d_state: int, channels: int = 2, version: str = "exp",
-                 dt_min: float = 1e-3, dt_max: float = 1e-1) -> None:
-        super().__init__()
-        if version not in KERNEL_VERSIONS:
-            raise ValueError(f"unknown DSS kernel version {version!r}; choose one of {KERNEL_VERSIONS}")
-        self.version = version
-        lam = hippo_skew_eigenvalues(d_state) - 0.5  # (N,)
-        # separate steps for the real and imaginary parts of Lambda (original: sep_dt_re_im)
-        log_dt = math.log(dt_min) + torch.rand(d_model) * (math.log(dt_max) - math.log(dt_min))
-        self.log_dt = nn.Parameter(log_dt[:, None].repeat(1, 2))  # (H, 2)
-        if version == "exp":  # Re(Lambda) < 0 by construction: length-independent, stable
-            self.Lambda_log_neg_re = nn.Parameter((-lam.real).log())  # (N,)
-            self.Lambda_im = nn.Parameter(lam.imag.clone())  # (N,)
-        else:  # "softmax": the original's default; the kernel is normalised over its length
-            self.Lambda = nn.Parameter(torch.view_as_real(lam).clone())  # (N, 2)
-        self.W = nn.Parameter(torch.randn(channels, d_model, d_state, 2))  # (C, H, N, 2)
-
-    def _lambda(self) -> torch.Tensor:
-        if self.version == "exp":
-            return torch.complex(-self.Lambda_log_neg_re.exp(), self.Lambda_im)  # (N,)
-        return torch.view_as_complex(self.Lambda)  # (N,)
-
-    def _modes(self, length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``dt*Lambda (H, N)``, the scaled weights ``W' (C, H, N)`` and an exponent offset ``(H, N)``."""
-        lam = self._lambda()  # (N,)
-        dt = self.log_dt.exp()  # (H, 2)
-        dt_lam = torch.complex(dt[:, :1] * lam.real, dt[:, 1:] * lam.imag)  # (H, N)
-        w = torch.view_as_complex(self.W)  # (C, H, N)
-        offset = torch.zeros_like(dt_lam)
-        if self.version == "exp":
-            w = w * (dt_lam.exp() - 1) * _reciprocal(lam, clamp=True)  # ZOH discretisation
-        else:
-            growing = lam.real > 0  # (N,) shift growing modes so that exp() stays <= 1
-            if bool(growing.any()):
-                offset = (dt_lam * (growing * (length - 1))).detach()  # (H, N)
-            dt_lam_neg = dt_lam * (1 - 2 * growing)  # (H, N)
-            num = dt_lam_neg.exp() - 1
-            den = (dt_lam_neg * length).exp() - 1
-            w = w * num * _reciprocal(den * lam, eps=1e-7)  # 1 / sum_l exp(dt_lam l)
-        return dt_lam, w, offset
-
-    def forward(self, length: int, direct: bool = False) -> torch.Tensor:
-        """The kernels ``(C, H, length)`` (float32)."""
-        dt_lam, w, offset = self._modes(length)
-        if direct:  # the original's way: H*N*L complex exponentials
-            powers = (dt_lam[..., None] * torch.arange(length, device=w.device) - offset[..., None]).exp()
-            return torch.einsum("chn,hnl->chl", w, powers).real  # (C, H, L)
-        block = max(1, math.ceil(math.sqrt(length)))  # M
-        n_blocks = math.ceil(length / block)  # A
-        steps = torch.arange(block, device=w.device, dtype=torch.float32)
-        starts = torch.arange(n_blocks, device=w.device, dtype=torch.float32) * block
-        inner_re, inner_im = _polar_exp(dt_lam.real[..., None] * steps,
-                                        dt_lam.imag[..., None] * steps)  # (H, N, M) each
-        outer_re, outer_im = _polar_exp(dt_lam.real[..., None] * starts - offset.real[..., None],
-                                        dt_lam.imag[..., None] * starts - offset.imag[..., None])
-        outer_re, outer_im = outer_re.transpose(1, 2), outer_im.transpose(1, 2)  # (H, A, N)
-        w_re, w_im = w.real[:, :, None, :], w.imag[:, :, None, :]  # (C, H, 1, N)
-        coef_re = w_re * outer_re - w_im * outer_im  # (C, H, A, N)
-        coef_im = w_re * outer_im + w_im * outer_re
-        channels, d_model = w.shape[:2]
-        left = torch.cat([coef_re, -coef_im], dim=-1)  # (C, H, A, 2N): Re(a b) = ar br - ai bi
-        left = left.transpose(0, 1).reshape(d_model, channels * n_blocks, -1)  # (H, C*A, 2N)
-        right = torch.cat([inner_re, inner_im], dim=1)  # (H, 2N, M)
-        kernel = torch.bmm(left, right)  # (H, C*A, M)
-        kernel = kernel.reshape(d_model, channels, n_blocks * block).transpose(0, 1)
-        return kernel[..., :length]  # (C, H, L)
-
-
-def _polar_exp(re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Real and imaginary parts of ``exp(re + i im)``: real ops vectorise, complex exp does not."""
-    magnitude = re.exp()
-    return magnitude * im.cos(), magnitude * im.sin()
-
-
-def _reciprocal(x: torch.Tensor, eps: float = 1e-7, clamp: bool = False) -> torch.Tensor:
-    """``1 / x`` for complex x with a bounded norm (as the original DSS)."""
-    norm_sq = (x * x.conj()).real
-    norm_sq = norm_sq.clamp(min=eps) if clamp else norm_sq + eps
-    return x.conj() / norm_sq
-
-
-class DSSLayer(nn.Module):
-    """Bidirectional DSS convolution + GELU + Linear(H -> 2H) + GLU, on ``(B, L, H)``."""
-
-    def __init__(self, d_model: int, d_state: int, dropout: float, version: str) -> None:
-        super().__init__()
-        self.kernel = DSSKernel(d_model, d_state, channels=2, version=version)
-        self.D = nn.Parameter(torch.randn(d_model))  # (H,) skip term
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.output_linear = nn.Linear(d_model, 2 * d_model)
-        self.fast = True
-        self._cache: tuple[tuple, torch.Tensor] | None = None
-
-    def spectrum(self, length: int, n_fft: int) -> torch.Tensor:
-        """rFFT ``(n_fft // 2 + 1, H)`` of the two-sided kernel: k0 at lags 0.., k1 at lags -1.."""
-        key = (length, n_fft, self.kernel.W.device, self.kernel.W.dtype,
-               tuple(p._version for p in self.kernel.parameters()))
-        needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.kernel.parameters())
-        use_cache = self.fast and not self.training and not needs_grad
-        if use_cache and self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        with torch.autocast(self.kernel.W.device.type, enabled=False):  # kernels in float32
-            k = self.kernel(length, direct=not self.fast)  # (2, H, L)
-            gap = k.new_zeros(k.shape[1], n_fft - 2 * length)
-            two_sided = torch.cat([k[0], gap, k[1].flip(-1)], dim=-1)  # (H, n_fft)
-            spec = torch.fft.rfft(two_sided, n=n_fft).t()  # (F, H)
-        if use_cache:
-            self._cache = (key, spec)
-        return spec
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        """``(B, L, H) -> (B, L, H)``."""
-        batch, length, d_model = u.shape
-        n_fft = scipy.fft.next_fast_len(2 * length, real=True) if self.fast else 2 * length
-        spec = self.spectrum(length, n_fft)  # (F, H)
-        u32 = u.float()
-        step = max(1, FFT_CHUNK_ELEMENTS // (d_model * n_fft)) if self.fast else batch
-        parts = []
-        for chunk in u32.split(step):  # cache-sized pieces of the batch
-            u_f = torch.fft.rfft(chunk, n=n_fft, dim=1)  # (b, F, H)
-            parts.append(torch.fft.irfft(u_f * spec, n=n_fft, dim=1)[:, :length])  # (b, L, H)
-        y = torch.cat(parts) if len(parts) > 1 else parts[0]  # (B, L, H)
-        y = y + u32 * self.D
-        y = self.dropout(F.gelu(y)).to(u.dtype)
-        return F.glu(self.output_linear(y), dim=-1)  # (B, L, H)
-
-    def train(self, mode: bool = True) -> DSSLayer:
-        self._cache = None
-        return super().train(mode)
 
 
 class ResidualBlock(nn.Module):
