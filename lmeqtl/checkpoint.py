@@ -3,8 +3,8 @@
 A checkpoint is a directory::
 
     model.pt          torch.save(model.state_dict()): tensors only, read with weights_only=True
-    checkpoint.json   model hyper-parameters, token alphabet, gene -> index map, data
-                      fingerprint, git commit, epoch, metrics, sha256 of model.pt
+    checkpoint.json   model hyper-parameters, token alphabet, gene -> index map, SNPs per
+                      gene, data fingerprint, git commit, epoch, metrics, sha256 of model.pt
 
 Both files are written atomically (``lmeqtl.io.atomic_path``), the JSON last, so a
 directory with a JSON always has the weights it describes; :func:`load_checkpoint` checks
@@ -96,6 +96,7 @@ def save_checkpoint(
     info = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "model_config": dataclasses.asdict(model.config), "n_genes": model.n_genes,
+        "gene_lengths": model.gene_lengths,
         "tokens": list(TOKENS), "alleles": ["ref", "alt"],
         "genes": {gene: i for i, gene in enumerate(genes)},
         "data_fingerprint": data_fingerprint, "git_commit": git_commit(),
@@ -176,7 +177,7 @@ def load_checkpoint(path_dir: str | os.PathLike[str], device: str | torch.device
         raise InputError("weights file does not match its checkpoint.json (truncated or replaced)",
                          path=weights, where="sha256", expected=info["weights_sha256"])
     config = model_config_from(info, Path(path_dir) / INFO_FILE)
-    model = HaplotypeMLM(config, n_genes=int(info["n_genes"]))
+    model = HaplotypeMLM(config, n_genes=int(info["n_genes"]), gene_lengths=info.get("gene_lengths"))
     load_into(model, load_state_dict_file(weights), weights)
     return model.to(device).eval(), info
 

@@ -56,6 +56,7 @@ class ModelConfig:
     decoder_kernel: int = 15
     dropout: float = 0.1
     dss_kernel: str = "exp"  # "exp": length-independent kernels; "softmax": the original's
+    snp_embedding: bool = False  # a learned vector per (gene, SNP) added to the input (not in the original)
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ def _smoke() -> Preset:
             super_population_sizes={"AFR": 60, "AMR": 30, "EAS": 40, "EUR": 130, "SAS": 40},
             n_expression_eur=100, n_expression_yri=20,
         ),
-        model=ModelConfig(d_model=32, n_layers=2, n_resnet_blocks=1, d_state=16, dropout=0.0),
+        model=ModelConfig(d_model=32, n_layers=2, n_resnet_blocks=1, d_state=16, dropout=0.0,
+                          snp_embedding=True),
         train=TrainConfig(epochs=3, batch_size=32, learning_rate=3e-3, crop_length=256,
                           max_minutes=1.5),
         embed=EmbedConfig(rolling_copies=5),
@@ -198,7 +200,8 @@ def _top10() -> Preset:
     return Preset(
         name="top10",
         description="simulated cohort on the real top10 gene windows; reduced model for 2 CPU cores",
-        model=ModelConfig(d_model=64, n_layers=4, n_resnet_blocks=1, d_state=32, dropout=0.0),
+        model=ModelConfig(d_model=64, n_layers=4, n_resnet_blocks=1, d_state=32, dropout=0.0,
+                          snp_embedding=True),
         train=TrainConfig(epochs=1000, batch_size=32, learning_rate=3e-3, crop_length=1000,
                           max_minutes=15.0),
         embed=EmbedConfig(rolling_copies=10),

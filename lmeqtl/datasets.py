@@ -73,12 +73,13 @@ class Batch:
     alleles: torch.Tensor  # int64 true alleles (0 where missing)
     selected: torch.Tensor  # bool: positions to predict
     gene: torch.Tensor  # (B,) int64 gene index
+    start: torch.Tensor  # (B,) int64 index of the first position in its gene (crops)
     snp: np.ndarray  # int64 row of cohort.meta of each position
     n_selected_total: int = 0  # selected positions in the whole batch (all DDP shards)
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(self.tokens.to(device), self.alleles.to(device), self.selected.to(device),
-                     self.gene.to(device), self.snp, self.n_selected_total)
+                     self.gene.to(device), self.start.to(device), self.snp, self.n_selected_total)
 
 
 class HaplotypeBatches:
@@ -147,7 +148,8 @@ class HaplotypeBatches:
         targets = np.where(alleles == MISSING_ALLELE, 0, alleles).astype(np.int64)
         return Batch(torch.from_numpy(np.asarray(tokens, dtype=np.int64)), torch.from_numpy(targets),
                      torch.from_numpy(np.asarray(selected, dtype=bool)),
-                     torch.from_numpy(items[:, 0].copy()), snp, int(np.sum(selected)))
+                     torch.from_numpy(items[:, 0].copy()), torch.from_numpy(np.asarray(starts, dtype=np.int64)),
+                     snp, int(np.sum(selected)))
 
     def epoch(self, epoch: int = 0, rank: int = 0, world_size: int = 1) -> Iterator[Batch]:
         """The batches of one epoch; with DDP, rank ``r`` gets items ``r::world_size`` of each batch."""
@@ -199,4 +201,4 @@ def _shard(batch: Batch, rank: int, world_size: int) -> Batch:
         return batch
     part = slice(rank, None, world_size)
     return Batch(batch.tokens[part], batch.alleles[part], batch.selected[part], batch.gene[part],
-                 batch.snp[part], batch.n_selected_total)
+                 batch.start[part], batch.snp[part], batch.n_selected_total)

@@ -131,7 +131,9 @@ class DSSKernel(nn.Module):
 
 
 def _chunks(x: torch.Tensor, n_fft: int) -> tuple[torch.Tensor, ...]:
-    return x.split(max(1, FFT_CHUNK_ELEMENTS // (x.shape[-1] * n_fft)))
+    """Equal pieces of the batch of ``x (B, L, H)`` with at most ~FFT_CHUNK_ELEMENTS each."""
+    pieces = -(-x.shape[0] * x.shape[-1] * n_fft // FFT_CHUNK_ELEMENTS)
+    return x.split(-(-x.shape[0] // max(1, pieces)))
 
 
 class FFTConv(torch.autograd.Function):

@@ -55,7 +55,7 @@ def accumulate(model: torch.nn.Module, batches: Iterable[Batch], n_snps: int, de
     for batch in tqdm(batches, total=total, disable=not progress, desc="evaluate", leave=False):
         batch = batch.to(device)
         with autocast(device, amp_dtype):
-            logits = model(batch.tokens, batch.gene)  # (B, L, 2)
+            logits = model(batch.tokens, batch.gene, batch.start)  # (B, L, 2)
         logits = logits.float()[batch.selected]  # (n_sel, 2)
         truth = batch.alleles[batch.selected]
         loss_sum += float(F.cross_entropy(logits, truth, reduction="sum"))

@@ -81,9 +81,13 @@ def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
 
 
 def _initial_model(model_cfg: ModelConfig, cohort: Cohort, init_from: str | Path | None) -> HaplotypeMLM:
-    """A fresh model, or one initialised from a checkpoint / original weights (gene rows re-ordered)."""
+    """A fresh model, or one initialised from a checkpoint / original weights (gene rows re-ordered).
+
+    Original weights carry no gene map: ``cohort.genes`` must be in the original's order
+    (:func:`lmeqtl.checkpoint.original_gene_order`, as ``lmeqtl train --model_weight`` does).
+    """
     if init_from is None:
-        return HaplotypeMLM(model_cfg, len(cohort.genes))
+        return HaplotypeMLM(model_cfg, len(cohort.genes), [cohort.haplotypes[g].shape[2] for g in cohort.genes])
     path = Path(init_from)
     if path.is_file():
         model, info = load_original_weights(path, None)
@@ -94,9 +98,16 @@ def _initial_model(model_cfg: ModelConfig, cohort: Cohort, init_from: str | Path
     if genes is None or sorted(genes) != sorted(cohort.genes):
         raise InputError("the initial weights were trained on other genes", path=path,
                          expected=f"the genes of this dataset ({len(cohort.genes)})")
-    order = torch.tensor([genes.index(g) for g in cohort.genes])
-    with torch.no_grad():
-        model.gene_embedding.weight.copy_(model.gene_embedding.weight[order])
+    if genes != list(cohort.genes):
+        if model.config.snp_embedding:
+            raise InputError("the initial weights list the genes in another order", path=path,
+                             expected=f"genes in the order {genes[:3]}...")
+        order = torch.tensor([genes.index(g) for g in cohort.genes])
+        with torch.no_grad():
+            model.gene_embedding.weight.copy_(model.gene_embedding.weight[order])
+    if model.gene_lengths not in (None, [cohort.haplotypes[g].shape[2] for g in cohort.genes]):
+        raise InputError("the initial weights have SNP embeddings for other gene windows", path=path,
+                         expected="the same number of SNPs per gene")
     return model.train()
 
 
@@ -187,7 +198,7 @@ def train_mlm(
         for batch in bar:
             batch = batch.to(device)
             with autocast(device, dtype):
-                logits = net(batch.tokens, batch.gene)  # (B, L, 2)
+                logits = net(batch.tokens, batch.gene, batch.start)  # (B, L, 2)
             logits, truth = logits.float()[batch.selected], batch.alleles[batch.selected]  # (n_sel, 2), (n_sel,)
             loss_sum = F.cross_entropy(logits, truth, reduction="sum")
             # mean over the whole (all-rank) batch; DDP averages gradients over ranks
@@ -309,7 +320,12 @@ def run(args: argparse.Namespace) -> int:
 
     model_cfg, train_cfg = configs_from_args(args)
     meta = args.meta or str(Path(args.dataset).parent / "meta.csv.gz")
-    cohort = load_cohort(args.dataset, meta)
+    genes = None
+    if args.model_weight and Path(args.model_weight).is_file():  # original weights: the original's gene order
+        from lmeqtl.checkpoint import original_gene_order
+
+        genes = original_gene_order(args.dataset)
+    cohort = load_cohort(args.dataset, meta, genes=genes)
     result = train_mlm(cohort, model_cfg, train_cfg, args.output_dir, args.device, resume=args.resume,
                        init_from=args.model_weight, progress=not args.quiet)
     last = result.history.iloc[-1].to_dict() if len(result.history) else {}

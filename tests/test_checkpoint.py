@@ -150,3 +150,14 @@ def test_original_gene_order_is_the_order_of_first_appearance(tmp_path):
             ("test", "S2", "ENSG0A.1", "BB")]
     write_dataset(tmp_path / "dataset.parquet", pd.DataFrame(rows, columns=["split", "sample_id", "gene_id", "seq"]))
     assert original_gene_order(tmp_path / "dataset.parquet") == ["ENSG0B.1", "ENSG0A.1"]
+
+
+def test_snp_embedding_models_round_trip(tmp_path):
+    config = dataclasses.replace(TINY, snp_embedding=True)
+    model = HaplotypeMLM(config, n_genes=2, gene_lengths=[60, 50]).eval()
+    save_checkpoint(tmp_path, model, genes=GENES, data_fingerprint=None)
+    loaded, info = load_checkpoint(tmp_path)
+    assert info["gene_lengths"] == [60, 50] and loaded.snp_embedding.weight.shape == (110, 16)
+    tokens, gene = inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(tokens, gene), model(tokens, gene), rtol=0, atol=0)

@@ -134,3 +134,34 @@ def test_fast_training_gradients_equal_the_original_paths():
         grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
     for key in grads[0]:
         torch.testing.assert_close(grads[0][key], grads[1][key], atol=1e-4, rtol=1e-3)
+
+
+def test_matmul_encoder_and_decoder_equal_the_convolutions():
+    from lmeqtl.model import conv_decode, conv_encode
+
+    torch.manual_seed(4)
+    encoder, decoder = torch.nn.Conv1d(3, 8, 15, padding=7), torch.nn.Conv1d(8, 2, 15, padding=7)
+    onehot, x = torch.rand(2, 3, 40), torch.randn(2, 40, 8)
+    torch.testing.assert_close(conv_encode(onehot, encoder), encoder(onehot).transpose(1, 2))
+    torch.testing.assert_close(conv_decode(x, decoder), decoder(x.transpose(1, 2)).transpose(1, 2))
+
+
+def test_snp_embedding_knows_where_a_crop_lies_in_its_gene():
+    import dataclasses
+
+    config = dataclasses.replace(TINY, snp_embedding=True)
+    torch.manual_seed(0)
+    model = HaplotypeMLM(config, n_genes=2, gene_lengths=[80, 30]).eval()
+    with torch.no_grad():
+        model.snp_embedding.weight.normal_()
+        tokens = torch.randint(0, 3, (1, 80))
+        whole = model.hidden_states(tokens, torch.tensor([0]))[0]  # input of the first DSS block
+        crop = model.hidden_states(tokens[:, 20:60], torch.tensor([0]), offset=torch.tensor([20]))[0]
+        unplaced = model.hidden_states(tokens[:, 20:60], torch.tensor([0]))[0]
+    # the convolutions reach 13 positions: inside that margin a placed crop sees what the whole sequence sees
+    torch.testing.assert_close(crop[:, 13:27], whole[:, 33:47])
+    assert not torch.allclose(unplaced[:, 13:27], whole[:, 33:47])
+    with pytest.raises(ValueError, match="exceed a gene's SNP count"):
+        model(torch.zeros(1, 40, dtype=torch.long), torch.tensor([1]))
+    with pytest.raises(ValueError, match="needs gene_lengths"):
+        HaplotypeMLM(config, n_genes=2)

@@ -18,6 +18,7 @@ from lmeqtl.encoding import decode_haplotypes
 from lmeqtl.errors import InputError
 from lmeqtl.evaluate import evaluate_mlm
 from lmeqtl.io import write_dataset, write_meta
+from lmeqtl.model import HaplotypeMLM
 from lmeqtl.train import lr_factor, train_mlm
 
 TINY = ModelConfig(d_model=16, n_layers=1, n_resnet_blocks=1, d_state=8, dropout=0.1)
@@ -149,3 +150,22 @@ def test_ddp_two_processes_on_cpu_log_the_metrics_of_the_saved_model(tmp_path):
     assert single.summary["masked_accuracy"] == pytest.approx(history["val_masked_accuracy"].iloc[-1], abs=1e-12)
     assert single.summary["loss"] == pytest.approx(history["val_loss"].iloc[-1], rel=1e-5)
     assert info["metrics"]["val_iqs_snp_mean"] == pytest.approx(single.summary["iqs_snp_mean"], abs=1e-12)
+
+
+def test_original_weights_can_be_evaluated_and_fine_tuned(tmp_path):
+    import dataclasses
+
+    from test_checkpoint import original_layout
+
+    cohort = founder_cohort()
+    dataset = write_files(cohort, tmp_path)
+    model = HaplotypeMLM(dataclasses.replace(TINY, dss_kernel="softmax", dropout=0.0), n_genes=2)
+    weights = tmp_path / "epoch_100_weights_model.pt"
+    torch.save(original_layout(model.eval()), weights)
+    assert cli.main(["evaluate", "--model_weight", str(weights), "--dataset", str(dataset), "--device", "cpu",
+                     "--edge-frame", "2"]) == 0
+    out = tmp_path / "tuned"
+    assert cli.main(["train", "--dataset", str(dataset), "--output_dir", str(out), "--model_weight", str(weights),
+                     "--device", "cpu", *TRAIN_ARGS]) == 0
+    tuned, _ = load_checkpoint(out / "checkpoint")
+    assert tuned.config.dss_kernel == "softmax"
