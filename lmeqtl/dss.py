@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 KERNEL_VERSIONS = ("exp", "softmax")
-FFT_CHUNK_ELEMENTS = 4_000_000  # (batch * channels * FFT length) per FFT call: stays in cache
+FFT_CHUNK_ELEMENTS = 2_600_000  # (batch * channels * FFT length) per FFT call: stays in cache
 
 
 def hippo_skew_eigenvalues(n: int) -> torch.Tensor:
@@ -137,20 +137,23 @@ def _chunks(x: torch.Tensor, n_fft: int) -> tuple[torch.Tensor, ...]:
 
 
 class FFTConv(torch.autograd.Function):
-    """``y = irfft(rfft(u) * K)[:L]`` along dim 1 of ``u (B, L, H)``; ``K (H, F) = rfft(k)``.
+    """``y = irfft(rfft(u) * K)[:L]`` along dim 1 of ``u (B, L, H)``; ``K (F, H) = rfft(k)``.
 
-    ``k (H, n_fft)`` is the real kernel (None when it needs no gradient). Backward: ``du = irfft(rfft(dy) * conj(K))[:L]`` (correlation with k) and
-    ``dk = irfft(sum_b rfft(dy) * conj(rfft(u)))`` (one inverse FFT for the whole batch).
+    ``k (H, n_fft)`` is the real kernel (None when it needs no gradient). Backward:
+    ``du = irfft(rfft(dy) * conj(K))[:L]`` (correlation with k) and
+    ``dk = irfft(sum_b rfft(dy) * rfft(reversed u))`` — ``rfft`` of the circularly reversed
+    input is ``conj(rfft(u))`` without a conjugate copy — one inverse FFT for the whole batch.
     """
 
     @staticmethod
     def forward(ctx, u: torch.Tensor, kernel: torch.Tensor | None, spectrum: torch.Tensor,
                 n_fft: int) -> torch.Tensor:
-        length = u.shape[1]
-        spec = spectrum.t()  # (F, H)
-        parts = [torch.fft.irfft(torch.fft.rfft(c, n=n_fft, dim=1) * spec, n=n_fft, dim=1)[:, :length]
-                 for c in _chunks(u, n_fft)]  # (b, L, H) each
-        y = torch.cat(parts) if len(parts) > 1 else parts[0].contiguous()  # (B, L, H)
+        length, start = u.shape[1], 0
+        y = torch.empty_like(u)  # (B, L, H)
+        for c in _chunks(u, n_fft):
+            y[start:start + len(c)] = torch.fft.irfft(torch.fft.rfft(c, n=n_fft, dim=1) * spectrum,
+                                                      n=n_fft, dim=1)[:, :length]
+            start += len(c)
         ctx.save_for_backward(u, spectrum)
         ctx.n_fft = n_fft
         return y
@@ -159,16 +162,20 @@ class FFTConv(torch.autograd.Function):
     def backward(ctx, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
         u, spectrum = ctx.saved_tensors
         n_fft, length = ctx.n_fft, u.shape[1]
-        spec_conj = spectrum.t().conj()  # (F, H)
-        grad_u, cross = [], 0
+        spec_conj = spectrum.conj().resolve_conj()  # (F, H)
+        grad_u = torch.empty_like(u) if ctx.needs_input_grad[0] else None
+        cross, start = 0, 0
         for g, c in zip(_chunks(grad_y.contiguous(), n_fft), _chunks(u, n_fft), strict=True):
             g_f = torch.fft.rfft(g, n=n_fft, dim=1)  # (b, F, H)
-            if ctx.needs_input_grad[0]:
-                grad_u.append(torch.fft.irfft(g_f * spec_conj, n=n_fft, dim=1)[:, :length])
+            if grad_u is not None:
+                grad_u[start:start + len(c)] = torch.fft.irfft(g_f * spec_conj, n=n_fft, dim=1)[:, :length]
             if ctx.needs_input_grad[1]:
-                cross = cross + (g_f * torch.fft.rfft(c, n=n_fft, dim=1).conj()).sum(0)  # (F, H)
+                reversed_u = c.new_zeros(len(c), n_fft, c.shape[2])  # u[-t mod n]
+                reversed_u[:, 0] = c[:, 0]
+                reversed_u[:, n_fft - length + 1:] = c[:, 1:].flip(1)
+                cross = cross + (g_f * torch.fft.rfft(reversed_u, dim=1)).sum(0)  # (F, H)
+            start += len(c)
         grad_kernel = torch.fft.irfft(cross, n=n_fft, dim=0).t() if ctx.needs_input_grad[1] else None
-        grad_u = (torch.cat(grad_u) if len(grad_u) > 1 else grad_u[0].contiguous()) if grad_u else None
         return grad_u, grad_kernel, None, None
 
 
@@ -196,13 +203,13 @@ class DSSLayer(nn.Module):
             return torch.cat([forward, gap, k[1].flip(-1)], dim=-1)
 
     def spectrum(self, length: int, n_fft: int) -> torch.Tensor:
-        """rFFT ``(H, n_fft // 2 + 1)`` of :meth:`two_sided_kernel`, cached in eval mode."""
+        """rFFT ``(n_fft // 2 + 1, H)`` of :meth:`two_sided_kernel`, cached in eval mode."""
         key = (length, n_fft, self.kernel.W.device, self.kernel.W.dtype,
                tuple(p._version for p in (*self.kernel.parameters(), self.D)))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         with torch.no_grad():
-            spec = torch.fft.rfft(self.two_sided_kernel(length, n_fft), n=n_fft)
+            spec = torch.fft.rfft(self.two_sided_kernel(length, n_fft), n=n_fft).t().contiguous()
         self._cache = (key, spec)
         return spec
 
@@ -218,7 +225,7 @@ class DSSLayer(nn.Module):
         if self.training or needs_grad:  # once per forward, for the whole batch, with gradients
             kernel = self.two_sided_kernel(length, n_fft)  # (H, n)
             with torch.no_grad():
-                spec = torch.fft.rfft(kernel, n=n_fft)
+                spec = torch.fft.rfft(kernel, n=n_fft).t().contiguous()  # (F, H)
             return FFTConv.apply(u, kernel, spec, n_fft)
         return FFTConv.apply(u, None, self.spectrum(length, n_fft), n_fft)
 
