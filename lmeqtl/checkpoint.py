@@ -124,6 +124,12 @@ def read_checkpoint_info(path_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return info
 
 
+def checkpoint_genes(info: dict[str, Any]) -> list[str]:
+    """The genes of a checkpoint in embedding-index order (the JSON object itself is key-sorted)."""
+    gene_map = info["genes"]
+    return sorted(gene_map, key=gene_map.__getitem__)
+
+
 def model_config_from(info: dict[str, Any], source: str | os.PathLike[str]) -> ModelConfig:
     """The :class:`ModelConfig` stored in a checkpoint JSON; unknown fields are an error."""
     fields = {f.name for f in dataclasses.fields(ModelConfig)}

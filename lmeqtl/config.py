@@ -205,7 +205,7 @@ def _top10() -> Preset:
         # ~15 min on 2 cores: 14 epochs of 4000 random 1000-SNP crops, validation on 500 fixed
         # whole haplotypes; measured: see benchmarks/RESULTS.md and the model report
         train=TrainConfig(epochs=14, batch_size=32, learning_rate=6e-3, warmup_steps=50, crop_length=1000,
-                          epoch_size=4000, val_max_haplotypes=500, max_minutes=15.0),
+                          epoch_size=4000, val_max_haplotypes=500, max_minutes=14.0),
         embed=EmbedConfig(rolling_copies=10),
         genotype_eval=GenotypeEvalConfig(max_samples=200),
         finetune=FinetuneConfig(epochs=5, max_minutes=8.0),

@@ -162,7 +162,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmeqtl.checkpoint import load_checkpoint, load_original_weights, original_gene_order
+    from lmeqtl.checkpoint import (
+        checkpoint_genes,
+        load_checkpoint,
+        load_original_weights,
+        original_gene_order,
+    )
     from lmeqtl.io import atomic_path
 
     meta = args.meta or str(Path(args.dataset).parent / "meta.csv.gz")
@@ -171,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         model, info = load_original_weights(args.checkpoint, genes)
     else:
         model, info = load_checkpoint(args.checkpoint)
-        genes = list(info["genes"])
+        genes = checkpoint_genes(info)
     cohort = load_cohort(args.dataset, meta, genes=genes)
     if info.get("data_fingerprint") not in (None, cohort_fingerprint(cohort)):
         print("note: this dataset differs from the one the model was trained on")

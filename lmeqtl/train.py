@@ -37,7 +37,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lmeqtl import distributed
-from lmeqtl.checkpoint import load_checkpoint, load_into, load_original_weights, save_checkpoint
+from lmeqtl.checkpoint import (
+    checkpoint_genes,
+    load_checkpoint,
+    load_into,
+    load_original_weights,
+    save_checkpoint,
+)
 from lmeqtl.cohort import Cohort
 from lmeqtl.config import ModelConfig, TrainConfig
 from lmeqtl.datasets import HaplotypeBatches, cohort_fingerprint, kfold_samples
@@ -94,7 +100,7 @@ def _initial_model(model_cfg: ModelConfig, cohort: Cohort, init_from: str | Path
         genes = list(cohort.genes) if info["n_genes"] == len(cohort.genes) else None
     else:
         model, info = load_checkpoint(path)
-        genes = list(info["genes"])
+        genes = checkpoint_genes(info)
     if genes is None or sorted(genes) != sorted(cohort.genes):
         raise InputError("the initial weights were trained on other genes", path=path,
                          expected=f"the genes of this dataset ({len(cohort.genes)})")

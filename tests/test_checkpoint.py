@@ -9,6 +9,7 @@ import torch
 from lmeqtl.checkpoint import (
     INFO_FILE,
     WEIGHTS_FILE,
+    checkpoint_genes,
     load_checkpoint,
     load_original_weights,
     load_state_dict_file,
@@ -49,6 +50,7 @@ def test_save_then_load_gives_identical_outputs_and_the_metadata(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(tokens, gene), model(tokens, gene), rtol=0, atol=0)
     assert info["genes"] == {"ENSG0B.1": 0, "ENSG0A.1": 1}
+    assert checkpoint_genes(info) == GENES  # index order, not the JSON's sorted key order
     assert info["tokens"] == ["ref", "alt", "mask"] and info["data_fingerprint"] == "abc123"
     assert info["epoch"] == 7 and info["model_config"]["d_model"] == 16 and "git_commit" in info
     assert not loaded.training

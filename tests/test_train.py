@@ -105,7 +105,8 @@ TRAIN_ARGS = ["--d_model", "16", "--n_layers", "1", "--n-resnet-blocks", "1", "-
 
 
 def test_cli_train_with_the_original_flag_names_then_evaluate(tmp_path, capsys):
-    dataset = write_files(founder_cohort(), tmp_path)
+    cohort = founder_cohort(genes={"ENSG09.1": 96, "ENSG02.1": 80})  # gene order is not alphabetical
+    dataset = write_files(cohort, tmp_path)
     out = tmp_path / "run"
     assert cli.main(["train", "--dataset", str(dataset), "--output_dir", str(out), "--preset", "smoke",
                      "--device", "cpu", *TRAIN_ARGS]) == 0
@@ -117,14 +118,28 @@ def test_cli_train_with_the_original_flag_names_then_evaluate(tmp_path, capsys):
     assert cli.main(["evaluate", "--checkpoint", str(out / "checkpoint"), "--dataset", str(dataset),
                      "--split", "test", "--device", "cpu", "--edge-frame", "2", "--output", str(table)]) == 0
     assert "maf_bin" in capsys.readouterr().out and pd.read_csv(table)["maf_bin"].iloc[-1] == "all"
+    direct = evaluate_mlm(model, cohort, split="test", edge_frame=2, progress=False, device="cpu")
+    assert pd.read_csv(table)["masked_accuracy"].iloc[-1] == pytest.approx(direct.summary["masked_accuracy"])
 
 
-def test_bad_dataset_gives_a_clear_error(tmp_path):
+@pytest.mark.parametrize("damage, message", [
+    (lambda seq: "X" + seq[1:], "unknown genotype letter 'X'"),  # wrong alphabet
+    (lambda seq: seq[:-1], "has length"),  # ragged genotype strings
+])
+def test_bad_dataset_gives_a_clear_error(tmp_path, damage, message):
     dataset = write_files(founder_cohort(), tmp_path)
     frame = pd.read_parquet(dataset)
-    frame.loc[3, "seq"] = "X" + frame.loc[3, "seq"][1:]
+    frame.loc[3, "seq"] = damage(frame.loc[3, "seq"])
     frame.to_parquet(dataset)
-    with pytest.raises(InputError, match="unknown genotype letter 'X'"):
+    with pytest.raises(InputError, match=message):
+        cli.main(["train", "--dataset", str(dataset), "--output_dir", str(tmp_path / "r"), *TRAIN_ARGS])
+
+
+def test_gene_missing_from_meta_gives_a_clear_error(tmp_path):
+    cohort = founder_cohort()
+    dataset = write_files(cohort, tmp_path)
+    write_meta(tmp_path / "meta.csv.gz", cohort.meta[cohort.meta["GENE_ID"] == cohort.genes[0]])
+    with pytest.raises(InputError, match="not in the meta table"):
         cli.main(["train", "--dataset", str(dataset), "--output_dir", str(tmp_path / "r"), *TRAIN_ARGS])
 
 
