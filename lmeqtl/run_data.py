@@ -17,6 +17,15 @@ Where the files are:
 
 Step ``00_data`` reuses what it finds when it was made with the same settings, so running
 the chapter by hand twice does not simulate twice.
+
+The trained model is found the same way: :func:`run_checkpoint` is the pretrained
+checkpoint the run was given (``--checkpoint``: an lmeqtl checkpoint directory or the
+original project's ``*_weights_model.pt``), else the one step ``01_train_mlm`` trained into
+``run_dir/01_train_mlm/checkpoint/``; :func:`load_run_model` loads either kind, with the
+checkpoint's gene order::
+
+    model, info = load_run_model(run)
+    cohort = run.load_cohort(genes=checkpoint_genes(info))
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +44,13 @@ from lmeqtl.errors import InputError
 from lmeqtl.io import read_json
 
 if TYPE_CHECKING:
+    import torch
+
+    from lmeqtl.model import HaplotypeMLM
     from lmeqtl.notebook import NotebookRun
 
 DATA_STEP = "00_data"  # the step that writes (or prepares) the cohort
+TRAIN_STEP = "01_train_mlm"  # the step that trains the MLM (unless the run is given a checkpoint)
 COHORT_DIR = "cohort"  # in the data step's output directory
 REAL_DATA_CONFIG = "real_data.json"
 PREPARED_FILES = ("dataset.parquet", "meta.csv.gz", "prepare.json")  # what `prepare` adds to a simulation
@@ -166,3 +180,64 @@ def make_run_data(run: NotebookRun, progress: bool = True) -> DataPaths:
         target.mkdir(parents=True, exist_ok=True)
         prepare(paths, **settings, force=True, progress=progress)
     return run_data_paths(run)
+
+
+# --------------------------------------------------------------------------------------
+# The run's trained model
+# --------------------------------------------------------------------------------------
+
+
+def trained_checkpoint_dir(run_dir: str | os.PathLike[str]) -> Path:
+    """Where step ``01_train_mlm`` puts the checkpoint it trained (later chapters read it)."""
+    return Path(run_dir) / TRAIN_STEP / "checkpoint"
+
+
+def run_checkpoint(run: NotebookRun) -> Path:
+    """The run's MLM: ``run.checkpoint`` when given, else the one step ``01_train_mlm`` trained.
+
+    Either an lmeqtl checkpoint directory or an original ``*_weights_model.pt`` file; the
+    error says what to run when neither exists.
+    """
+    from lmeqtl.checkpoint import INFO_FILE
+
+    if run.checkpoint is not None:
+        if not run.checkpoint.exists():
+            raise InputError("the checkpoint given does not exist", path=run.checkpoint,
+                             expected="an lmeqtl checkpoint directory or an original *_weights_model.pt")
+        return run.checkpoint
+    trained = trained_checkpoint_dir(run.run_dir)
+    if not (trained / INFO_FILE).is_file():
+        raise FileNotFoundError(f"{trained} does not exist: step {TRAIN_STEP} has not trained a model yet "
+                                f"(lmeqtl book --preset {run.preset.name} --only {TRAIN_STEP}), and no "
+                                "pretrained checkpoint was given (--checkpoint)")
+    return trained
+
+
+def load_run_model(run: NotebookRun, device: str | torch.device | None = None) -> tuple[HaplotypeMLM, dict[str, Any]]:
+    """The run's MLM (:func:`run_checkpoint`) in eval mode on ``device`` (default ``run.device``), and its info.
+
+    ``checkpoint_genes(info)`` is the model's gene order; original weights carry none, so
+    it is the order in which genes first appear in the run's ``dataset.parquet`` (the
+    original's gene -> index map, :func:`lmeqtl.checkpoint.original_gene_order`).
+    """
+    from lmeqtl.checkpoint import load_checkpoint, load_original_weights, original_gene_order
+
+    path = run_checkpoint(run)
+    device = run.device if device is None else device
+    if path.is_file():
+        return load_original_weights(path, original_gene_order(run_data_paths(run).dataset), device)
+    return load_checkpoint(path, device)
+
+
+def save_run_checkpoint(run: NotebookRun, trained: str | os.PathLike[str]) -> Path:
+    """Copy a checkpoint directory that training wrote to :func:`trained_checkpoint_dir` (replaced atomically)."""
+    from lmeqtl.checkpoint import read_checkpoint_info
+
+    read_checkpoint_info(trained)  # refuse to publish something that is not a checkpoint
+    target = trained_checkpoint_dir(run.run_dir)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(trained, partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target

@@ -4,10 +4,12 @@ import json
 import shutil
 
 import pytest
+import torch
 
 import lmeqtl.datapaths
 import lmeqtl.dataprep
 import lmeqtl.simulate
+from lmeqtl.checkpoint import checkpoint_genes, original_gene_order
 from lmeqtl.config import get_preset
 from lmeqtl.datapaths import DataPaths
 from lmeqtl.errors import InputError
@@ -16,9 +18,13 @@ from lmeqtl.run_data import (
     configured_paths,
     is_prepared,
     load_run_cohort,
+    load_run_model,
     make_run_data,
     require_inputs,
+    run_checkpoint,
     run_data_paths,
+    save_run_checkpoint,
+    trained_checkpoint_dir,
 )
 
 SMOKE = get_preset("smoke")
@@ -129,3 +135,59 @@ def test_a_real_data_json_is_found_in_the_directory_or_given_directly(simulated,
 
 def test_default_layout_directory_is_read_as_such(simulated):
     assert configured_paths(simulated[1].out_dir) == DataPaths.from_dir(simulated[1].out_dir)
+
+
+# --- the run's trained model -------------------------------------------------------------
+
+
+def _tiny_checkpoint(directory, genes, dss_kernel="exp"):
+    from lmeqtl.checkpoint import save_checkpoint
+    from lmeqtl.config import ModelConfig
+    from lmeqtl.model import HaplotypeMLM
+
+    torch.manual_seed(0)
+    model = HaplotypeMLM(ModelConfig(d_model=8, n_layers=1, n_resnet_blocks=1, d_state=4, dss_kernel=dss_kernel),
+                         n_genes=len(genes)).eval()
+    save_checkpoint(directory, model, genes=genes, data_fingerprint=None)
+    return model
+
+
+def test_without_a_checkpoint_or_a_trained_model_the_error_says_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--only 01_train_mlm.*--checkpoint"):
+        run_checkpoint(_run(tmp_path, step="02_x"))
+    given = NotebookRun("02_x", SMOKE, tmp_path, None, tmp_path / "absent.pt", "cpu")
+    with pytest.raises(InputError, match="does not exist"):
+        run_checkpoint(given)
+
+
+def test_a_trained_checkpoint_is_published_where_later_steps_find_it(tmp_path):
+    genes = ["ENSG0B.1", "ENSG0A.1"]  # not alphabetical: the order is the checkpoint's
+    model = _tiny_checkpoint(tmp_path / "training" / "checkpoint", genes)
+    run = _run(tmp_path / "run", step="01_train_mlm")
+    with pytest.raises(InputError, match="not an lmeqtl checkpoint"):
+        save_run_checkpoint(run, tmp_path)
+    for _ in range(2):  # a second save replaces the first
+        published = save_run_checkpoint(run, tmp_path / "training" / "checkpoint")
+    assert published == trained_checkpoint_dir(run.run_dir) == run.out_dir / "checkpoint"
+    assert sorted(p.name for p in published.parent.iterdir()) == ["checkpoint"]
+    later = _run(tmp_path / "run", step="03_x")
+    assert run_checkpoint(later) == published
+    loaded, info = load_run_model(later, device="cpu")
+    assert checkpoint_genes(info) == genes and not loaded.training
+    tokens, gene = torch.randint(0, 3, (2, 40)), torch.tensor([0, 1])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(tokens, gene), model(tokens, gene))
+    given = NotebookRun("03_x", SMOKE, tmp_path / "run", None, tmp_path / "training" / "checkpoint", "cpu")
+    assert run_checkpoint(given) == tmp_path / "training" / "checkpoint"
+
+
+def test_original_weights_get_the_gene_order_of_the_run_dataset(simulated, tmp_path):
+    from test_checkpoint import original_layout
+
+    run_dir, paths = simulated
+    order = original_gene_order(paths.dataset)
+    model = _tiny_checkpoint(tmp_path / "c", order, dss_kernel="softmax")
+    weights = tmp_path / "epoch_100_weights_model.pt"
+    torch.save(original_layout(model), weights)
+    loaded, info = load_run_model(NotebookRun("02_x", SMOKE, run_dir, None, weights, "cpu"))
+    assert checkpoint_genes(info) == order and loaded.n_genes == len(order)
