@@ -103,6 +103,33 @@ def run_evaluation(model: torch.nn.Module, batches: HaplotypeBatches, device: to
     return tables(confusion, loss, batches.cohort)
 
 
+def masked_batches(
+    cohort: Cohort,
+    samples: Iterable[str] | None = None,
+    split: str = "test",
+    *,
+    mask_rate: float = 0.2,
+    mask_strategy: str = "uniform",
+    edge_frame: int = 30,
+    seed: int = 1,
+    batch_size: int = 16,
+    max_haplotypes: int | None = None,
+) -> HaplotypeBatches:
+    """The fixed-mask whole-sequence batches that :func:`evaluate_mlm` scores (same arguments, same masks).
+
+    Baselines (:mod:`lmeqtl.mlm_baselines`) score the same batches, so their numbers are
+    comparable position for position.
+    """
+    ids = cohort.sample_ids[cohort.split_mask(split)] if samples is None else np.asarray(list(samples))
+    position = pd.Series(np.arange(len(cohort.samples)), index=cohort.samples.index)
+    unknown = [s for s in ids if s not in position.index]
+    if unknown:
+        raise InputError(f"samples not in the cohort: {unknown[:5]}", expected="sample ids of the dataset")
+    return HaplotypeBatches(cohort, position.loc[ids].to_numpy(), batch_size=batch_size, train=False,
+                            seed=seed, mask_rate=mask_rate, mask_strategy=mask_strategy,
+                            edge_frame=edge_frame, max_haplotypes=max_haplotypes)
+
+
 def evaluate_mlm(
     model: torch.nn.Module,
     cohort: Cohort,
@@ -122,14 +149,9 @@ def evaluate_mlm(
 
     Masks are drawn once from ``seed`` (same seed, same masks); sequences are whole.
     """
-    ids = cohort.sample_ids[cohort.split_mask(split)] if samples is None else np.asarray(list(samples))
-    position = pd.Series(np.arange(len(cohort.samples)), index=cohort.samples.index)
-    unknown = [s for s in ids if s not in position.index]
-    if unknown:
-        raise InputError(f"samples not in the cohort: {unknown[:5]}", expected="sample ids of the dataset")
-    batches = HaplotypeBatches(cohort, position.loc[ids].to_numpy(), batch_size=batch_size, train=False,
-                               seed=seed, mask_rate=mask_rate, mask_strategy=mask_strategy,
-                               edge_frame=edge_frame, max_haplotypes=max_haplotypes)
+    batches = masked_batches(cohort, samples, split, mask_rate=mask_rate, mask_strategy=mask_strategy,
+                             edge_frame=edge_frame, seed=seed, batch_size=batch_size,
+                             max_haplotypes=max_haplotypes)
     resolved = resolve_device(device)
     model = model.to(resolved)
     return run_evaluation(model, batches, resolved, progress=progress)
