@@ -53,7 +53,7 @@ from lmeqtl.io import atomic_path, read_json, write_json
 from lmeqtl.model import HaplotypeMLM
 
 STATE_FILE, RUN_FILE = "train_state.pt", "run.json"
-_RESUME_IGNORES = ("max_minutes",)  # settings a resumed run may change
+_RESUME_IGNORES = ("max_minutes", "test_max_haplotypes")  # settings a resumed run may change
 
 
 @dataclass
