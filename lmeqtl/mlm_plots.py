@@ -14,17 +14,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lmeqtl.mlm_report import LABELS, ORIGINAL_LABEL
+from lmeqtl.mlm_report import LABELS, ORIGINAL_LABEL, short_bin
 
 WIDTH = 8.0  # inches
 # one colour per predictor, the model first; the original's reported numbers are hatched
 COLOURS = ("#2e6fba", "#9a9a9a", "#e6a11f", "#55a868", "#c44e52")
 ORIGINAL_COLOUR = "#ffffff"
-
-
-def short_bin(label: str) -> str:
-    """``"(0.05, 0.1]"`` -> ``"0.05–0.1"`` for crowded axes (``"all"`` stays)."""
-    return label.strip("(]").replace(", ", "–") if label.startswith("(") else label
 
 
 def plot_training_curves(history: pd.DataFrame) -> Figure:
@@ -109,7 +104,7 @@ def plot_iqs_vs_maf(per_snp: pd.DataFrame, maf_column: str = "maf", maf_label: s
     binned = rows.groupby(pd.cut(rows[maf_column], edges), observed=False)["iqs"].mean().to_numpy()
     ax.plot(middle, binned, color="black", marker="o", ms=4, label="mean per 0.05 of MAF")
     ax.set_xlim(0, 0.5)
-    ax.set_ylim(-0.2, 1.02)
+    ax.set_ylim(min(-0.2, float(rows["iqs"].min()) - 0.03) if len(rows) else -0.2, 1.03)
     ax.set_xlabel(maf_label)
     ax.set_ylabel("IQS of the SNP")
     ax.set_title(f"Per-SNP IQS ({len(rows):,} of {len(per_snp):,} SNPs have a defined IQS)")

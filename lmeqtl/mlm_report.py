@@ -112,10 +112,11 @@ def model_summary(model: HaplotypeMLM, training: dict[str, Any] | None = None,
     }
     rows.update({f"parameters: {part}": f"{count:,}" for part, count in parameter_counts(model).items()})
     if training is not None:
-        stop = (f"time budget of {training['max_minutes']:g} min" if training["stopped_early"]
-                else "all epochs done")
+        epochs = (f"stopped in epoch {training['epochs_run']} of {training['epochs_planned']} (time budget of "
+                  f"{training['max_minutes']:g} min)" if training["stopped_early"]
+                  else f"{training['epochs_run']} of {training['epochs_planned']}")
         rows.update({
-            "epochs": f"{training['epochs_run']} of {training['epochs_planned']} ({stop})",
+            "epochs": epochs,
             "training wall time (min, with validation)": (f"{training['wall_minutes']:.1f}"
                                                           if math.isfinite(training["wall_minutes"]) else "not recorded"),
             "training steps time (min)": f"{training['train_minutes']:.1f}",
@@ -157,12 +158,17 @@ def comparison_table(model: MLMEvaluation, baselines: dict[str, MLMEvaluation], 
     return table
 
 
+def short_bin(label: str) -> str:
+    """A MAF bin label for crowded places: ``"(0.05, 0.1]"`` -> ``"0.05–0.1"`` (``"all"`` stays)."""
+    return label.strip("(]").replace(", ", "–") if label.startswith("(") else label
+
+
 def readable(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """A metrics table for the page: column names in words, counts as integers, values rounded."""
     counts = [c for c in ("n_snps", "n_masked", "n_snps_iqs") if c in table.columns]
     shown = table.astype({c: int for c in counts}).round(digits)
     if "maf_bin" in shown.columns:
-        shown = shown.set_index("maf_bin")
+        shown = shown.assign(maf_bin=shown["maf_bin"].map(short_bin)).set_index("maf_bin")
     shown = shown.drop(columns=[c for c in ("loss", "n_snps_iqs") if c in shown.columns])
     return shown.rename(columns=LABELS).rename_axis(index=LABELS.get(shown.index.name, shown.index.name))
 
@@ -179,7 +185,7 @@ def headline_numbers(test: MLMEvaluation, baselines: dict[str, MLMEvaluation]) -
         "recall_alt": test.summary["recall_alt"],
         "major_acc": major.summary["masked_accuracy"], "major_iqs_pooled": major.summary["iqs_pooled"],
         "tag_acc": tag.summary["masked_accuracy"], "tag_iqs": tag.summary["iqs_snp_mean"],
-        "rare_bin": bins.index[0], "common_bin": bins.index[-1],
+        "rare_bin": short_bin(bins.index[0]), "common_bin": short_bin(bins.index[-1]),
         "rare_iqs": bins["iqs_snp_mean"].iloc[0], "common_iqs": bins["iqs_snp_mean"].iloc[-1],
         "rare_tag_iqs": tag_bins.loc[bins.index[0], "iqs_snp_mean"],
         "common_tag_iqs": tag_bins.loc[bins.index[-1], "iqs_snp_mean"],
@@ -234,12 +240,13 @@ def training_text(training: dict[str, Any] | None) -> str:
     """The prose on the training run: epochs, time, throughput and the validation curve."""
     if training is None:
         return "There is no training history to describe."
-    stop = (f"when its time budget of {training['max_minutes']:g} minutes ran out" if training["stopped_early"]
-            else "after every planned epoch")
+    stop = (f"in epoch {training['epochs_run']} of {training['epochs_planned']}, when its time budget of "
+            f"{training['max_minutes']:g} minutes ran out" if training["stopped_early"]
+            else f"after all {training['epochs_planned']} planned epochs")
     spent = (f"{training['wall_minutes']:.1f} minutes in all, validation included"
              if math.isfinite(training["wall_minutes"]) else f"{training['train_minutes']:.1f} minutes of training steps")
-    text = (f"Training stopped {stop}, after {training['epochs_run']} of {training['epochs_planned']} epochs: "
-            f"{spent}, at {training['haplotypes_per_s']:.0f} haplotypes per second in the training steps.")
+    text = (f"Training stopped {stop}: {spent}, at {training['haplotypes_per_s']:.0f} haplotypes per second in "
+            "the training steps.")
     if math.isfinite(training.get("last_val_masked_accuracy", math.nan)):
         gain = training["last_gain_val_masked_accuracy"]
         trend = ("still rising when training stopped, so more time would give a better model"

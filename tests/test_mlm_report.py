@@ -46,10 +46,10 @@ def test_training_summary_counts_epochs_time_and_throughput():
     assert summary["first_val_masked_accuracy"] == 0.80 and summary["last_val_masked_accuracy"] == 0.95
     assert summary["last_gain_val_masked_accuracy"] == pytest.approx(0.05)
     text = mlm_report.training_text(summary)
-    assert "time budget of 2 minutes" in text and "3 of 5 epochs" in text and "still rising" in text
+    assert "in epoch 3 of 5, when its time budget of 2 minutes" in text and "still rising" in text
     flat = mlm_report.training_summary(history(False, (0.9, 0.95, 0.9501)), CONFIG)
     text = mlm_report.training_text(flat)
-    assert "after every planned epoch" in text and "nearly flat" in text and "minutes of training steps" in text
+    assert "after all 5 planned epochs" in text and "nearly flat" in text and "minutes of training steps" in text
     assert "pretrained checkpoint (`ckpt`)" in mlm_report.pretrained_text("ckpt", False)
     assert "no training curves" in mlm_report.pretrained_text("ckpt", False)
     assert "gives the curves" in mlm_report.pretrained_text("ckpt", True)
@@ -63,7 +63,8 @@ def test_model_summary_lists_sizes_parameters_and_the_training_run():
     table = mlm_report.model_summary(model, mlm_report.training_summary(history(), CONFIG, 90), device="cpu")
     values = table["value"]
     assert values["d_model (channels)"] == "8" and values["state-space blocks"] == "2"
-    assert values["epochs"] == "3 of 5 (time budget of 2 min)" and values["training haplotypes/s"] == "10.0"
+    assert values["epochs"] == "stopped in epoch 3 of 5 (time budget of 2 min)"
+    assert values["training haplotypes/s"] == "10.0"
     assert "crops of 100 SNPs" in values["haplotypes seen"] and values["device"] == "cpu"
     assert "epochs" not in mlm_report.model_summary(model).index
 
@@ -134,9 +135,10 @@ def test_headline_numbers_and_readable_tables_come_from_the_evaluations():
     tag = MLMEvaluation({**summary, "iqs_snp_mean": 0.5}, by_maf.assign(iqs_snp_mean=[0.3, 0.7, 0.5]), per_snp,
                         np.zeros((5, 2, 2)))
     numbers = mlm_report.headline_numbers(test, {"major allele": test, "LD tag SNP": tag})
-    assert numbers["rare_bin"] == "(0, 0.05]" and numbers["common_bin"] == "(0.05, 0.5]"
+    assert numbers["rare_bin"] == "0–0.05" and numbers["common_bin"] == "0.05–0.5"
     assert (numbers["rare_iqs"], numbers["rare_tag_iqs"], numbers["common_tag_iqs"]) == (0.1, 0.3, 0.7)
     assert numbers["tag_iqs"] == 0.5 and numbers["n_snps"] == 5 and numbers["copies_per_snp"] == 2.0
     shown = mlm_report.readable(by_maf)
     assert shown.index.name == "MAF bin" and "loss" not in shown.columns and "n_snps_iqs" not in shown.columns
+    assert list(shown.index) == ["0–0.05", "0.05–0.5", "all"]
     assert shown["masked alleles"].dtype.kind == "i" and list(shown.columns)[:2] == ["SNPs", "masked alleles"]
