@@ -77,7 +77,7 @@ def train_config_from(info: dict[str, Any], default: TrainConfig) -> TrainConfig
 def training_summary(history: pd.DataFrame, config: TrainConfig, wall_seconds: float | None = None) -> dict[str, Any]:
     """What a training run did: epochs run of planned, why it stopped, time, throughput, first/last validation."""
     history = history.sort_values("epoch")
-    first, last = history.iloc[0], history.iloc[-1]
+    last = history.iloc[-1]
     seconds = float(history["seconds"].sum())
     summary = {
         "epochs_run": int(last["epoch"]), "epochs_planned": int(config.epochs),
@@ -94,7 +94,6 @@ def training_summary(history: pd.DataFrame, config: TrainConfig, wall_seconds: f
             summary[f"last_{key}"] = float(values.iloc[-1]) if len(values) else math.nan
             # gain over the last validated epoch: is the curve still rising?
             summary[f"last_gain_{key}"] = float(values.diff().iloc[-1]) if len(values) > 1 else math.nan
-    summary["first_train_masked_accuracy"] = float(first["train_masked_accuracy"])
     return summary
 
 
