@@ -19,22 +19,20 @@ Pooling (``EmbedConfig.pooling``): ``mean`` or ``max`` over all positions, or
 the middle of the window in bp, which for the nearest-N-SNP windows of ``prepare`` is
 close to it).
 
-Storage (resumable): :func:`embed_cohort` with ``out_dir`` writes one ``<gene>.npz`` per
-gene (``embeddings (n, 2, H) float32``, ``sample_id``, ``split``, ``gene_id``, ``key``),
-atomically; a gene whose file has the same key (model weights, configuration, samples,
-their haplotypes) is read back instead of recomputed. :func:`load_embeddings` reads a
-directory; :meth:`Embeddings.to_frame` gives the long table ``sample_id, gene_id,
-haplotype, split, e0..`` (parquet). No pickle anywhere.
+Storage (resumable, :mod:`lmeqtl.embed_store`): :func:`embed_cohort` with ``out_dir``
+writes one ``<gene>.npz`` per gene (``embeddings (n, 2, H) float32``, ``sample_id``,
+``split``), atomically; a gene whose file has the same key (model weights, configuration,
+samples, their haplotypes) is read back instead of recomputed. :func:`load_embeddings`
+reads a directory into :class:`Embeddings` (``E[gene]`` is ``(n, 2, H)``, rows
+``E.sample_ids``); :meth:`Embeddings.to_frame` is the long table ``sample_id, gene_id,
+haplotype, split, e0..`` (parquet). :func:`mode_agreement` compares modes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,44 +43,26 @@ from tqdm.auto import tqdm
 from lmeqtl.cohort import Cohort
 from lmeqtl.config import EmbedConfig
 from lmeqtl.distributed import resolve_device
+from lmeqtl.embed_store import (
+    FORMAT,
+    MANIFEST,
+    Embeddings,
+    gene_file,
+    load_embeddings,
+    model_fingerprint,
+    read_gene_file,
+    resume_key,
+    write_gene_file,
+)
 from lmeqtl.encoding import MISSING_ALLELE
 from lmeqtl.io import atomic_path, write_json
 from lmeqtl.masking import MASK, select_positions
 
+__all__ = ["MODES", "POOLINGS", "Embeddings", "embed_cohort", "embed_haplotypes", "gene_file", "load_embeddings",
+           "mode_agreement", "pool", "tss_window_index"]
+
 MODES = ("single", "masked", "rolling")
 POOLINGS = ("mean", "max", "tss_window")
-FORMAT = "lmeqtl-embeddings-v1"
-
-
-@dataclass
-class Embeddings:
-    """Embeddings of ``n`` samples: per gene an array ``(n, 2, H)`` (haplotype 0 = first/"father")."""
-
-    sample_ids: np.ndarray  # (n,) str
-    splits: np.ndarray  # (n,) str
-    by_gene: dict[str, np.ndarray]  # gene -> (n, 2, H) float32
-    config: dict
-
-    @property
-    def genes(self) -> list[str]:
-        return list(self.by_gene)
-
-    def __getitem__(self, gene: str) -> np.ndarray:
-        """``(n, 2, H)`` of one gene, rows in :attr:`sample_ids` order (what ``lmeqtl.expression`` takes)."""
-        return self.by_gene[gene]
-
-    def to_frame(self) -> pd.DataFrame:
-        """Long table: one row per (sample, gene, haplotype) with columns ``e0 .. e{H-1}``."""
-        frames = []
-        for gene, values in self.by_gene.items():
-            n, _, width = values.shape
-            frame = pd.DataFrame(values.reshape(n * 2, width), columns=[f"e{i}" for i in range(width)])
-            frame.insert(0, "split", np.repeat(self.splits, 2))
-            frame.insert(0, "haplotype", np.tile([0, 1], n))
-            frame.insert(0, "gene_id", gene)
-            frame.insert(0, "sample_id", np.repeat(self.sample_ids, 2))
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
 
 
 def check_config(config: EmbedConfig) -> None:
@@ -181,39 +161,28 @@ def embed_haplotypes(model: torch.nn.Module, alleles: np.ndarray, gene: int, con
     return torch.cat(out).numpy().astype(np.float32)
 
 
-def model_fingerprint(model: torch.nn.Module) -> str:
-    """sha256 of the weights (names, shapes, bytes): what the resume key says about the model."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+def mode_agreement(embeddings: dict[str, np.ndarray]) -> pd.DataFrame:
+    """How alike the embeddings of different modes are, for the same haplotypes ``(n, H)`` each.
+
+    Per pair of modes: the mean and minimum cosine similarity of a haplotype's two
+    embeddings, and the Pearson r of each dimension across haplotypes, averaged over the
+    dimensions that vary in both.
+    """
+    names, rows = list(embeddings), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            x, y = np.asarray(embeddings[a], dtype=np.float64), np.asarray(embeddings[b], dtype=np.float64)
+            cosine = (x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))
+            xc, yc = x - x.mean(0), y - y.mean(0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = (xc * yc).sum(0) / np.sqrt((xc * xc).sum(0) * (yc * yc).sum(0))  # (H,)
+            rows.append({"modes": f"{a} vs {b}", "cosine_mean": cosine.mean(), "cosine_min": cosine.min(),
+                         "pearson_per_dim_mean": float(np.nanmean(r)) if np.isfinite(r).any() else np.nan})
+    return pd.DataFrame(rows)
 
 
 def _crc(text: str) -> int:
     return zlib.crc32(str(text).encode())
-
-
-def gene_file(out_dir: str | os.PathLike[str], gene: str) -> Path:
-    return Path(out_dir) / f"{str(gene).replace('/', '_')}.npz"
-
-
-def _key(weights: str, config: EmbedConfig, gene: str, gene_index: int, sample_ids: np.ndarray,
-         haplotypes: np.ndarray, window: np.ndarray | None) -> str:
-    digest = hashlib.sha256()
-    parts = [FORMAT, weights, json.dumps(dataclasses.asdict(config), sort_keys=True), gene, str(gene_index),
-             "\n".join(map(str, sample_ids))]
-    digest.update("\n".join(parts).encode())
-    digest.update(np.ascontiguousarray(haplotypes).tobytes())
-    if window is not None and config.pooling == "tss_window":
-        digest.update(np.asarray(window, dtype=np.int64).tobytes())
-    return digest.hexdigest()
-
-
-def _read_gene(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
 
 
 def embed_cohort(model: torch.nn.Module, cohort: Cohort, samples: list[str] | np.ndarray | None = None,
@@ -246,10 +215,10 @@ def embed_cohort(model: torch.nn.Module, cohort: Cohort, samples: list[str] | np
         positions = cohort.gene_meta(gene)["pos"].to_numpy()
         window = tss_window_index(positions, config.tss_window, (tss or {}).get(gene)) \
             if config.pooling == "tss_window" else None
-        key = _key(weights, config, gene, gene_map[gene], ids, haplotypes, window) if out_dir is not None else ""
+        key = resume_key(weights, config, gene, gene_map[gene], ids, haplotypes, window) if out_dir is not None else ""
         path = gene_file(out_dir, gene) if out_dir is not None else None
         if path is not None and path.exists():
-            stored = _read_gene(path)
+            stored = read_gene_file(path)
             if str(stored.get("key")) == key:
                 by_gene[gene] = stored["embeddings"]
                 continue
@@ -258,36 +227,11 @@ def embed_cohort(model: torch.nn.Module, cohort: Cohort, samples: list[str] | np
                                 keys=keys, window=window, device=resolved, progress=progress)
         by_gene[gene] = flat.reshape(len(ids), 2, -1)  # (n, 2, H)
         if path is not None:
-            with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, embeddings=by_gene[gene], sample_id=ids.astype(str), split=splits,
-                         gene_id=np.array(gene), key=np.array(key))
+            write_gene_file(path, by_gene[gene], ids, splits, gene, key)
     if out_dir is not None:
-        write_json(Path(out_dir) / "embed.json", {"format": FORMAT, "config": dataclasses.asdict(config),
+        write_json(Path(out_dir) / MANIFEST, {"format": FORMAT, "config": dataclasses.asdict(config),
                                                  "model_sha256": weights, "genes": genes, "n_samples": len(ids)})
     return Embeddings(ids.astype(str), splits, by_gene, dataclasses.asdict(config))
-
-
-def load_embeddings(out_dir: str | os.PathLike[str], genes: list[str] | None = None) -> Embeddings:
-    """Read the ``<gene>.npz`` files of a directory written by :func:`embed_cohort` (same samples in each)."""
-    from lmeqtl.errors import InputError
-
-    paths = [gene_file(out_dir, g) for g in genes] if genes else sorted(Path(out_dir).glob("*.npz"))
-    if not paths:
-        raise InputError("no embeddings found", path=out_dir, expected="<gene>.npz files written by lmeqtl embed")
-    by_gene, ids, splits = {}, None, None
-    for path in paths:
-        if not path.exists():
-            raise InputError("embeddings of this gene are missing", path=path, expected="written by lmeqtl embed")
-        data = _read_gene(path)
-        if ids is None:
-            ids, splits = data["sample_id"], data["split"]
-        elif not np.array_equal(ids, data["sample_id"]):
-            raise InputError("samples differ from the other genes' files", path=path,
-                             expected="every gene embedded for the same samples")
-        by_gene[str(data["gene_id"])] = data["embeddings"]
-    config_path = Path(out_dir) / "embed.json"
-    config = json.loads(config_path.read_text()).get("config", {}) if config_path.exists() else {}
-    return Embeddings(ids, splits, by_gene, config)
 
 
 # --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from lmeqtl.embed import (
     embed_haplotypes,
     gene_file,
     load_embeddings,
+    mode_agreement,
     tss_window_index,
 )
 from lmeqtl.encoding import decode_haplotypes
@@ -144,3 +145,15 @@ def test_cli_embed_writes_npz_and_parquet(tmp_path, capsys):
     table = pd.read_parquet(tmp_path / "emb" / "embeddings.parquet")
     assert len(table) == 3 * 2 * 2 and table["gene_id"].tolist()[0] == "ENSG02.1"  # the checkpoint's gene order
     assert load_embeddings(tmp_path / "emb")["ENSG01.1"].shape == (3, 2, 16)
+
+
+def test_mode_agreement_cosine_and_pearson():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 5))
+    table = mode_agreement({"single": x, "same": x.copy(), "scaled": 3 * x + 1, "noise": rng.normal(size=(30, 5))})
+    rows = table.set_index("modes")
+    assert rows.loc["single vs same", ["cosine_mean", "cosine_min", "pearson_per_dim_mean"]].tolist() == \
+        pytest.approx([1.0, 1.0, 1.0])
+    assert rows.loc["single vs scaled", "pearson_per_dim_mean"] == pytest.approx(1.0)  # r ignores scale and shift
+    assert rows.loc["single vs scaled", "cosine_mean"] < 1.0  # cosine does not ignore the shift
+    assert abs(rows.loc["single vs noise", "pearson_per_dim_mean"]) < 0.3 and len(table) == 6
