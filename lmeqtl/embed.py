@@ -58,11 +58,22 @@ from lmeqtl.encoding import MISSING_ALLELE
 from lmeqtl.io import atomic_path, write_json
 from lmeqtl.masking import MASK, select_positions
 
-__all__ = ["MODES", "POOLINGS", "Embeddings", "embed_cohort", "embed_haplotypes", "gene_file", "load_embeddings",
+__all__ = ["MODES", "POOLINGS", "Embeddings", "describe", "embed_cohort", "embed_haplotypes", "gene_file", "load_embeddings",
            "mode_agreement", "pool", "tss_window_index"]
 
 MODES = ("single", "masked", "rolling")
 POOLINGS = ("mean", "max", "tss_window")
+
+
+def describe(config: EmbedConfig, n_layers: int) -> str:
+    """The embedding in words, e.g. "the mean over the SNPs of the output of block 4 of 4, in single mode"."""
+    layer = config.layer if config.layer >= 0 else n_layers + 1 + config.layer
+    where = "the input of block 1" if layer == 0 else f"the output of block {layer} of {n_layers}"
+    pooled = {"mean": "the mean over the SNPs", "max": "the maximum over the SNPs",
+              "tss_window": f"the mean over the {config.tss_window} SNPs nearest the TSS"}[config.pooling]
+    mode = {"single": "one unmasked pass", "masked": f"one pass with {config.mask_rate:.0%} of the SNPs masked",
+            "rolling": f"a rolling mask over {config.rolling_copies} copies"}[config.mode]
+    return f"{pooled} of {where}, from {mode}"
 
 
 def check_config(config: EmbedConfig) -> None:
@@ -224,7 +235,7 @@ def embed_cohort(model: torch.nn.Module, cohort: Cohort, samples: list[str] | np
                 continue
         keys = [(_crc(gene), _crc(sample), hap) for sample in ids for hap in (0, 1)]
         flat = embed_haplotypes(model, haplotypes.reshape(-1, haplotypes.shape[2]), gene_map[gene], config,
-                                keys=keys, window=window, device=resolved, progress=progress)
+                                keys=keys, window=window, device=resolved)
         by_gene[gene] = flat.reshape(len(ids), 2, -1)  # (n, 2, H)
         if path is not None:
             write_gene_file(path, by_gene[gene], ids, splits, gene, key)

@@ -176,7 +176,7 @@ def impute_mlm(model: torch.nn.Module, cohort: Cohort, setup: RQ1Setup, *, gene_
     start, offset, parts = time.perf_counter(), 0, []
     for gene in tqdm(cohort.genes, disable=not progress, desc=f"{method}: genes"):
         dataset = GenotypeDataset(people.haplotypes[gene], setup.masks[gene], gene_map[gene])
-        person, position, truth, p_alt = predict_masked(model, dataset, setup.config.batch_size, resolved, progress)
+        person, position, truth, p_alt = predict_masked(model, dataset, setup.config.batch_size, resolved)
         parts.append((offset + position, person, truth, p_alt))  # snp = row of cohort.meta
         offset += people.haplotypes[gene].shape[2]
     snp, person, truth, p_alt = (np.concatenate(c) for c in zip(*parts, strict=True))

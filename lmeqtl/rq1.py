@@ -29,6 +29,14 @@ from lmeqtl.genotypes import impute_mlm, impute_most_frequent, make_setup
 from lmeqtl.io import atomic_path, read_json, write_json
 
 TABLE_FILE, PER_SNP_FILE, INFO_FILE = "rq1_table.csv", "rq1_per_snp.parquet", "rq1.json"
+DESIGN_TEXT = {  # the masking designs in words, for the book
+    "snps": ("The same SNPs are masked in every person (on both haplotypes). For Beagle these are markers "
+             "that the target people were not genotyped at, so it imputes them from the reference panel "
+             "alone, which is exactly the information the MLM has."),
+    "sporadic": ("Each person has a different random set of masked SNPs (on both haplotypes), like missing "
+                 "genotype calls. Beagle fills them while phasing, helped by the other target people who "
+                 "were genotyped at that SNP, information the MLM never sees; it reports hard calls only."),
+}
 
 
 @dataclass
@@ -90,6 +98,43 @@ def run_rq1(model: torch.nn.Module, cohort: Cohort, config: GenotypeEvalConfig |
     if out_dir is not None:
         result.save(out_dir)
     return result
+
+
+def per_gene_table(per_snp: pd.DataFrame, metric: str = "genotype_accuracy") -> pd.DataFrame:
+    """Genes x methods: ``genotype_accuracy`` over all masked genotypes of the gene, or the SNP mean of another metric."""
+    if metric == "genotype_accuracy":
+        right = per_snp[metric] * per_snp["n_masked"]
+        grouped = right.groupby([per_snp["gene"], per_snp["method"]], sort=False).sum() / \
+            per_snp.groupby(["gene", "method"], sort=False)["n_masked"].sum()
+    else:
+        grouped = per_snp.groupby(["gene", "method"], sort=False)[metric].mean()
+    return grouped.unstack("method")[list(dict.fromkeys(per_snp["method"]))]
+
+
+def summary_text(result: RQ1Result) -> str:
+    """Markdown sentences with the run's headline numbers (for ``glue``), whatever was run."""
+    table = result.table.xs("all", level="maf_bin")
+
+    def numbers(method: str) -> str:
+        row = table.loc[method]
+        r2 = "" if np.isnan(row["dosage_r2"]) else f", mean dosage r² {row['dosage_r2']:.3f}"
+        return f"genotype accuracy {row['genotype_accuracy']:.3f}, mean per-SNP IQS {row['iqs']:.3f}{r2}"
+
+    methods = list(table.index)
+    text = (f"On {result.info['n_genotypes']:,} masked genotypes of {result.info['n_people']} test people, "
+            f"the MLM reaches {numbers('MLM')}.")
+    if "Beagle 5" in methods:
+        gap = table.loc["Beagle 5", "iqs"] - table.loc["MLM", "iqs"]
+        text += (f" Beagle 5 reaches {numbers('Beagle 5')}: its mean IQS is {abs(gap):.3f} "
+                 f"{'above' if gap > 0 else 'below'} the MLM's, in {result.seconds['Beagle 5']:.0f} s against the "
+                 f"MLM's {result.seconds['MLM']:.0f} s on this machine.")
+    else:
+        text += " " + " ".join(result.notes) + "."
+    baseline = table.loc["most frequent genotype"]
+    text += (f" Calling every SNP's most frequent genotype already gives accuracy "
+             f"{baseline['genotype_accuracy']:.3f} (IQS 0 by construction): accuracy alone flatters common "
+             "genotypes, which is why IQS corrects for chance.")
+    return text
 
 
 def plot_rq1(table: pd.DataFrame, metrics: tuple[str, ...] = ("genotype_accuracy", "iqs", "dosage_r2")):

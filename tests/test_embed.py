@@ -7,6 +7,7 @@ from lmeqtl import cli
 from lmeqtl.checkpoint import save_checkpoint
 from lmeqtl.config import EmbedConfig, ModelConfig
 from lmeqtl.embed import (
+    describe,
     embed_cohort,
     embed_haplotypes,
     gene_file,
@@ -157,3 +158,9 @@ def test_mode_agreement_cosine_and_pearson():
     assert rows.loc["single vs scaled", "pearson_per_dim_mean"] == pytest.approx(1.0)  # r ignores scale and shift
     assert rows.loc["single vs scaled", "cosine_mean"] < 1.0  # cosine does not ignore the shift
     assert abs(rows.loc["single vs noise", "pearson_per_dim_mean"]) < 0.3 and len(table) == 6
+
+
+def test_describe_says_which_state_pooling_and_mode():
+    assert describe(EmbedConfig(), 4) == "the mean over the SNPs of the output of block 4 of 4, from one unmasked pass"
+    text = describe(EmbedConfig(layer=0, pooling="tss_window", tss_window=100, mode="rolling", rolling_copies=7), 4)
+    assert text == "the mean over the 100 SNPs nearest the TSS of the input of block 1, from a rolling mask over 7 copies"

@@ -8,7 +8,7 @@ from lmeqtl.config import GenotypeEvalConfig, ModelConfig
 from lmeqtl.encoding import decode_haplotypes
 from lmeqtl.io import write_dataset, write_meta
 from lmeqtl.model import HaplotypeMLM
-from lmeqtl.rq1 import load_rq1, plot_rq1, run_rq1
+from lmeqtl.rq1 import load_rq1, per_gene_table, plot_rq1, run_rq1, summary_text
 from tests.mlm_fixtures import founder_cohort
 
 TINY = ModelConfig(d_model=8, n_layers=1, n_resnet_blocks=1, d_state=4, dropout=0.0)
@@ -32,6 +32,15 @@ def test_run_rq1_table_notes_and_saved_outputs(tmp_path, monkeypatch):
     loaded = load_rq1(tmp_path)
     pd.testing.assert_frame_equal(loaded.table, result.table, check_dtype=False)
     assert loaded.notes == result.notes and loaded.info["masked_snps_per_gene"] == {"ENSG01.1": 10, "ENSG02.1": 6}
+    text = summary_text(result)
+    assert "On 128 masked genotypes of 8 test people, the MLM reaches genotype accuracy" in text
+    assert "Beagle is not installed" in text and "IQS 0 by construction" in text
+    by_gene = per_gene_table(result.per_snp)
+    assert list(by_gene.columns) == ["MLM", "most frequent genotype"] and list(by_gene.index) == cohort.genes
+    mlm = result.per_snp[(result.per_snp.method == "MLM") & (result.per_snp.gene == "ENSG02.1")]
+    right = (mlm.genotype_accuracy * mlm.n_masked).sum() / mlm.n_masked.sum()
+    assert by_gene.loc["ENSG02.1", "MLM"] == pytest.approx(right)
+    assert by_gene.notna().all().all()
     figure = plot_rq1(result.table)
     assert len(figure.axes) == 3 and figure.axes[0].get_legend() is not None
     off = run_rq1(tiny_model(2), cohort, GenotypeEvalConfig(edge_frame=4, max_samples=4, run_beagle=False),
@@ -61,5 +70,6 @@ def test_run_rq1_with_beagle_scores_the_same_genotypes(tmp_path):
                      device="cpu", progress=False)
     methods = list(result.table.index.get_level_values("method").unique())
     assert methods == ["MLM", "Beagle 5", "most frequent genotype"] and result.notes == []
+    assert "Beagle 5 reaches genotype accuracy" in summary_text(result)
     counts = result.table.xs("all", level="maf_bin")["n_genotypes"]
     assert counts.nunique() == 1 and (tmp_path / "beagle" / "ENSG01.1.imputed.vcf.gz").exists()
