@@ -137,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rolling-haplotypes", type=int, default=1)
     parser.add_argument("--checkpoint", default=str(ROOT / "runs/top10/01_train_mlm/checkpoint"))
     parser.add_argument("--dataset", default=str(ROOT / "runs/top10/00_data/cohort/dataset.parquet"))
-    parser.add_argument("--agreement-people", type=int, default=50)
-    parser.add_argument("--rq1-samples", type=int, default=200)
+    parser.add_argument("--agreement-people", type=int, default=10)
+    parser.add_argument("--rq1-samples", type=int, default=50)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.quick:
