@@ -26,6 +26,8 @@ COMMANDS: dict[str, Command] = {
     "prepare": Command("lmeqtl.dataprep", "VCFs + panel + gene TSS list -> dataset.parquet + meta.csv.gz"),
     "train": Command("lmeqtl.train", "train the haplotype masked language model (resumable; DDP via torchrun)"),
     "evaluate": Command("lmeqtl.evaluate", "masked accuracy, recall and IQS of a trained model, by MAF bin"),
+    "rq1": Command("lmeqtl.rq1", "RQ1: genotype reconstruction, MLM vs Beagle 5 vs most frequent genotype, by MAF bin"),
+    "embed": Command("lmeqtl.embed", "haplotype embeddings of a trained model (single, masked or rolling; resumable)"),
     "book": Command("lmeqtl.book", "run the notebooks with papermill and build the HTML book"),
 }
 

@@ -115,22 +115,47 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    """Embeddings of haplotypes (mean of the last block's output by default)."""
+    """Haplotype embeddings (``lmeqtl.embed``): a block's hidden state pooled over positions.
+
+    ``mode``: ``single`` (one unmasked pass), ``masked`` (one pass with ``mask_rate`` of the
+    positions masked, seeded), ``rolling`` (``rolling_copies`` copies, position i masked in
+    copy ``i % rolling_copies``; each position's state comes from the copy that masks it).
+    ``layer``: index into ``HaplotypeMLM.hidden_states`` (-1: the last block's output).
+    ``pooling``: ``mean``, ``max``, or ``tss_window`` (mean over the ``tss_window`` SNPs
+    nearest the TSS). ``batch_size``: sequences per forward pass (rolling copies included).
+    """
 
     mode: str = "single"  # single | masked | rolling
     layer: int = -1
     pooling: str = "mean"  # mean | tss_window | max
+    tss_window: int = 500  # SNPs nearest the TSS (pooling="tss_window")
     rolling_copies: int = 50
+    mask_rate: float = 0.2  # mode="masked"
     batch_size: int = 16
+    seed: int = 1
 
 
 @dataclass(frozen=True)
 class GenotypeEvalConfig:
-    """RQ1: genotype reconstruction on the test split."""
+    """RQ1: genotype reconstruction of test-split people (``lmeqtl.genotypes``, ``lmeqtl.rq1``).
+
+    ``mask_design``: ``snps`` masks the same ``mask_rate`` of each gene's SNPs in every
+    person (both haplotypes; for Beagle these are untyped markers, imputed from the
+    reference panel only) or ``sporadic`` (a different random set per person, as missing
+    genotype calls; Beagle then also learns from the other target people at that SNP and
+    reports hard calls only). Masked genotypes are always the MASK token (no 80/10/10).
+    ``max_samples``: a seeded subset of the test split (None: all). Beagle
+    (``run_beagle``) uses the train split as reference panel.
+    """
 
     mask_rate: float = 0.2
+    mask_design: str = "snps"  # snps | sporadic
+    mask_strategy: str = "uniform"  # lmeqtl.masking strategies
+    edge_frame: int = 30
     max_samples: int | None = None
+    batch_size: int = 8  # people per forward pass (2 haplotypes each)
     run_beagle: bool = True
+    beagle_threads: int = 2
     seed: int = 1
 
 

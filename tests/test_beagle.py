@@ -1,0 +1,93 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from lmeqtl import beagle
+from lmeqtl.beagle import (
+    beagle_command,
+    gene_records,
+    impute_beagle,
+    read_beagle_vcf,
+    target_haplotypes,
+)
+from lmeqtl.config import GenotypeEvalConfig
+from lmeqtl.genotype_metrics import genotype_metrics
+from lmeqtl.genotypes import make_setup, masked_entries
+from lmeqtl.vcf import read_snps
+from lmeqtl.vcf_writer import write_vcf
+from tests.mlm_fixtures import founder_cohort
+
+needs_beagle = pytest.mark.skipif(beagle_command() is None, reason=beagle.NOT_FOUND)
+
+
+def test_target_vcf_leaves_out_masked_snps_or_sets_them_missing(tmp_path):
+    cohort = founder_cohort(n_samples=6, genes={"ENSG01.1": 30})
+    meta, haplotypes = cohort.gene_meta("ENSG01.1"), cohort.haplotypes["ENSG01.1"]
+    masks = np.zeros((6, 30), dtype=bool)
+    masks[:, [3, 10]] = True
+    ids = list(cohort.sample_ids)
+    target, keep = target_haplotypes(haplotypes, masks, "snps")
+    write_vcf(tmp_path / "snps.vcf.gz", gene_records(meta, target, keep), ids)
+    block = read_snps(tmp_path / "snps.vcf.gz", "6", 1, 10**7, min_af=0, max_af=1)
+    assert len(block.pos) == 28 and not set(block.pos) & set(meta["pos"][[3, 10]])
+    np.testing.assert_array_equal(block.haplotypes, haplotypes[:, :, keep].transpose(2, 0, 1))  # phased as given
+
+    sporadic = masks.copy()
+    sporadic[1, [3, 10]] = False  # person 1 keeps these genotypes
+    target, keep = target_haplotypes(haplotypes, sporadic, "sporadic")
+    write_vcf(tmp_path / "sporadic.vcf.gz", gene_records(meta, target, keep), ids)
+    block = read_snps(tmp_path / "sporadic.vcf.gz", "6", 1, 10**7, min_af=0, max_af=1)
+    assert len(block.pos) == 30
+    assert (block.haplotypes[3, [0, 2, 3, 4, 5]] == 255).all()  # .|. for the masked people
+    np.testing.assert_array_equal(block.haplotypes[3, 1], haplotypes[1, :, 3])
+
+
+BEAGLE_LIKE = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tP1\tP2
+6\t100\ts1\tA\tG\t.\tPASS\t.\tGT\t0|1\t1|1
+6\t200\ts2\tA\tG\t.\tPASS\tDR2=0.9;AF=0.3;IMP\tGT:DS:AP1:AP2:GP\t0|1:0.8:0.1:0.7:0.27,0.66,0.07\t0|0:0.05:0.02:0.03:0.95,0.05,0
+"""
+
+
+def test_parse_beagle_output_with_genotyped_and_imputed_rows(tmp_path):
+    path = tmp_path / "out.vcf.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(BEAGLE_LIKE)
+    samples, pos, fields = read_beagle_vcf(path)
+    assert samples == ["P1", "P2"] and pos.tolist() == [100, 200]
+    np.testing.assert_array_equal(fields["GT"], [[[0, 1], [1, 1]], [[0, 1], [0, 0]]])
+    assert np.isnan(fields["DS"][0]).all() and fields["DS"][1].tolist() == [0.8, 0.05]
+    assert fields["AP2"][1].tolist() == [0.7, 0.03]
+    np.testing.assert_allclose(fields["GP"][1, 0], [0.27, 0.66, 0.07])
+    p_alt, prob = beagle._gene_imputation(fields, np.array([0, 1]), np.array([1, 0]))
+    np.testing.assert_allclose(p_alt, [[1, 1], [0.1, 0.7]])  # genotyped row: the call itself
+    np.testing.assert_allclose(prob, [[0, 0, 1], [0.27, 0.66, 0.07]])
+
+
+def test_missing_beagle_is_reported_clearly(monkeypatch):
+    monkeypatch.delenv("LMEQTL_BEAGLE", raising=False)
+    monkeypatch.setattr(beagle.shutil, "which", lambda name: None)
+    assert beagle_command() is None
+    cohort = founder_cohort(n_samples=6, genes={"ENSG01.1": 30})
+    with pytest.raises(FileNotFoundError, match="Beagle is not installed"):
+        impute_beagle(cohort, make_setup(cohort, GenotypeEvalConfig(edge_frame=2)), progress=False)
+    monkeypatch.setenv("LMEQTL_BEAGLE", "java -Xmx1g -jar /opt/beagle.jar")
+    assert beagle_command() == ["java", "-Xmx1g", "-jar", "/opt/beagle.jar"]
+
+
+@needs_beagle
+@pytest.mark.parametrize("design", ["snps", "sporadic"])
+def test_beagle_imputes_masked_genotypes_of_strong_ld_haplotypes(tmp_path, design):
+    cohort = founder_cohort(n_samples=80, genes={"ENSG01.1": 60}, test_fraction=0.25)
+    setup = make_setup(cohort, GenotypeEvalConfig(mask_design=design, edge_frame=3, seed=3))
+    result = impute_beagle(cohort, setup, threads=1, work_dir=tmp_path, progress=False)
+    snp, person, truth = masked_entries(cohort, setup)
+    order = np.lexsort((result.person, result.snp))
+    np.testing.assert_array_equal(result.snp[order], snp[np.lexsort((person, snp))])
+    np.testing.assert_array_equal(result.true_alleles[order], truth[np.lexsort((person, snp))])
+    np.testing.assert_allclose(result.genotype_prob.sum(axis=1), 1.0, atol=1e-6)
+    table = genotype_metrics(result, np.full(len(cohort.meta), 0.3)).set_index("maf_bin")
+    assert table.loc["all", "genotype_accuracy"] > 0.9  # copies of 4 founders: easy
+    assert (tmp_path / "ENSG01.1.imputed.log").exists()
