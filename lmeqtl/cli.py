@@ -24,6 +24,8 @@ COMMANDS: dict[str, Command] = {
     "presets": Command("lmeqtl.config", "show the presets (smoke, top10, top10-gpu, top100)"),
     "simulate": Command("lmeqtl.simulate", "simulate a 1000 Genomes-like cohort with known eQTLs (real formats)"),
     "prepare": Command("lmeqtl.dataprep", "VCFs + panel + gene TSS list -> dataset.parquet + meta.csv.gz"),
+    "train": Command("lmeqtl.train", "train the haplotype masked language model (resumable; DDP via torchrun)"),
+    "evaluate": Command("lmeqtl.evaluate", "masked accuracy, recall and IQS of a trained model, by MAF bin"),
     "book": Command("lmeqtl.book", "run the notebooks with papermill and build the HTML book"),
 }
 

@@ -81,22 +81,33 @@ class ModelConfig:
     resnet_kernel: int = 7
     decoder_kernel: int = 15
     dropout: float = 0.1
+    dss_kernel: str = "exp"  # "exp": length-independent kernels; "softmax": the original's
+    snp_embedding: bool = False  # a learned vector per (gene, SNP) added to the input (not in the original)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Masked-LM training."""
+    """Masked-LM training (see ``lmeqtl.train``; original: Adam 1e-3, batch 32, no schedule)."""
 
     epochs: int = 100
     batch_size: int = 32
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
+    lr_schedule: str = "cosine"  # "constant" or "cosine" (to min_lr_ratio), after a linear warmup
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.05
+    grad_clip: float | None = 1.0  # max gradient norm (None: no clipping)
+    amp: str = "auto"  # "auto": bf16/fp16 autocast on CUDA, off on CPU; "off"; "bf16" (any device)
     crop_length: int | None = None  # train on random crops of this many SNPs (None: whole)
+    epoch_size: int | None = None  # haplotypes per epoch, a seeded subset (None: all)
     mask_rate: float = 0.2
-    mask_strategy: str = "maf_stratified"  # or "uniform"
+    mask_strategy: str = "maf_stratified"  # or "uniform", "maf_balanced" (lmeqtl.masking)
     edge_frame: int = 30  # positions at each end that are never masked
-    n_folds: int = 5
+    n_folds: int = 5  # validation = fold `fold` of the train split's samples
     fold: int = 0
+    val_max_haplotypes: int | None = None  # score a seeded subset of validation haplotypes
+    val_batch_size: int = 16
+    validate_every: int = 1  # epochs
     max_minutes: float | None = None  # stop after this wall time (CPU presets)
     seed: int = 1
 
@@ -216,8 +227,9 @@ def _smoke() -> Preset:
             super_population_sizes={"AFR": 60, "AMR": 30, "EAS": 40, "EUR": 130, "SAS": 40},
             n_expression_eur=100, n_expression_yri=20,
         ),
-        model=ModelConfig(d_model=32, n_layers=2, n_resnet_blocks=1, d_state=16, dropout=0.0),
-        train=TrainConfig(epochs=3, batch_size=32, learning_rate=3e-3, crop_length=256,
+        model=ModelConfig(d_model=32, n_layers=2, n_resnet_blocks=1, d_state=16, dropout=0.0,
+                          snp_embedding=True),
+        train=TrainConfig(epochs=3, batch_size=32, learning_rate=3e-3, warmup_steps=20, crop_length=256,
                           max_minutes=1.5),
         embed=EmbedConfig(rolling_copies=5),
         genotype_eval=GenotypeEvalConfig(max_samples=40),
@@ -232,9 +244,12 @@ def _top10() -> Preset:
     return Preset(
         name="top10",
         description="simulated cohort on the real top10 gene windows; reduced model for 2 CPU cores",
-        model=ModelConfig(d_model=64, n_layers=4, n_resnet_blocks=1, d_state=32, dropout=0.0),
-        train=TrainConfig(epochs=1000, batch_size=32, learning_rate=3e-3, crop_length=1000,
-                          max_minutes=15.0),
+        model=ModelConfig(d_model=64, n_layers=4, n_resnet_blocks=1, d_state=32, dropout=0.0,
+                          snp_embedding=True),
+        # ~15 min on 2 cores: 14 epochs of 4000 random 1000-SNP crops, validation on 500 fixed
+        # whole haplotypes; measured: see benchmarks/RESULTS.md and the model report
+        train=TrainConfig(epochs=14, batch_size=32, learning_rate=6e-3, warmup_steps=50, crop_length=1000,
+                          epoch_size=4000, val_max_haplotypes=500, max_minutes=15.0),
         embed=EmbedConfig(rolling_copies=10),
         genotype_eval=GenotypeEvalConfig(max_samples=200),
         finetune=FinetuneConfig(epochs=5, max_minutes=8.0),
