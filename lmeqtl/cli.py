@@ -26,6 +26,7 @@ COMMANDS: dict[str, Command] = {
     "prepare": Command("lmeqtl.dataprep", "VCFs + panel + gene TSS list -> dataset.parquet + meta.csv.gz"),
     "train": Command("lmeqtl.train", "train the haplotype masked language model (resumable; DDP via torchrun)"),
     "evaluate": Command("lmeqtl.evaluate", "masked accuracy, recall and IQS of a trained model, by MAF bin"),
+    "finetune": Command("lmeqtl.finetune", "RQ3: fine-tune a checkpoint on expression (frozen layers, per-gene head, RQ2 folds)"),
     "book": Command("lmeqtl.book", "run the notebooks with papermill and build the HTML book"),
 }
 
