@@ -218,3 +218,50 @@ def test_cli_finetunes_from_files(planted, tmp_path, capsys):
     scores = pd.read_csv(tmp_path / "out" / "scores.csv")
     assert list(scores["gene"]) == ["ENSG02.1"] and scores["n"].iloc[0] == int((cohort.samples["split"] == "train").sum())
     assert (tmp_path / "out" / "outer_folds.csv").is_file() and "ENSG02.1" in capsys.readouterr().out
+
+
+def test_chapter_finds_the_checkpoint_and_rq2_outputs(tmp_path):
+    from lmeqtl.config import get_preset
+    from lmeqtl.finetune import chapter
+    from lmeqtl.notebook import NotebookRun
+
+    run = NotebookRun("04_rq3_finetuning", get_preset("smoke"), tmp_path, None, tmp_path / "given", "cpu")
+    assert chapter.pretrained_checkpoint(run) == (tmp_path / "given", "the checkpoint given to the book (--checkpoint)")
+    trained = tmp_path / "01_train_mlm" / "checkpoint"
+    trained.mkdir(parents=True)
+    (trained / "checkpoint.json").write_text("{}")
+    run = NotebookRun("04_rq3_finetuning", get_preset("smoke"), tmp_path, None, None, "cpu")
+    assert chapter.pretrained_checkpoint(run)[0] == trained
+    assert chapter.rq2_outputs(run) == (None, None)
+    rq2 = tmp_path / "03_rq2_embeddings_expression" / "comparison"
+    ex.save_folds(rq2 / "folds.csv", ex.outer_folds(["HG1", "HG2", "HG3"], 3, seed=1))
+    pd.DataFrame({"gene": ["G"], "method": ["ridge:sum"]}).to_parquet(rq2 / "predictions.parquet")
+    folds, predictions = chapter.rq2_outputs(run)
+    assert sorted(folds.index) == ["HG1", "HG2", "HG3"] and list(predictions["method"]) == ["ridge:sum"]
+
+
+def test_true_genetic_values_and_attention_near_causal_snps():
+    from lmeqtl.finetune import chapter
+    from lmeqtl.formats import Truth
+
+    people = founder_cohort(n_samples=30, genes={"ENSG01.1": 20}, seed=1)
+    causal = pd.DataFrame({"gene_id": "ENSG01.1", "id": ["rs1", "rs2"], "seq_idx": [3, 12], "effect": [0.5, -1.0]})
+    genes = pd.DataFrame({"gene_id": ["ENSG01.1"], "interaction_snps": ["rs1,rs2"], "interaction_effect": [2.0]})
+    truth = Truth(genes=genes, causal_snps=causal, enrichment=pd.DataFrame())
+    h = people.haplotypes["ENSG01.1"]
+    expected = 0.5 * h[:, :, 3].sum(1) - h[:, :, 12].sum(1) + 2.0 * (h[:, :, 3] & h[:, :, 12]).sum(1)
+    assert np.allclose(chapter.true_genetic_values(truth, people, ["ENSG01.1"])["ENSG01.1"], expected)
+    weights = pd.DataFrame({"gene": "ENSG01.1", "fold": 0, "seq_idx": np.arange(20), "weight": np.eye(20)[12]})
+    near = chapter.attention_near_causal(weights, truth, reach=1).iloc[0]
+    assert near["mass_near_causal"] == 1.0 and near["share_near_causal"] == 6 / 20 and near["n_causal_in_window"] == 2
+
+
+def test_joint_mode_trains_one_trunk_with_a_head_per_gene(planted, tmp_path):
+    cohort, expression, folds, pretrained = planted
+    config = FinetuneConfig(freeze="all_but_last_1", mode="joint", epochs=1, batch_size=64, mlm_weight=0.0,
+                            cache_batch_size=64, window_snps=24)
+    result = finetune_expression(pretrained, cohort, expression, folds, config, output_dir=tmp_path, progress=False)
+    assert set(result.folds["unit"]) == {"joint"} and set(result.predictions["gene"]) == set(GENES)
+    model, info = load_finetuned(tmp_path / "units" / "joint" / "fold_0")
+    assert model.genes == list(GENES) and info["windows"] == [[8, 32], [4, 28]]
+    assert set(model.finetuned_state()) >= {"head.weight", "mlm.layers.1.output_linear.weight"}
