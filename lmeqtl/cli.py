@@ -28,6 +28,7 @@ COMMANDS: dict[str, Command] = {
     "evaluate": Command("lmeqtl.evaluate", "masked accuracy, recall and IQS of a trained model, by MAF bin"),
     "rq1": Command("lmeqtl.rq1", "RQ1: genotype reconstruction, MLM vs Beagle 5 vs most frequent genotype, by MAF bin"),
     "embed": Command("lmeqtl.embed", "haplotype embeddings of a trained model (single, masked or rolling; resumable)"),
+    "finetune": Command("lmeqtl.finetune", "RQ3: fine-tune a checkpoint on expression (frozen layers, per-gene head, RQ2 folds)"),
     "book": Command("lmeqtl.book", "run the notebooks with papermill and build the HTML book"),
 }
 

@@ -186,12 +186,48 @@ class ExpressionConfig:
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """RQ3: fine-tuning with frozen layers and a regression head."""
+    """RQ3: fine-tune the pretrained MLM on expression, on RQ2's outer folds (``lmeqtl.finetune``).
 
-    freeze: str = "all_but_last_2"  # none | encoder | all_but_last_<k>
+    What trains (``freeze``; the trunk's stages are the input stage = encoder, gene/SNP
+    embeddings and ResNet, then the state-space blocks): ``none`` (everything), ``encoder``
+    (all blocks, input stage frozen), ``all_but_last_<k>`` (the last k blocks), ``all`` (the
+    head only; = ``all_but_last_0``). The MLM decoder is never trained. Frozen stages run
+    once per haplotype and their output is cached; each epoch runs only what trains.
+    Head, one per gene: ``pooling`` over SNPs, ``mean`` (RQ2's embedding) or ``attention``
+    (a learned weight per SNP, starting from the mean), then the two haplotypes combined by
+    a symmetric function (``combine``: ``sum`` or ``sum_absdiff``), then linear.
+    ``window_snps``: the model reads the SNPs nearest the TSS (None: the whole window).
+    ``mode``: ``per_gene`` (a model per gene) or ``joint`` (one trunk, a head per gene).
+    Training: AdamW (``learning_rate`` for the trunk, ``head_learning_rate`` for the head),
+    ``batch_size`` people; the inner validation split (``val_fraction`` of each outer
+    training fold) picks the best epoch and stops after ``patience`` epochs without
+    improvement. ``mlm_weight`` > 0 adds the masked-LM loss on crops of train-split
+    haplotypes (the MLM's own data) as a regulariser (ignored when only the head trains). ``max_minutes``: training budget
+    shared equally by the (gene, fold) units.
+
+    GPU settings (the defaults; ``top10-gpu``/``top100``): last 2 blocks + head, whole
+    windows, mean pooling, MLM weight 0.1, 20 epochs. CPU (``top10``): the trunk stays
+    frozen (one trainable block at 5000 SNPs costs ~0.05 s per haplotype per epoch, see
+    ``benchmarks/bench_finetune.py``) and the head learns where to look (attention pooling).
+    """
+
+    freeze: str = "all_but_last_2"  # none | encoder | all_but_last_<k> | all
+    pooling: str = "mean"  # mean | attention
+    combine: str = "sum"  # sum | sum_absdiff (both order-invariant)
+    window_snps: int | None = None  # SNPs nearest the TSS read by the model (None: all)
+    mode: str = "per_gene"  # per_gene | joint
     epochs: int = 20
     batch_size: int = 16
-    learning_rate: float = 1e-4
+    learning_rate: float = 1e-4  # trainable trunk blocks
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 1e-2
+    val_fraction: float = 0.2
+    patience: int = 5  # epochs without a better inner-validation loss before stopping
+    mlm_weight: float = 0.1  # masked-LM loss weight (0: off; only with trainable trunk layers)
+    mlm_batch_size: int = 8
+    mlm_crop_length: int = 500
+    cache_batch_size: int = 16  # haplotypes per forward pass when caching frozen stages
+    amp: str = "auto"  # as TrainConfig.amp: bf16/fp16 autocast on CUDA, off on CPU
     max_minutes: float | None = None
     seed: int = 1
 
@@ -261,7 +297,8 @@ def _smoke() -> Preset:
         embed=EmbedConfig(rolling_copies=5),
         genotype_eval=GenotypeEvalConfig(max_samples=40),
         expression=ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=100),
-        finetune=FinetuneConfig(epochs=2, max_minutes=1.0),
+        # exercises the trainable-block path with the MLM regulariser in seconds
+        finetune=FinetuneConfig(freeze="all_but_last_1", epochs=3, patience=3, mlm_crop_length=128, max_minutes=1.0),
         explain=ExplainConfig(n_individuals=4, ig_steps=4, ism_max_snps=10, susie_effects=5,
                               recall_ks=(1, 5, 10, 20), top_k=20, n_permutations=200),
     )
@@ -281,7 +318,10 @@ def _top10() -> Preset:
                           epoch_size=4000, val_max_haplotypes=500, max_minutes=14.0, test_max_haplotypes=600),
         embed=EmbedConfig(rolling_copies=10),
         genotype_eval=GenotypeEvalConfig(max_samples=200),
-        finetune=FinetuneConfig(epochs=5, max_minutes=8.0),
+        # the trunk stays frozen (one trainable block costs ~0.05 s per haplotype and epoch at 5000 SNPs);
+        # its states of the 1000 SNPs nearest each TSS are cached once, the head learns an attention pooling
+        finetune=FinetuneConfig(freeze="all", pooling="attention", window_snps=1000, epochs=40, patience=8,
+                                batch_size=32, head_learning_rate=0.02, max_minutes=5.0),
         # ~1 min per gene with the reduced MLM on 2 cores (IG: 8 x 8 x 2 haplotype passes with
         # gradients; ISM: 8 x 2 x 10 mutants); the GPU presets attribute more people and SNPs
         explain=ExplainConfig(n_individuals=8, ig_steps=8, ism_max_snps=10, ism_batch_size=32),

@@ -1,0 +1,108 @@
+"""Checkpoints of fine-tuned expression models, written like training's (:mod:`lmeqtl.checkpoint`).
+
+A fine-tuned checkpoint is a directory::
+
+    finetuned.pt     torch.save of the head and the trainable trunk parameters only
+                     (tensors; read with weights_only=True)
+    finetune.json    the fine-tuning configuration, genes, SNP windows, fold, best epoch,
+                     metrics, and the pretrained checkpoint it starts from (path + sha256)
+
+The frozen trunk is not copied (top10's SNP embedding alone is 3.2 M parameters, and a
+run writes one checkpoint per gene and fold): :func:`load_finetuned` rebuilds the model
+from the pretrained checkpoint, refusing one whose weights differ from those fine-tuned.
+Weights are written first and the JSON last, both atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmeqtl import __version__
+from lmeqtl.checkpoint import git_commit, load_checkpoint, load_state_dict_file
+from lmeqtl.config import FinetuneConfig
+from lmeqtl.errors import InputError
+from lmeqtl.finetune.model import ExpressionModel
+from lmeqtl.io import atomic_path, read_json, sha256_file, write_json
+
+FORMAT, FORMAT_VERSION = "lmeqtl-finetuned-expression", 1
+WEIGHTS_FILE, INFO_FILE = "finetuned.pt", "finetune.json"
+
+
+def save_finetuned(path_dir: str | os.PathLike[str], model: ExpressionModel, *, pretrained: str | os.PathLike[str],
+                   pretrained_sha256: str | None, state: dict[str, torch.Tensor] | None = None,
+                   extra: dict[str, Any] | None = None) -> Path:
+    """Write ``finetuned.pt`` (``state``, default the model's current one) + ``finetune.json``."""
+    path_dir = Path(path_dir)
+    path_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path_dir / WEIGHTS_FILE) as tmp:
+        torch.save(state if state is not None else model.finetuned_state(), tmp)
+        digest = sha256_file(tmp)
+    info = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "pretrained": {"path": str(Path(pretrained).resolve()), "weights_sha256": pretrained_sha256},
+        "finetune_config": dataclasses.asdict(model.config), "genes": model.genes,
+        "mlm_genes": model.mlm_genes, "windows": [list(w) for w in model.windows],
+        "weights_file": WEIGHTS_FILE, "weights_sha256": digest, "git_commit": git_commit(),
+        "lmeqtl_version": __version__, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+    write_json(path_dir / INFO_FILE, info)
+    return path_dir
+
+
+def read_finetuned_info(path_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON of a fine-tuned checkpoint, checked for its format."""
+    info_path = Path(path_dir) / INFO_FILE
+    if not info_path.is_file():
+        raise InputError("not a fine-tuned checkpoint directory", path=path_dir,
+                         expected=f"{INFO_FILE} and {WEIGHTS_FILE} (see lmeqtl.finetune.checkpoints)")
+    info = read_json(info_path)
+    if info.get("format") != FORMAT or info.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"format {info.get('format')!r} version {info.get('format_version')!r}",
+                         path=info_path, expected=f"{FORMAT!r} version {FORMAT_VERSION}")
+    return info
+
+
+def finetune_config_from(raw: dict[str, Any], source: str | os.PathLike[str]) -> FinetuneConfig:
+    """A :class:`FinetuneConfig` from its JSON; unknown fields are an error."""
+    fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise InputError(f"unknown fine-tuning settings {unknown}", path=source, where="finetune_config",
+                         expected=f"fields of FinetuneConfig: {sorted(fields)}")
+    return FinetuneConfig(**raw)
+
+
+def load_finetuned(path_dir: str | os.PathLike[str], pretrained: str | os.PathLike[str] | None = None,
+                   device: str | torch.device = "cpu") -> tuple[ExpressionModel, dict[str, Any]]:
+    """Rebuild a fine-tuned :class:`ExpressionModel` (eval mode) and return ``(model, info)``.
+
+    ``pretrained``: the pretrained checkpoint directory (default: the path recorded at
+    fine-tuning time); its weights must be the ones that were fine-tuned (sha256).
+    """
+    info = read_finetuned_info(path_dir)
+    source = Path(pretrained) if pretrained is not None else Path(info["pretrained"]["path"])
+    mlm, pretrained_info = load_checkpoint(source)
+    expected = info["pretrained"].get("weights_sha256")
+    if expected and pretrained_info.get("weights_sha256") != expected:
+        raise InputError("this pretrained checkpoint is not the one that was fine-tuned", path=source,
+                         where="weights_sha256", expected=expected)
+    weights = Path(path_dir) / info.get("weights_file", WEIGHTS_FILE)
+    if not weights.is_file():
+        raise InputError("weights file is missing", path=weights, expected=f"written with {INFO_FILE}")
+    if sha256_file(weights) != info.get("weights_sha256"):
+        raise InputError("weights file does not match its finetune.json (truncated or replaced)",
+                         path=weights, where="sha256", expected=info.get("weights_sha256"))
+    config = finetune_config_from(info["finetune_config"], Path(path_dir) / INFO_FILE)
+    model = ExpressionModel(mlm, info["genes"], info["mlm_genes"], [tuple(w) for w in info["windows"]], config)
+    try:
+        model.load_finetuned_state(load_state_dict_file(weights))
+    except ValueError as err:
+        raise InputError(str(err), path=weights, expected="weights saved from this fine-tuning configuration") from None
+    return model.to(device).eval(), info
