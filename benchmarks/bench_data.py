@@ -1,6 +1,7 @@
 """The data layer on the top10 preset: time and peak memory of simulate and prepare, and fidelity.
 
     python -m benchmarks.bench_data [--out DIR] [--reuse]
+    python -m benchmarks.bench_data --quick     # the smoke preset; no comparison with the real top10
 
 Runs ``lmeqtl simulate --preset top10`` and ``lmeqtl prepare`` as child processes (wall
 time, peak RSS of each), then compares the prepared ``meta.csv.gz`` with the original's
@@ -14,17 +15,15 @@ on them.
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
+from benchmarks.common import measure
 from lmeqtl.cohort import load_cohort
 from lmeqtl.datapaths import DataPaths
 from lmeqtl.formats import library_samples, read_geuvadis_expression, read_truth
@@ -33,13 +32,9 @@ from lmeqtl.top10 import real_top10_meta
 
 
 def _run(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GiB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lmeqtl.cli", *args], check=True, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 2**20
+    """Wall seconds and peak RSS (GiB) of one ``lmeqtl`` command, in its own process."""
+    result = measure([sys.executable, "-m", "lmeqtl.cli", *args])
+    return result["seconds"], result["peak_mb"] / 1024
 
 
 def fidelity(out: Path) -> dict[str, pd.DataFrame | float | bool]:
@@ -91,15 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="data directory (default: a temporary one)")
     parser.add_argument("--reuse", action="store_true", help="skip simulate/prepare; measure an existing --out")
+    parser.add_argument("--quick", action="store_true", help="the smoke preset (a smoke test; fidelity skipped)")
     args = parser.parse_args(argv)
+    preset = "smoke" if args.quick else "top10"
     with tempfile.TemporaryDirectory() as scratch:
-        out = args.out or Path(scratch) / "sim_top10"
+        out = args.out or Path(scratch) / f"sim_{preset}"
         if not args.reuse:
-            sim_s, sim_gib = _run(["simulate", "--preset", "top10", "--out", str(out), "--force"])
+            sim_s, sim_gib = _run(["simulate", "--preset", preset, "--out", str(out), "--force"])
             prep_s, prep_gib = _run(["prepare", "--data-dir", str(out), "--force"])
             print("| step | wall s | peak RSS GiB |\n|---|---|---|")
-            print(f"| simulate --preset top10 | {sim_s:.1f} | {sim_gib:.2f} |")
-            print(f"| prepare (2504 x 50,000) | {prep_s:.1f} | {prep_gib:.2f} |\n")
+            print(f"| simulate --preset {preset} | {sim_s:.1f} | {sim_gib:.2f} |")
+            print(f"| prepare | {prep_s:.1f} | {prep_gib:.2f} |\n")
+        if args.quick:
+            print(h2_recovery(out).to_markdown(index=False))
+            return 0
         result = fidelity(out)
         print(f"prepare reproduces the real top10 meta (all but AF): {result['identical_columns']}")
         print(f"MAF KS distance to the real top10: {result['ks_maf']:.4f} (AF: {result['ks_af']:.4f}); "

@@ -9,7 +9,7 @@ The predictor is a stand-in of the top10 preset's cost (Conv1d encoder k=15, 4 c
 blocks of width 64, k=7, mean-pooled, both haplotypes summed, linear head), not the MLM:
 only the timings mean anything.
 
-    PYTHONPATH=. python benchmarks/bench_explain.py [--individuals 8] [--steps 8] [--ism-snps 10]
+    python -m benchmarks.bench_explain [--individuals 8] [--steps 8] [--ism-snps 10] [--quick]
 
 Defaults: the top10 preset's ``ExplainConfig``.
 """
@@ -70,12 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=config.ig_steps)
     parser.add_argument("--ism-snps", type=int, default=config.ism_max_snps)
     parser.add_argument("--snps", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="500 SNPs, 2 people, 2 IG steps, 4 ISM SNPs")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.snps, args.individuals, args.steps, args.ism_snps = 500, 2, 2, 4
     rng = np.random.default_rng(1)
     n, length = 373, args.snps
     haplotypes = (rng.random((n, 2, length)) < rng.uniform(0.03, 0.5, length)).astype(np.uint8)
     dosage = haplotypes.sum(1).astype(float)
-    expression = dosage[:, [100, 2500]] @ np.array([0.5, -0.4]) + rng.normal(size=n)
+    expression = dosage[:, [length // 50, length // 2]] @ np.array([0.5, -0.4]) + rng.normal(size=n)
     model = StandIn().eval()
     onehot = haplotype_onehot(haplotypes[: args.individuals], n_tokens=3)
     rows = []
@@ -121,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                         snps_table["tss_distance"].to_numpy(), snps_table["GENE_ID"].to_numpy(), n_permutations=1000)
     row("enrichment (Fisher + 1000 matched perms)", seconds, f"top 50 per gene, {n_genes} genes, 6 marks")
 
-    print(f"# bench_explain on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(pd.DataFrame(rows).to_string(index=False))
+    print(f"### RQ5 steps on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads), load {os.getloadavg()[0]:.1f}\n")
+    print(pd.DataFrame(rows).to_markdown(index=False))
     return 0
 
 

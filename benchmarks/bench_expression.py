@@ -11,7 +11,7 @@ along the SNPs), embeddings = a fixed random nonlinear map of each haplotype, ex
 = 1-5 causal SNPs at cis-h2 0.05-0.6 plus noise. Only the timings mean anything; the r
 values printed describe this toy, not the language model.
 
-    PYTHONPATH=. python benchmarks/bench_expression.py [--genes 10] [--n-jobs 1] [--covariates]
+    python -m benchmarks.bench_expression [--genes 10] [--n-jobs 1] [--covariates] [--quick]
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def synthetic_study(n_genes: int, n_people: int = 373, n_snps: int = 5000, width
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 genes, 500 SNPs, 32-d embeddings, 3 x 3 CV")
     parser.add_argument("--genes", type=int, default=10)
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--covariates", action="store_true",
@@ -73,10 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     covariates = ("sex", "genotype_pcs", "expression_pcs") if args.covariates else ()
     config = ExpressionConfig(n_jobs=args.n_jobs, covariates=covariates)
+    n_snps, width = 5000, 256
+    if args.quick:
+        args.genes, n_snps, width = 2, 500, 32
+        config = ExpressionConfig(n_jobs=args.n_jobs, covariates=covariates, outer_folds=3, inner_folds=3,
+                                  n_bootstrap=100)
 
     start = time.perf_counter()
     with threadpool_limits(limits=1):
-        expression, embeddings, dosages, lead, truth = synthetic_study(args.genes)
+        expression, embeddings, dosages, lead, truth = synthetic_study(args.genes, n_snps=n_snps, width=width)
     made = time.perf_counter() - start
     folds = outer_folds(expression.index, config.outer_folds, config.seed)
     samples = pd.DataFrame({"gender": np.resize(["male", "female"], len(expression))}, index=expression.index)
@@ -95,22 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     power = paired_test_power(args.genes, 0.8)
     score_seconds = time.perf_counter() - start
 
-    print(f"# bench_expression: {args.genes} genes x 373 people, H=256 x 2, 5000 SNPs; "
+    print(f"### expression CV (RQ2 + RQ4): {args.genes} genes x 373 people, H={width} x 2, {n_snps} SNPs, "
+          f"{config.outer_folds} x {config.inner_folds} nested CV; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
-          f"n_jobs={args.n_jobs}, covariates={list(config.covariates)}")
-    print(f"synthetic data        {made:7.1f} s (not part of the comparison)")
-    print(f"nested CV, all        {cv_seconds:7.1f} s  (CPU time of this process: {cv_cpu:.1f} s)")
-    print(f"scores + tests        {score_seconds:7.1f} s")
-    print(f"TOTAL comparison      {cv_seconds + score_seconds:7.1f} s  (target < 600 s)")
+          f"n_jobs={args.n_jobs}, covariates={list(config.covariates)}\n")
+    print("| step | wall s | note |\n|---|---|---|")
+    print(f"| synthetic data | {made:.1f} | not part of the comparison |")
+    print(f"| nested CV, all methods | {cv_seconds:.1f} | CPU time of this process: {cv_cpu:.1f} s |")
+    print(f"| scores + tests | {score_seconds:.1f} | {config.n_bootstrap} bootstrap resamples |")
+    print(f"| total comparison | {cv_seconds + score_seconds:.1f} | {(cv_seconds + score_seconds) / args.genes:.1f} s "
+          f"per gene; target for 10 genes < 600 s |\n")
     per_method = comparison.timings.groupby("method")["seconds"].sum().sort_values(ascending=False)
-    print("\nseconds per method (all genes):")
-    print(per_method.round(1).to_string())
+    print("seconds per method (all genes):\n")
+    print(per_method.round(1).reset_index().to_markdown(index=False))
     print(f"\nnot converged: {int((~comparison.timings.converged).sum())} of {len(comparison.timings)} fits")
-    print("\nsummary (toy data):")
-    print(summary.round(3).to_string(index=False))
-    print("\nvs predixcan (toy data):")
+    print("\nsummary (toy data; only the timings mean anything):\n")
+    print(summary.round(3).to_markdown(index=False))
+    print("\nvs predixcan (toy data):\n")
     print(paired[["method_a", "mean_difference", "wins_a", "wins_b", "wilcoxon_p", "sign_test_p"]]
-          .round(4).to_string(index=False))
+          .round(4).to_markdown(index=False))
     print(f"\npower with {args.genes} genes at d_z = 0.8: Wilcoxon {power['power_wilcoxon']:.2f}, "
           f"sign {power['power_sign']:.2f}")
     return 0

@@ -20,6 +20,7 @@ import nbformat
 
 from lmeqtl.config import PRESETS
 from lmeqtl.errors import InputError
+from lmeqtl.io import atomic_path
 from lmeqtl.notebook import default_run_dir
 from lmeqtl.pipeline import (
     CHAPTERS_DIR,
@@ -70,7 +71,8 @@ def _chapter_copy(executed: Path, target: Path) -> None:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
-    nbformat.write(notebook, target)
+    with atomic_path(target) as tmp:
+        nbformat.write(notebook, tmp)
 
 
 def _toc(chapters: list[str], pages: list[str]) -> dict[str, Any]:
@@ -101,11 +103,14 @@ def assemble_book(settings: RunSettings, steps: list[Step], book_dir: Path = BOO
     done = [s for s in steps if s.name in state["steps"] and (run_dir / CHAPTERS_DIR / f"{s.name}.ipynb").exists()]
     for step in done:
         _chapter_copy(run_dir / CHAPTERS_DIR / f"{step.name}.ipynb", chapters / f"{step.name}.ipynb")
-    (chapters / "reproducibility.md").write_text(render_reproducibility(settings, steps, state))
-    (chapters / "this_build.md").write_text(render_this_build(settings, steps, done))
     pages = sorted(p.stem for p in book_dir.glob("*.md") if p.stem != "intro")
     toc = chapters / "_toc.yml"
-    toc.write_text(json.dumps(_toc([s.name for s in done], [*pages, f"{CHAPTERS_DIR}/reproducibility"]), indent=2))
+    for target, text in ((chapters / "reproducibility.md", render_reproducibility(settings, steps, state)),
+                         (chapters / "this_build.md", render_this_build(settings, steps, done)),
+                         (toc, json.dumps(_toc([s.name for s in done], [*pages, f"{CHAPTERS_DIR}/reproducibility"]),
+                                          indent=2))):
+        with atomic_path(target) as tmp:
+            tmp.write_text(text)
     return toc
 
 

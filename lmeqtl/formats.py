@@ -43,14 +43,34 @@ LIBRARY_PATTERN = re.compile(r"^(?P<sample>[A-Za-z0-9]+)\.(?P<library>\d+)\.(?P<
 
 
 def _read_table(path: str | os.PathLike[str], **kwargs: Any) -> pd.DataFrame:
+    """A tab-separated table as strings; a header naming a column twice is an error (pandas
+    would silently rename the second ``X`` to ``X.1`` — a valid-looking GEUVADIS library name)."""
     try:
-        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, **kwargs)
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, **kwargs)
+        if kwargs.get("header", "infer") is not None:
+            _no_duplicate_columns(frame, path)
+        return frame
     except FileNotFoundError:
         raise InputError("file not found", path=path) from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError, EOFError) as err:
         raise InputError(f"cannot read as a tab-separated table ({err})", path=path) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", path=path) from None
+
+
+def _no_duplicate_columns(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    import gzip
+
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rt") if gzipped else open(path)) as handle:
+        header = handle.readline().rstrip("\r\n").split("\t")
+    seen: set[str] = set()
+    for name in header:
+        if name and name in seen:
+            raise InputError(f"column {name!r} appears twice", path=path, where="line 1 (header)",
+                             expected="each column name once")
+        seen.add(name)
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], path: str | os.PathLike[str]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import nbformat
 
 from lmeqtl.errors import InputError
+from lmeqtl.io import atomic_path
 from lmeqtl.notebook import STANDARD_PARAMETERS
 
 KERNEL = {"name": "lmeqtl", "display_name": "Python (lmeqtl)", "language": "python"}
@@ -74,7 +75,8 @@ def write_notebook_template(path: str | os.PathLike[str], step: str, title: str,
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} exists; not overwriting it")
-    nbformat.write(notebook_template(step, title, summary), path)
+    with atomic_path(path) as tmp:
+        nbformat.write(notebook_template(step, title, summary), tmp)
     return path
 
 

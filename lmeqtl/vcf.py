@@ -171,7 +171,7 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
     if columns[:9] != ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]:
         raise InputError("no '#CHROM POS ID REF ALT QUAL FILTER INFO FORMAT ...' header line", path=path,
                          expected="a VCF with genotype columns")
-    all_samples = columns[9:]
+    all_samples = _unique_samples(columns[9:], path)
     position = {s: i for i, s in enumerate(all_samples)}
     if samples is None:
         samples = all_samples
@@ -275,6 +275,17 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
     )
 
 
+def _unique_samples(samples: list[str], path) -> list[str]:  # noqa: ANN001
+    """The header's sample names; one named twice would silently shadow the other's genotypes."""
+    seen: set[str] = set()
+    for sample in samples:
+        if sample in seen:
+            raise InputError(f"sample {sample!r} appears twice in the #CHROM header line", path=path,
+                             expected="each sample column once")
+        seen.add(sample)
+    return samples
+
+
 def _info_af(info: str, path, where: str) -> float:  # noqa: ANN001
     for item in info.split(";"):
         if item.startswith("AF="):
@@ -294,4 +305,4 @@ def vcf_samples(path: str | os.PathLike[str]) -> list[str]:
     header, _ = _read_header(path)
     if not header or not header[-1].startswith("#CHROM"):
         raise InputError("no #CHROM header line", path=path, expected="a VCF file")
-    return header[-1].split("\t")[9:]
+    return _unique_samples(header[-1].split("\t")[9:], path)

@@ -1,0 +1,73 @@
+"""Same seed, same numbers on CPU: prepare (bytes) and the expression comparison (nested CV).
+
+Covered next to their modules: simulate (test_simulate: same seed, same bytes), training
+(test_train: identical histories and weights). Embeddings are covered by their author.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmeqtl.config import ExpressionConfig
+from lmeqtl.datapaths import DataPaths
+from lmeqtl.dataprep import prepare
+from lmeqtl.expression import outer_folds, run_comparison
+
+VCF = """##fileformat=VCFv4.1
+##contig=<ID=6,length=100000>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tHG1\tNA2\tHG3\tNA4
+6\t100\trs1\tA\tG\t100\tPASS\t.\tGT\t0|1\t0|0\t1|0\t0|0
+6\t200\t.\tG\tA\t100\tPASS\t.\tGT\t1|1\t1|0\t0|1\t0|0
+6\t300\trs4\tT\tC\t100\tPASS\t.\tGT\t0|0\t0|1\t1|1\t.|.
+6\t500\trs6\tC\tA\t100\tPASS\t.\tGT\t1|0\t0|0\t0|0\t0|1
+"""
+PANEL = "sample\tpop\tsuper_pop\tgender\nHG1\tGBR\tEUR\tmale\nNA2\tYRI\tAFR\tfemale\nHG3\tCEU\tEUR\tfemale\n" \
+        "NA4\tCHB\tEAS\tmale\n"
+
+
+def test_prepare_twice_gives_the_same_bytes(tmp_path):
+    (tmp_path / "vcf").mkdir()
+    (tmp_path / "vcf" / "chr6.vcf").write_text(VCF)
+    (tmp_path / "panel").write_text(PANEL)
+    (tmp_path / "genes.tsv").write_text("gene_id\tchrom\ttss\nGENE_B.1\t6\t420\nGENE_A.1\t6\t210\n")
+    outputs = []
+    for run in ("a", "b"):
+        paths = DataPaths(out_dir=tmp_path / run, vcf=str(tmp_path / "vcf" / "chr{chrom}.vcf"),
+                          panel=tmp_path / "panel", genes=tmp_path / "genes.tsv")
+        prepare(paths, window_bp=300, max_snps=3, min_af=0.1, max_af=0.9, progress=False)
+        outputs.append({name: (tmp_path / run / name).read_bytes()
+                        for name in ("dataset.parquet", "meta.csv.gz", "prepare.json")})
+    assert outputs[0] == outputs[1]
+
+
+@pytest.fixture(scope="module")
+def study():
+    rng = np.random.default_rng(3)
+    n, n_snps, width = 48, 30, 5
+    ids = pd.Index([f"HG{i:05d}" for i in range(n)], name="sample_id")
+    expression, embeddings, dosages = {}, {}, {}
+    for gene in ("ENSG1.1", "ENSG2.1"):
+        haplotypes = (rng.random((n, 2, n_snps)) < 0.3).astype(float)  # (n, 2, L)
+        embeddings[gene] = np.tanh(haplotypes @ rng.normal(size=(n_snps, width)))  # (n, 2, H)
+        dosages[gene] = haplotypes.sum(axis=1)
+        expression[gene] = dosages[gene][:, 2] + rng.normal(size=n)
+    return pd.DataFrame(expression, index=ids), embeddings, dosages
+
+
+def _comparison(study, seed: int, n_jobs: int = 1) -> pd.DataFrame:
+    expression, embeddings, dosages = study
+    config = ExpressionConfig(outer_folds=3, inner_folds=3, models=("ridge", "lasso"), combine=("sum",),
+                              n_lambdas=8, n_jobs=n_jobs, seed=seed)
+    folds = outer_folds(expression.index, config.outer_folds, config.seed)
+    result = run_comparison(expression, folds, embeddings=embeddings, dosages=dosages, config=config,
+                            progress=False)
+    return result.predictions, result.hyperparameters
+
+
+def test_expression_cv_is_bit_identical_for_a_seed_serial_or_parallel(study):
+    first, again, parallel = _comparison(study, 1), _comparison(study, 1), _comparison(study, 1, n_jobs=2)
+    for other in (again, parallel):
+        pd.testing.assert_frame_equal(first[0], other[0], check_exact=True)
+        pd.testing.assert_frame_equal(first[1], other[1], check_exact=True)
+    other_seed = _comparison(study, 2)[0]
+    assert not other_seed["fold"].equals(first[0]["fold"])
