@@ -109,6 +109,15 @@ def _bound_by_atomic_path(function: ast.AST) -> set[str]:
                 if (isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", None))
                         == "atomic_path" and isinstance(item.optional_vars, ast.Name)):
                     names.add(item.optional_vars.id)
+    # a file opened on an atomic temp path (`with atomic_path(p) as tmp, open(tmp, "wb") as handle`)
+    for node in ast.walk(function):
+        if isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                call = item.context_expr
+                if (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "open" and call.args
+                        and isinstance(item.optional_vars, ast.Name)
+                        and {n.id for n in ast.walk(call.args[0]) if isinstance(n, ast.Name)} & names):
+                    names.add(item.optional_vars.id)
     return names
 
 
