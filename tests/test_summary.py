@@ -1,0 +1,104 @@
+"""The summary chapter's library: reading every step's tables, one table, the five answers."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmeqtl import summary
+
+GENES = [f"G{i}" for i in range(6)]
+
+
+def _scores(method: str, features: str, r: list[float], evaluation: str = "nested CV") -> pd.DataFrame:
+    r = np.asarray(r, dtype=float)
+    return pd.DataFrame({"method": method, "features": features, "gene": GENES, "n": 100, "r": r,
+                         "r_low": r - 0.1, "r_high": r + 0.1, "p_value": np.where(r > 0.2, 0.01, 0.5),
+                         "r2": r**2, "evaluation": evaluation})
+
+
+def _write(path: Path, table: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    _write(tmp_path / "01_train_mlm/evaluation/comparison.csv", pd.DataFrame({
+        "predictor": ["this model", "major allele", "this model, validation"],
+        "masked_accuracy": [0.95, 0.80, 0.96], "iqs_snp_mean": [0.8, 0.0, 0.81],
+        "scored_on": ["test", "test", "validation"]}))
+    _write(tmp_path / "02_rq1_genotypes/rq1/rq1_table.csv", pd.DataFrame({
+        "method": ["MLM", "MLM", "Beagle 5", "most frequent genotype"],
+        "maf_bin": ["(0, 0.05]", "all", "all", "all"], "genotype_accuracy": [0.99, 0.90, 0.95, 0.70],
+        "iqs": [0.5, 0.70, 0.85, 0.0], "dosage_r2": [0.4, 0.75, 0.9, np.nan]}))
+    ridge = [0.30, 0.25, 0.40, 0.10, 0.50, 0.35]
+    _write(tmp_path / "03_rq2_embeddings_expression/scores.csv", pd.concat([
+        _scores("ridge:sum", "embedding", ridge),
+        _scores("lasso:sum", "embedding", [v + 0.05 for v in ridge])]))
+    _write(tmp_path / "04_rq3_finetuning/scores.csv", pd.concat([
+        _scores("finetune", "haplotypes", [v - 0.05 for v in ridge]),
+        _scores("lead_snp", "lead_snp", [0.0] * 6)]))  # replaced by step 05's rows
+    _write(tmp_path / "05_rq4_single_snp/scores.csv", pd.concat([
+        _scores("lead_snp", "lead_snp", [0.20, 0.30, 0.10, 0.05, 0.30, 0.20]),
+        _scores("oracle", "genetic_value", [0.6] * 6),
+        _scores("rvalue (in-sample)", "lead_snp", [0.45] * 6, "in-sample (eQTL table)")]))
+    return tmp_path
+
+
+def test_results_of_every_step_are_read_and_later_steps_win(run_dir):
+    results = summary.load_results(run_dir)
+    assert results.missing == ["06_rq5_explainability/ranking.csv", "06_rq5_explainability/enrichment.csv"]
+    lead = results.expression[results.expression["method"] == "lead_snp"]
+    assert len(lead) == len(GENES) and set(lead["step"]) == {"05_rq4_single_snp"}
+    assert "06_rq5_explainability" in summary.what_ran_text(results)
+
+
+def test_one_table_of_all_methods(run_dir):
+    table = summary.methods_table(summary.load_results(run_dir))
+    by_method = table.set_index("method")
+    assert by_method.loc["this model", "value"] == pytest.approx(0.95)  # test split, not validation
+    assert "this model, validation" not in by_method.index
+    assert by_method.loc["Beagle 5", "value"] == pytest.approx(0.95)  # the "all" bin
+    assert by_method.loc["ridge:sum", "value"] == pytest.approx(np.mean([0.30, 0.25, 0.40, 0.10, 0.50, 0.35]))
+    assert by_method.loc["ridge:sum", "question"] == "RQ2" and by_method.loc["finetune", "question"] == "RQ3"
+    assert by_method.loc["rvalue (in-sample)", "question"] == "RQ4 (in-sample)"
+    assert by_method.loc["oracle", "question"] == "ceiling"
+    assert "100% of the ceiling" in by_method.loc["oracle", "detail"]
+
+
+def test_answers_use_the_pre_specified_method_and_count_wins(run_dir):
+    answers = summary.answers(summary.load_results(run_dir))
+    assert "ridge:sum" in answers["RQ2"] and "lasso:sum" in answers["RQ2"]  # best, named as chosen after
+    assert "below the classical imputer" in answers["RQ1"]
+    assert "finetune beats ridge:sum on 0 of 6 genes" in answers["RQ3"]
+    # ridge - lead: +0.10, -0.05, +0.30, +0.05, +0.20, +0.15 -> 5 wins of 6
+    assert "ridge:sum beats lead_snp on 5 of 6 genes" in answers["RQ4"]
+    assert "0.450" in answers["RQ4"]  # the in-sample |r|, labelled as an upper bound
+    assert "not answered" in answers["RQ5"]
+
+
+def test_missing_steps_are_said_not_guessed(tmp_path):
+    results = summary.load_results(tmp_path)
+    assert summary.methods_table(results).empty
+    assert all("not answered" in text for text in summary.answers(results).values())
+    text = summary.limitations_text(results, simulated=True, full_size_model=False)
+    assert "simulated" in text and "reduced CPU" in text
+
+
+def test_limitations_state_the_smallest_attainable_p(run_dir):
+    text = summary.limitations_text(summary.load_results(run_dir), simulated=False, full_size_model=True)
+    assert "6 genes" in text and f"{2 * 0.5**6:.2g}" in text and "simulated" not in text
+
+
+def test_rq5_answer_reads_ranking_and_enrichment(run_dir):
+    _write(run_dir / "06_rq5_explainability/ranking.csv", pd.DataFrame({
+        "gene": ["G0", "G1", "G0", "G1"], "method": ["ism", "ism", "marginal_eqtl", "marginal_eqtl"],
+        "average_precision": [0.5, 0.3, 0.2, 0.2], "random_average_precision": [0.01] * 4}))
+    _write(run_dir / "06_rq5_explainability/enrichment.csv", pd.DataFrame({
+        "method": ["ism", "ism"], "mark": ["H3K27ac", "H3K27me3"], "odds_ratio": [3.0, 1.0],
+        "kind": ["active", "repressive"]}))
+    answer = summary.rq5_answer(summary.load_results(run_dir))
+    assert "ism does best (mean average precision 0.400" in answer and "marginal_eqtl 0.200" in answer
+    assert "3.00 (ism)" in answer
