@@ -6,7 +6,7 @@ PRESET ?= top10
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lmeqtl-installed
 
-.PHONY: help env test lint book smoke-book bench clean
+.PHONY: help env beagle test lint book smoke-book bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,7 +27,19 @@ lint: $(STAMP)  ## ruff
 test: $(STAMP) lint  ## lint + the whole test suite (includes the smoke book)
 	$(BIN)/python -m pytest -q
 
-book: $(STAMP)  ## run the pipeline on PRESET (default top10) and build the HTML book
+# Optional: Beagle 5 for RQ1's comparison. Installed with apt-get when this runs as root on
+# Debian/Ubuntu; otherwise (or if apt fails) RQ1 runs without it and says so.
+beagle:  ## optional: install Beagle 5 (Debian package) for RQ1; skipped with a message when impossible
+	@if command -v beagle >/dev/null 2>&1 || [ -n "$$LMEQTL_BEAGLE" ]; then \
+		echo "beagle: found"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		{ apt-get update -qq >/dev/null && apt-get install -y -qq beagle >/dev/null && echo "beagle: installed"; } \
+		|| echo "beagle: apt-get could not install it; RQ1 runs without the Beagle column"; \
+	else \
+		echo "beagle: not installed (needs root apt-get; see README); RQ1 runs without the Beagle column"; \
+	fi
+
+book: $(STAMP) beagle  ## run the pipeline on PRESET (default top10) and build the HTML book
 	$(BIN)/lmeqtl book --preset $(PRESET)
 
 smoke-book: $(STAMP)  ## the tiny CI preset of the book
