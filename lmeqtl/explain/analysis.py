@@ -72,7 +72,8 @@ def baseline_scores(dosage: np.ndarray, expression: np.ndarray, config: ExplainC
     """Marginal eQTL -log10 p, elastic-net |coefficients| and SuSiE PIPs of one gene ``(L,)``."""
     return {
         "marginal_eqtl": marginal_association(dosage, expression)["minus_log10_p"].to_numpy(),
-        "elastic_net": elastic_net_scores(dosage, expression, seed=config.seed),
+        "elastic_net": elastic_net_scores(dosage, expression, n_alphas=config.enet_alphas, folds=config.enet_folds,
+                                          seed=config.seed),
         "susie_pip": susie(dosage, expression, n_effects=config.susie_effects).pip,
     }
 
