@@ -59,14 +59,14 @@ def cohort_embeddings(run: NotebookRun, model: torch.nn.Module, cohort: Cohort, 
     single mode; else computed here (``lmeqtl.embed``, resumable in ``run.out_dir/embeddings``).
     """
     from lmeqtl.embed import embed_cohort, load_embeddings
-    from lmeqtl.embed_store import model_fingerprint
+    from lmeqtl.embed_store import MANIFEST, model_fingerprint
 
     ids = [str(s) for s in sample_ids]
     stored = run.run_dir / EMBED_STEP / "embeddings"
-    if (stored / "manifest.json").is_file():
+    if (stored / MANIFEST).is_file():
         from lmeqtl.io import read_json
 
-        manifest = read_json(stored / "manifest.json")
+        manifest = read_json(stored / MANIFEST)
         saved = load_embeddings(stored)
         same = (manifest.get("model_sha256") == model_fingerprint(model) and manifest.get("config", {}).get("mode")
                 == "single" and manifest.get("config") == _as_json(config) and set(ids) <= set(saved.sample_ids)
@@ -194,7 +194,8 @@ def setup_text(checkpoint_source: str, config, n_people: int, n_genes: int, fine
 
 def agreement_text(agreement: pd.DataFrame, k: int) -> str:
     """How each method's ranking agrees with the published eQTL table's -log10 p."""
-    best = agreement[f"top_{k}_overlap"].idxmax()
+    ranked = agreement[agreement["spearman"].notna()]  # ISM scores only a few SNPs: no rank correlation
+    best = (ranked if len(ranked) else agreement)[f"top_{k}_overlap"].idxmax()
     low = agreement.index[agreement["spearman"] < 0.1].tolist()
     text = (f"The EUR373-style table lists only the SNP-gene pairs significant at FDR 5 %; unlisted SNPs rank last. "
             f"Closest to the table in its top {k}: {METHOD_NAMES.get(best, best)} (mean overlap "
