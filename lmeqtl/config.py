@@ -243,6 +243,8 @@ class ExplainConfig:
     ism_batch_size: int = 64  # mutants per forward pass
     aggregate: str = "mean_abs"  # per-SNP score: mean_abs | carrier_mean_abs (see attribution.aggregate)
     susie_effects: int = 10  # L single effects
+    enet_folds: int = 5  # elastic-net baseline: CV folds choosing its penalty
+    enet_alphas: int = 30  # ... and the length of its penalty path
     recall_ks: tuple[int, ...] = (1, 5, 10, 20, 50)
     ld_proxy_r2: float = 0.8  # a causal SNP is "found" by a top SNP in LD r2 >= this
     top_k: int = 50  # top SNPs per gene tested for chromatin enrichment
@@ -299,8 +301,8 @@ def _smoke() -> Preset:
         expression=ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=100),
         # exercises the trainable-block path with the MLM regulariser in seconds
         finetune=FinetuneConfig(freeze="all_but_last_1", epochs=3, patience=3, mlm_crop_length=128, max_minutes=1.0),
-        explain=ExplainConfig(n_individuals=4, ig_steps=4, ism_max_snps=10, susie_effects=5,
-                              recall_ks=(1, 5, 10, 20), top_k=20, n_permutations=200),
+        explain=ExplainConfig(n_individuals=4, ig_steps=4, ism_max_snps=10, susie_effects=5, enet_folds=3,
+                              enet_alphas=15, recall_ks=(1, 5, 10, 20), top_k=20, n_permutations=200),
     )
 
 
@@ -322,9 +324,12 @@ def _top10() -> Preset:
         # its states of the 1000 SNPs nearest each TSS are cached once, the head learns an attention pooling
         finetune=FinetuneConfig(freeze="all", pooling="attention", window_snps=1000, epochs=40, patience=8,
                                 batch_size=32, head_learning_rate=0.02, max_minutes=5.0),
-        # ~1 min per gene with the reduced MLM on 2 cores (IG: 8 x 8 x 2 haplotype passes with
-        # gradients; ISM: 8 x 2 x 10 mutants); the GPU presets attribute more people and SNPs
-        explain=ExplainConfig(n_individuals=8, ig_steps=8, ism_max_snps=10, ism_batch_size=32),
+        # step 06 must fit in ~6 min on 2 cores. Measured on a shared, overloaded 2-core machine (load ~8):
+        # IG + ISM of the embedding+ridge predictor on one 5000-SNP gene took 215 s with 8 people x 8 steps
+        # x ISM 10 SNPs, so 4 x 4 x 5 (~1/4 of the passes); the elastic net took 37 s per gene with 5 folds x
+        # 30 penalties, so 3 x 15. Embeddings for the ridge fit come from step 02. GPU presets attribute more.
+        explain=ExplainConfig(n_individuals=4, ig_steps=4, ism_max_snps=5, ism_batch_size=32, enet_folds=3,
+                              enet_alphas=15),
     )
 
 

@@ -46,7 +46,7 @@ def choose_individuals(n: int, n_individuals: int, seed: int) -> np.ndarray:
 
 def attribution_scores(predictor: Predictor, haplotypes: np.ndarray, *extra: torch.Tensor,
                        config: ExplainConfig = DEFAULT_CONFIG, n_tokens: int = 2,
-                       progress: bool = False) -> dict[str, np.ndarray]:
+                       device: torch.device | str = "cpu", progress: bool = False) -> dict[str, np.ndarray]:
     """IG and ISM scores ``(L,)`` of one gene for a predictor of a person's haplotypes ``(n, 2, L)``.
 
     ``config.n_individuals`` people are drawn (seeded); ``extra`` are per-person predictor
@@ -54,8 +54,8 @@ def attribution_scores(predictor: Predictor, haplotypes: np.ndarray, *extra: tor
     ``config.ism_max_snps`` SNPs with the highest IG score.
     """
     rows = choose_individuals(len(haplotypes), config.n_individuals, config.seed)
-    onehot = haplotype_onehot(haplotypes[rows], n_tokens)  # (n, 2, V, L)
-    extra = tuple(e[torch.as_tensor(rows)] for e in extra)
+    onehot = haplotype_onehot(haplotypes[rows], n_tokens, device)  # (n, 2, V, L)
+    extra = tuple(e[torch.as_tensor(rows, device=e.device)] for e in extra)
     ig, _ = integrated_gradients(predictor, onehot, *extra, n_steps=config.ig_steps,
                                  internal_batch_size=config.ig_batch_size)
     ig_score = aggregate(ig, config.aggregate, alt=haplotypes[rows])
@@ -72,7 +72,8 @@ def baseline_scores(dosage: np.ndarray, expression: np.ndarray, config: ExplainC
     """Marginal eQTL -log10 p, elastic-net |coefficients| and SuSiE PIPs of one gene ``(L,)``."""
     return {
         "marginal_eqtl": marginal_association(dosage, expression)["minus_log10_p"].to_numpy(),
-        "elastic_net": elastic_net_scores(dosage, expression, seed=config.seed),
+        "elastic_net": elastic_net_scores(dosage, expression, n_alphas=config.enet_alphas, folds=config.enet_folds,
+                                          seed=config.seed),
         "susie_pip": susie(dosage, expression, n_effects=config.susie_effects).pip,
     }
 

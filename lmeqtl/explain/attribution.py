@@ -182,13 +182,17 @@ def elastic_net_scores(dosage: np.ndarray, expression: np.ndarray, *, l1_ratio: 
     """PrediXcan-style elastic net on all window SNPs -> |coefficient| per SNP (per-allele units).
 
     The penalty is chosen by ``folds``-fold CV (seeded fold assignment); monomorphic SNPs get 0.
+    The path and tolerance are RQ4's PrediXcan settings (``PATH_OPTIONS``: lambda_max / 100,
+    duality gap 1e-3); sklearn's defaults took minutes per 373 x 5000 gene on 2 cores.
     """
     from sklearn.linear_model import ElasticNetCV
     from sklearn.model_selection import KFold
 
+    from lmeqtl.expression.models import PATH_OPTIONS
+
     dosage = np.asarray(dosage, dtype=float)
-    model = ElasticNetCV(l1_ratio=l1_ratio, alphas=n_alphas, max_iter=5000,
-                         cv=KFold(folds, shuffle=True, random_state=seed))
+    model = ElasticNetCV(l1_ratio=l1_ratio, alphas=n_alphas, cv=KFold(folds, shuffle=True, random_state=seed),
+                         **PATH_OPTIONS)
     model.fit(dosage, np.asarray(expression, dtype=float))
     return coefficient_scores(model.coef_)
 
