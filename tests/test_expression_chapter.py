@@ -97,6 +97,7 @@ def test_signal_is_found_and_the_shuffled_control_finds_none(study):
     embeddings = _embeddings(inputs)
     method = ex.embedding_methods(CONFIG)[0]
     assert method.name == chapter.reference_method(CONFIG) == "ridge:sum"
+    assert chapter.reference_method(ExpressionConfig(models=("ols", "lasso"), combine=("mean",))) == "ols:mean"
     real = ex.run_comparison(inputs.expression, inputs.folds, embeddings=embeddings, config=CONFIG,
                              methods=[method], progress=False)
     assert chapter.score(real.predictions, CONFIG)["r"].min() > 0.6

@@ -21,7 +21,13 @@ from lmeqtl.cohort import Cohort
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.datapaths import DataPaths
 from lmeqtl.errors import InputError
-from lmeqtl.expression.comparison import Comparison, Method, run_comparison
+from lmeqtl.expression.comparison import (
+    Comparison,
+    Method,
+    baseline_methods,
+    embedding_methods,
+    run_comparison,
+)
 from lmeqtl.expression.covariates import Covariates, covariates_for
 from lmeqtl.expression.evaluation import add_ceiling, gene_results, rvalue_results
 from lmeqtl.expression.features import align_rows, lead_snps
@@ -112,9 +118,12 @@ def aligned_embeddings(embeddings, inputs: ExpressionInputs) -> dict[str, np.nda
 
 
 def reference_method(config: ExpressionConfig) -> str:
-    """The embedding method RQ4 tests, fixed in advance: the preset's first model on its first combination."""
+    """The embedding method RQ4 tests, fixed in advance: ``config.reference_method`` when the preset runs it,
+    else the preset's first model on its first combination."""
+    names = [m.name for m in embedding_methods(config)]
     suffix = f":pca{config.pca_components}" if config.pca_components else ""
-    return f"{config.models[0]}:{config.combine[0]}{suffix}"
+    wanted = config.reference_method + suffix
+    return wanted if wanted in names else names[0]
 
 
 def shuffled_control(inputs: ExpressionInputs, embeddings: dict[str, np.ndarray], config: ExpressionConfig,
@@ -178,3 +187,28 @@ def lead_snp_pc_r2(inputs: ExpressionInputs, embeddings: dict[str, np.ndarray], 
         r2 = float(((pcs.T @ y) ** 2).sum() / (y @ y)) if y @ y > 0 else float("nan")
         rows.append({"gene": gene, "symbol": inputs.symbol(gene), "snp": snp, "r2": r2})
     return pd.DataFrame(rows, columns=["gene", "symbol", "snp", "r2"])
+
+
+def with_baselines(rq2_predictions: pd.DataFrame | None, inputs: ExpressionInputs, config: ExpressionConfig,
+                   progress: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """Step 03's predictions plus every RQ4 baseline they lack (computed here, on the same folds).
+
+    Returns the predictions and the names of the baselines computed here. Step 03's rows must
+    sit on ``inputs.folds``: a mismatch (folds drawn anew after step 03) is an error, not a silent mix.
+    """
+    if rq2_predictions is not None:
+        pairs = rq2_predictions[["sample_id", "fold"]].drop_duplicates().set_index("sample_id")["fold"]
+        expected = inputs.folds.reindex(pairs.index)
+        if expected.isna().any() or not np.array_equal(expected.to_numpy(), pairs.to_numpy()):
+            raise InputError("step 03's predictions are not on these outer folds", where="predictions.parquet",
+                             expected=f"the folds of {inputs.folds_source}; re-run step {RQ2_STEP}")
+    have = set(rq2_predictions["method"]) if rq2_predictions is not None else set()
+    missing = [m for m in baseline_methods() if m.name not in have]
+    frames = [rq2_predictions] if rq2_predictions is not None else []
+    if missing:
+        computed = run_comparison(inputs.expression, inputs.folds, dosages=inputs.dosages,
+                                  lead_dosage=inputs.lead_dosage, genetic_values=inputs.genetic_values,
+                                  covariates=inputs.covariates, config=config, methods=missing, progress=progress)
+        frames.append(computed.predictions)
+    predictions = pd.concat(frames, ignore_index=True)
+    return predictions, [m for m in (x.name for x in missing) if m in set(predictions["method"])]

@@ -160,8 +160,8 @@ def choice_text(summary: pd.DataFrame, embedding_methods: list[str], reference: 
     hindsight = ("It is also the best embedding method of this run." if best == reference else
                  f"The best embedding method in hindsight is `{best}`; choosing it on these genes and then testing "
                  "it on the same genes would be optimistic, so the tests use the rule fixed in advance.")
-    return (f"The embedding method tested against the baselines is fixed by a rule set before the run: the preset's "
-            f"first model on its first haplotype combination, `{reference}`. {hindsight}")
+    return (f"The embedding method tested against the baselines is fixed before the run by the preset "
+            f"(`expression.reference_method`): `{reference}`, {describe_method(reference)}. {hindsight}")
 
 
 def preset_text(preset: str, config: ExpressionConfig) -> str:
