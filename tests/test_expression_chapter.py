@@ -148,3 +148,19 @@ def test_sentences_carry_the_numbers():
     assert "wins on 7 of 10" in words and "+0.050" in words and "0.002" in words
     assert "left out: lasso" in text.preset_text("top10", CONFIG)
     assert "smaller" not in text.preset_text("full", ExpressionConfig())
+
+
+def test_baselines_are_added_on_the_same_folds_and_mismatched_folds_are_refused(study):
+    cohort, paths, _ = study
+    inputs = chapter.expression_inputs(paths, cohort, CONFIG)
+    lead_only = [m for m in ex.baseline_methods() if m.name == "lead_snp"]
+    rq2 = ex.run_comparison(inputs.expression, inputs.folds, lead_dosage=inputs.lead_dosage, config=CONFIG,
+                            methods=lead_only, progress=False).predictions
+    predictions, computed = chapter.with_baselines(rq2, inputs, CONFIG, progress=False)
+    assert computed == ["predixcan", "lead_snp_cv"]  # no oracle without truth; lead_snp came from step 03
+    assert set(predictions["method"]) == {"lead_snp", "predixcan", "lead_snp_cv"}
+    per_person = predictions.groupby("sample_id")["fold"].nunique()
+    assert (per_person == 1).all()  # every method on the same folds
+    moved = rq2.assign(fold=(rq2["fold"] + 1) % CONFIG.outer_folds)
+    with pytest.raises(InputError, match="not on these outer folds"):
+        chapter.with_baselines(moved, inputs, CONFIG, progress=False)

@@ -187,3 +187,14 @@ def pca_text(lead_r2: pd.DataFrame) -> str:
     parts = [f"{row.symbol} ({row.snp}): R² {row.r2:.2f}" for row in lead_r2.itertuples()]
     return ("Share of the lead eQTL's dosage variance explained by the first two embedding PCs: "
             + "; ".join(parts) + ".")
+
+
+def rq4_setup_text(n_people: int, n_genes: int, folds_source: str, computed_here: list[str],
+                   has_finetune: bool) -> str:
+    """Chapter 05's people, folds, and where each method's predictions come from."""
+    source = ("Step 03 fitted the embedding methods and the baselines in one run" if not computed_here else
+              f"Step 03 fitted the embedding methods; {', '.join(computed_here)} were fitted here")
+    rq3 = ("Chapter 04's fine-tuned model ran on the same folds; its per-gene scores are read from its `scores.csv`."
+           if has_finetune else "This book has no fine-tuning results (step 04), so RQ3's model is not in the comparison.")
+    return (f"{n_people:,} test-split people and {_count(n_genes, 'gene')}, on {folds_source}. {source}, by nested "
+            f"cross-validation on these folds. {rq3}")
