@@ -4,7 +4,9 @@ One gene, 373 people, 5000 window SNPs, embeddings of the top10 preset's width (
 x 2 haplotypes, 5 x 5 nested CV; every embedding model x combination and every baseline
 is timed alone on one worker. The chapter's estimate for G genes on W workers is the sum
 over the chosen methods x G / W: an extrapolation (tasks are independent, one per gene and
-method, so they parallelise well; other processes on the machine slow every number).
+method, so they parallelise well; other processes on the machine slow every number). The
+embeddings here are a random map of the haplotypes: real MLM embeddings are more collinear,
+and their lasso / elastic-net paths were ~3-10x slower on a real top10 gene (see config._top10).
 
     python -m benchmarks.bench_expression_methods [--width 64] [--quick]
 """

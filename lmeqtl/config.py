@@ -323,9 +323,12 @@ def _top10() -> Preset:
                           epoch_size=4000, val_max_haplotypes=500, max_minutes=14.0, test_max_haplotypes=600),
         embed=EmbedConfig(rolling_copies=10),
         genotype_eval=GenotypeEvalConfig(max_samples=200),
-        # every model x combination + the RQ4 baselines fit: measured 37 s per gene on one worker at top10 size
-        # (benchmarks/bench_expression_methods.py, load ~10), so ~3 min for 10 genes on 2 workers (extrapolated)
-        expression=ExpressionConfig(n_jobs=2),
+        # one real top10 gene (373 people, 5000 SNPs, this preset's 64-d embeddings), all 6 models x 3 combinations
+        # + baselines: 113 s wall on one worker on the shared machine (load ~9; CPU time ~0.47 of wall), i.e.
+        # ~53 s CPU; PrediXcan 30 % of it, the elastic net on embeddings (3 l1 ratios) 33 %. Without that
+        # elastic net (lasso and ridge are its two ends), ~36 s CPU per gene: ~3 min for 10 genes on 2 idle
+        # workers (an extrapolation), under the ~8 min budget of chapter 03 with room for a busy machine
+        expression=ExpressionConfig(n_jobs=2, models=("ols", "ridge", "lasso", "svr_rbf", "svr_linear")),
         # the trunk stays frozen (one trainable block costs ~0.05 s per haplotype and epoch at 5000 SNPs);
         # its states of the 1000 SNPs nearest each TSS are cached once, the head learns an attention pooling
         finetune=FinetuneConfig(freeze="all", pooling="attention", window_snps=1000, epochs=40, patience=8,
