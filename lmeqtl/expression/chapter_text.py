@@ -114,8 +114,9 @@ def ceiling_text(summary: pd.DataFrame, embedding_methods: list[str]) -> str:
     return (f"The oracle, OLS on the simulated true genetic value of each gene (its causal SNPs with their true "
             f"effects), reaches mean r {oracle['mean_r']:.3f} (mean R² {oracle['mean_r2']:.3f}): no predictor from "
             f"these genotypes can do much better, because the rest of expression is noise by construction. The best "
-            f"embedding method recovers {share:.0%} of the oracle's R² (sum over genes)."
-            if np.isfinite(share) else "")
+            f"embedding method (by mean r) recovers {share:.0%} of the oracle's R² (sum over genes)"
+            + (": negative, its predictions are further from the observed values than the training mean is." if share < 0
+               else ".") if np.isfinite(share) else "")
 
 
 def timing_text(timings: pd.DataFrame, n_jobs: int, seconds: float) -> str:
