@@ -1,5 +1,5 @@
 """What the expression chapters (03 RQ2, 04 RQ3, 05 RQ4) share: the same people, transform, folds
-and inputs, the leakage control, and the sentences that put the run's numbers into the prose.
+and inputs, the leakage control, the scores (their sentences are in :mod:`~lmeqtl.expression.chapter_text`).
 
 :func:`expression_inputs` is the single place where the analysis table is made: test-split
 people with expression, replicates averaged, the preset's transform, the outer folds
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,9 @@ from lmeqtl.expression.processing import (
 )
 from lmeqtl.formats import Truth, read_eqtl_table, read_genes, read_geuvadis_expression, read_truth
 from lmeqtl.run_data import require_inputs
+
+if TYPE_CHECKING:
+    from lmeqtl.notebook import NotebookRun
 
 RQ2_STEP = "03_rq2_embeddings_expression"
 RQ3_STEP = "04_rq3_finetuning"
@@ -72,7 +76,7 @@ def _single(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def expression_inputs(source, cohort: Cohort, config: ExpressionConfig, *, reuse_folds: bool = True,
+def expression_inputs(source: NotebookRun | DataPaths, cohort: Cohort, config: ExpressionConfig, *, reuse_folds: bool = True,
                       rq2_dir: str | os.PathLike[str] | None = None) -> ExpressionInputs:
     """The expression chapters' inputs from a :class:`~lmeqtl.notebook.NotebookRun` or :class:`DataPaths`.
 
@@ -91,7 +95,8 @@ def expression_inputs(source, cohort: Cohort, config: ExpressionConfig, *, reuse
     table = prepare_expression(raw, cohort.genes, ids, config.transform, path=paths.expression)
     saved = _single(Path(rq2_dir), "folds.csv") if reuse_folds and rq2_dir is not None else None
     if saved is not None:
-        folds, source_words = load_folds(saved), f"RQ2's saved {config.outer_folds}-fold split"
+        folds = load_folds(saved)
+        source_words = f"RQ2's saved {folds.nunique()}-fold split"
     else:
         folds = outer_folds(ids, config.outer_folds, config.seed)
         source_words = f"{config.outer_folds} outer folds drawn with seed {config.seed}"
