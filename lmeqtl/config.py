@@ -326,8 +326,9 @@ def _top10() -> Preset:
         # one real top10 gene (373 people, 5000 SNPs, this preset's 64-d embeddings), all 6 models x 3 combinations
         # + baselines: 113 s wall on one worker on the shared machine (load ~9; CPU time ~0.47 of wall), i.e.
         # ~53 s CPU; PrediXcan 30 % of it, the elastic net on embeddings (3 l1 ratios) 33 %. Without that
-        # elastic net (lasso and ridge are its two ends), ~36 s CPU per gene: ~3 min for 10 genes on 2 idle
-        # workers (an extrapolation), under the ~8 min budget of chapter 03 with room for a busy machine
+        # elastic net (lasso and ridge are its two ends), measured on the same gene: 73 s wall on 2 workers at
+        # load ~6 (94 s of task time, PrediXcan 36 s). 10 genes: ~12 min on that busy machine, ~4 min on 2 idle
+        # cores if CPU time stays ~half of wall (extrapolations); the chapter's budget is ~8 min
         expression=ExpressionConfig(n_jobs=2, models=("ols", "ridge", "lasso", "svr_rbf", "svr_linear")),
         # the trunk stays frozen (one trainable block costs ~0.05 s per haplotype and epoch at 5000 SNPs);
         # its states of the 1000 SNPs nearest each TSS are cached once, the head learns an attention pooling
