@@ -172,6 +172,9 @@ class ExpressionConfig:
     transform: str = "inverse_normal"  # inverse_normal | log2 | none (of replicate-mean RPKM)
     models: tuple[str, ...] = ("ols", "ridge", "lasso", "elasticnet", "svr_rbf", "svr_linear")
     combine: tuple[str, ...] = ("sum", "concat_sorted", "product_absdiff")
+    # the embedding method RQ4 tests against the baselines, fixed before the run (choosing the best
+    # of many on the same genes would be optimistic); falls back to models[0]:combine[0] if not run
+    reference_method: str = "ridge:sum"
     pca_components: int | None = None  # PCA of the combined embeddings inside each fold
     covariates: tuple[str, ...] = ()  # any of sex, population, genotype_pcs, expression_pcs
     n_genotype_pcs: int = 3
@@ -298,7 +301,9 @@ def _smoke() -> Preset:
                           epoch_size=320, val_max_haplotypes=120, max_minutes=1.0),
         embed=EmbedConfig(rolling_copies=5),
         genotype_eval=GenotypeEvalConfig(max_samples=40),
-        expression=ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=100),
+        # CI: 3 models x 2 combinations (a path CV, a grid search, both kinds of combination), ~20 s
+        expression=ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=100,
+                                    models=("ridge", "elasticnet", "svr_rbf"), combine=("sum", "product_absdiff")),
         # exercises the trainable-block path with the MLM regulariser in seconds
         finetune=FinetuneConfig(freeze="all_but_last_1", epochs=3, patience=3, mlm_crop_length=128, max_minutes=1.0),
         explain=ExplainConfig(n_individuals=4, ig_steps=4, ism_max_snps=10, susie_effects=5, enet_folds=3,
@@ -320,6 +325,13 @@ def _top10() -> Preset:
                           epoch_size=4000, val_max_haplotypes=500, max_minutes=14.0, test_max_haplotypes=600),
         embed=EmbedConfig(rolling_copies=10),
         genotype_eval=GenotypeEvalConfig(max_samples=200),
+        # one real top10 gene (373 people, 5000 SNPs, this preset's 64-d embeddings), all 6 models x 3 combinations
+        # + baselines: 113 s wall on one worker on the shared machine (load ~9; CPU time ~0.47 of wall), i.e.
+        # ~53 s CPU; PrediXcan 30 % of it, the elastic net on embeddings (3 l1 ratios) 33 %. Without that
+        # elastic net (lasso and ridge are its two ends), measured on the same gene: 73 s wall on 2 workers at
+        # load ~6 (94 s of task time, PrediXcan 36 s). 10 genes: ~12 min on that busy machine, ~4 min on 2 idle
+        # cores if CPU time stays ~half of wall (extrapolations); the chapter's budget is ~8 min
+        expression=ExpressionConfig(n_jobs=2, models=("ols", "ridge", "lasso", "svr_rbf", "svr_linear")),
         # the trunk stays frozen (one trainable block costs ~0.05 s per haplotype and epoch at 5000 SNPs);
         # its states of the 1000 SNPs nearest each TSS are cached once, the head learns an attention pooling
         finetune=FinetuneConfig(freeze="all", pooling="attention", window_snps=1000, epochs=40, patience=8,

@@ -100,3 +100,15 @@ def plot_embedding_pca(embeddings: np.ndarray, genotype: np.ndarray, combine: st
     ax.set_title(f"Embeddings ({combine}) of {gene or 'the gene'}, by lead eQTL {snp}".rstrip())
     ax.legend(title="alt-allele dosage")
     return fig
+
+
+def plot_model_combine(results: pd.DataFrame, ax=None) -> Figure:
+    """Mean r over genes of every embedding model (rows) x haplotype combination (columns)."""
+    table = results.pivot_table(index="model", columns="combine", values="r", aggfunc="mean")
+    fig, ax = _figure(ax, (1.8 * table.shape[1] + 4, 0.5 * table.shape[0] + 2))
+    sns.heatmap(table, annot=True, fmt=".3f", cmap="viridis", cbar_kws={"label": "mean Pearson r (unitless)"}, ax=ax)
+    ax.tick_params(axis="y", rotation=0)  # model names read horizontally
+    ax.set_xlabel("haplotype combination")
+    ax.set_ylabel("model")
+    ax.set_title("Embeddings -> expression: mean r over genes")
+    return fig

@@ -1,0 +1,201 @@
+"""The sentences of the expression chapters (03 RQ2, 05 RQ4): the run's numbers, in words.
+
+Each function takes the tables the chapter computed (``summarise``/``gene_results``/
+``compare_to`` outputs) and returns Markdown text; nothing here computes a statistic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lmeqtl.config import ExpressionConfig
+
+MODEL_NAMES = {"ols": "OLS", "ridge": "ridge", "lasso": "lasso", "elasticnet": "elastic net",
+               "svr_rbf": "SVR (RBF kernel)", "svr_linear": "SVR (linear kernel)"}
+COMBINE_NAMES = {"sum": "sum", "mean": "mean", "concat_sorted": "concatenation in a canonical order",
+                 "product_absdiff": "elementwise product and absolute difference"}
+BASELINE_NAMES = {"predixcan": "PrediXcan-style elastic net on all window SNPs",
+                  "lead_snp_cv": "the best single SNP chosen inside each training fold",
+                  "lead_snp": "the eQTL table's lead SNP (chosen on all people: optimistic)",
+                  "oracle": "the true genetic value (simulation only: the ceiling)",
+                  "rvalue (in-sample)": "the table's own |rvalue| (in-sample: an upper bound, not a prediction)",
+                  "finetune": "RQ3's fine-tuned model"}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _row(summary: pd.DataFrame, method: str) -> pd.Series | None:
+    rows = summary[summary["method"] == method]
+    return rows.iloc[0] if len(rows) else None
+
+
+def describe_method(method: str) -> str:
+    """``ridge:sum`` -> ``ridge on the sum of the two haplotypes``; baselines by their description."""
+    if method in BASELINE_NAMES:
+        return BASELINE_NAMES[method]
+    model, _, combine = method.partition(":")
+    combine = combine.split(":")[0]
+    return f"{MODEL_NAMES.get(model, model)} on the {COMBINE_NAMES.get(combine, combine)} of the two haplotypes"
+
+
+def setup_text(n_people: int, genes: list[str], config: ExpressionConfig, folds_source: str, embed_words: str,
+               width: int) -> str:
+    """People, genes, transform, folds, models and combinations of the comparison."""
+    transform = {"inverse_normal": "log2(RPKM + 1), then inverse-normal per gene",
+                 "log2": "log2(RPKM + 1)", "none": "RPKM as is"}[config.transform]
+    covariates = (f"Covariates ({', '.join(config.covariates)}) are regressed out inside each training fold."
+                  if config.covariates else "No covariates are regressed out (the simulation has none to remove).")
+    models = ", ".join(MODEL_NAMES.get(m, m) for m in config.models)
+    combines = "; ".join(COMBINE_NAMES.get(c, c) for c in config.combine)
+    return (f"{n_people:,} test-split people have expression; none of their haplotypes trained the language "
+            f"model. Expression is the mean of each person's replicate libraries, transformed as {transform}. "
+            f"Each person's embedding of a gene is {embed_words} ({width} numbers per haplotype). {covariates} "
+            f"For each of {_count(len(genes), 'gene')}, {_count(len(config.models), 'model')} ({models}) are fitted "
+            f"on {_count(len(config.combine), 'combination')} of the two haplotypes ({combines}) by nested "
+            f"cross-validation: {folds_source}, shared by every method and by chapters 04 and 05, and inside each "
+            f"training fold {config.inner_folds} inner folds choose the hyper-parameters. Scaling, any PCA, the "
+            f"hyper-parameters and covariates are fitted on training people only.")
+
+
+def summary_text(summary: pd.DataFrame, embedding_methods: list[str], reference: str) -> str:
+    """Best and reference embedding method, their mean r and share of the ceiling."""
+    table = summary[summary["method"].isin(embedding_methods)]
+    best = table.iloc[0]
+    ref = _row(summary, reference)
+    words = (f"Over {best['n_genes']} genes, the best embedding method by mean out-of-fold Pearson r is "
+             f"{describe_method(best['method'])} (`{best['method']}`): mean r {best['mean_r']:.3f}, median "
+             f"{best['median_r']:.3f}, mean R² {best['mean_r2']:.3f}, r significantly above 0 (p < 0.05) in "
+             f"{_count(int(best['n_significant']), 'gene')}. The worst is `{table.iloc[-1]['method']}` "
+             f"(mean r {table.iloc[-1]['mean_r']:.3f}).")
+    if ref is not None and reference != best["method"]:
+        words += (f" The method fixed in advance for the comparisons of chapter 05, `{reference}`, reaches mean r "
+                  f"{ref['mean_r']:.3f}.")
+    words += (" Picking the best of many methods on these same genes flatters it: its mean r is an optimistic "
+              "estimate of what it would reach on new genes.")
+    return words
+
+
+def best_by_text(results: pd.DataFrame) -> str:
+    """Which model and which haplotype combination is best, each averaged over the other."""
+    table = results.assign(model_name=results["model"].map(lambda m: MODEL_NAMES.get(m, m)),
+                           combine_name=results["combine"].map(lambda c: COMBINE_NAMES.get(c, c)))
+    by_model = table.groupby("model_name")["r"].mean().sort_values(ascending=False)
+    by_combine = table.groupby("combine_name")["r"].mean().sort_values(ascending=False)
+    wins = results.loc[results.groupby("gene")["r"].idxmax()]
+    top = wins["method"].value_counts()
+    return (f"Averaged over combinations and genes, {by_model.index[0]} predicts best (mean r {by_model.iloc[0]:.3f}) "
+            f"and {by_model.index[-1]} worst ({by_model.iloc[-1]:.3f}). Averaged over models, the "
+            f"{by_combine.index[0]} of the haplotypes is the best combination (mean r {by_combine.iloc[0]:.3f}) and "
+            f"the {by_combine.index[-1]} the worst ({by_combine.iloc[-1]:.3f}). Gene by gene the winner varies: "
+            f"`{top.index[0]}` is best on {_count(int(top.iloc[0]), 'gene')} of {results['gene'].nunique()}.")
+
+
+def leakage_text(control: pd.DataFrame, method: str) -> str:
+    """The shuffled-expression control in words (``control`` = gene_results of the shuffled run)."""
+    r = control["r"]
+    return (f"With each gene's expression shuffled across people (a seeded permutation), `{method}` scores mean r "
+            f"{r.mean():.3f} (from {r.min():.3f} to {r.max():.3f} over genes; {int((control['p_value'] < 0.05).sum())} "
+            f"of {len(r)} with p < 0.05), and mean R² {control['r2'].mean():.3f}. There is no signal to find, and the "
+            "pipeline finds none: nothing from the test people reaches the fitting. Nested CV without signal gives "
+            "slightly negative r and R² on average (the training mean moves against the test fold's mean).")
+
+
+def ceiling_text(summary: pd.DataFrame, embedding_methods: list[str]) -> str:
+    """The oracle's r and the share of its R² the best embedding method reaches (simulation only)."""
+    oracle = _row(summary, "oracle")
+    if oracle is None:
+        return ("Real data have no known genetic value, so there is no oracle ceiling here; the in-sample |rvalue| "
+                "of chapter 05 is the nearest upper bound.")
+    best = summary[summary["method"].isin(embedding_methods)].iloc[0]
+    share = best["ceiling_fraction"]
+    return (f"The oracle, OLS on the simulated true genetic value of each gene (its causal SNPs with their true "
+            f"effects), reaches mean r {oracle['mean_r']:.3f} (mean R² {oracle['mean_r2']:.3f}): no predictor from "
+            f"these genotypes can do much better, because the rest of expression is noise by construction. The best "
+            f"embedding method (by mean r) recovers {share:.0%} of the oracle's R² (sum over genes)"
+            + (": negative, its predictions are further from the observed values than the training mean is." if share < 0
+               else ".") if np.isfinite(share) else "")
+
+
+def timing_text(timings: pd.DataFrame, n_jobs: int, seconds: float) -> str:
+    """Wall time of the comparison and the costliest method."""
+    per_method = timings.groupby("method")["seconds"].sum().sort_values(ascending=False)
+    return (f"The whole comparison took {seconds:.0f} s on {_count(n_jobs, 'worker')} ({timings['seconds'].sum():.0f} "
+            f"s of fitting in all); the costliest method was `{per_method.index[0]}` ({per_method.iloc[0]:.0f} s over "
+            f"all genes). {int((~timings['converged']).sum())} of {len(timings)} fits warned that a solver did not "
+            "converge.")
+
+
+def rq4_text(summary: pd.DataFrame, reference: str) -> str:
+    """Mean r of the reference embedding method, each baseline and the in-sample bound."""
+    parts = []
+    for method in (reference, "finetune", "predixcan", "lead_snp_cv", "lead_snp", "oracle", "rvalue (in-sample)"):
+        row = _row(summary, method)
+        if row is not None:
+            name = f"`{reference}` (the embedding method fixed in advance)" if method == reference else \
+                describe_method(method)
+            parts.append(f"{name}: {row['mean_r']:.3f}")
+    return ("Mean Pearson r over genes — " + "; ".join(parts) + ". The in-sample |rvalue| is the correlation "
+            "reported by the eQTL table on the same people that chose the SNP: an upper bound for a single SNP, "
+            "not a prediction, and it is left out of the paired tests.")
+
+
+def paired_text(paired: pd.DataFrame, reference: str) -> str:
+    """The reference method against each other method over genes (wins, Wilcoxon and sign-test p)."""
+    if paired.empty:
+        return "There is no other method to compare with."
+    sentences = [f"against {describe_method(row.method_a)}, `{reference}` wins on {row.wins_b} of {row.n_genes} "
+                 f"genes (mean r difference {-row.mean_difference:+.3f}; Wilcoxon p = {row.wilcoxon_p:.2g}, sign "
+                 f"test p = {row.sign_test_p:.2g})" for row in paired.itertuples()]
+    floor = paired["min_attainable_p"].min()
+    return ("Gene by gene, " + "; ".join(sentences) + f". With {_count(int(paired['n_genes'].max()), 'gene')} no "
+            f"paired test can reach p below {floor:.2g}, so a non-significant difference is weak evidence either "
+            "way; the power table below says how large a difference these tests could detect.")
+
+
+def choice_text(summary: pd.DataFrame, embedding_methods: list[str], reference: str) -> str:
+    """How the embedding method of the paired tests was chosen, and the best one in hindsight."""
+    best = summary[summary["method"].isin(embedding_methods)].iloc[0]["method"]
+    hindsight = ("It is also the best embedding method of this run." if best == reference else
+                 f"The best embedding method in hindsight is `{best}`; choosing it on these genes and then testing "
+                 "it on the same genes would be optimistic, so the tests use the rule fixed in advance.")
+    return (f"The embedding method tested against the baselines is fixed before the run by the preset "
+            f"(`expression.reference_method`): `{reference}`, {describe_method(reference)}. {hindsight}")
+
+
+def preset_text(preset: str, config: ExpressionConfig) -> str:
+    """What the preset runs, and what it leaves out compared with the full comparison (and why)."""
+    full = ExpressionConfig()
+    words = (f"The {preset} preset fits {_count(len(config.models), 'model')} on "
+             f"{_count(len(config.combine), 'combination')} with {config.outer_folds} outer and {config.inner_folds} "
+             f"inner folds, {config.n_bootstrap} bootstrap resamples per interval, on {_count(config.n_jobs, 'worker')}.")
+    left_out = [MODEL_NAMES.get(m, m) for m in full.models if m not in config.models]
+    left_out += [COMBINE_NAMES.get(c, c) for c in full.combine if c not in config.combine]
+    if left_out or config.n_bootstrap < full.n_bootstrap or config.outer_folds < full.outer_folds:
+        words += (f" It is smaller than the full comparison ({len(full.models)} models x {len(full.combine)} "
+                  f"combinations, {full.outer_folds} x {full.inner_folds} folds, {full.n_bootstrap} resamples) so that "
+                  "the chapter stays within its time budget on 2 CPU cores"
+                  + (f"; left out: {', '.join(left_out)}" if left_out else "") + ".")
+    return words
+
+
+def pca_text(lead_r2: pd.DataFrame) -> str:
+    """How much of the lead eQTL's dosage the first two embedding PCs explain, per gene shown."""
+    if lead_r2.empty:
+        return "The eQTL table has no lead SNP in these genes' windows, so there is no genotype to colour by."
+    parts = [f"{row.symbol} ({row.snp}): R² {row.r2:.2f}" for row in lead_r2.itertuples()]
+    return ("Share of the lead eQTL's dosage variance explained by the first two embedding PCs: "
+            + "; ".join(parts) + ".")
+
+
+def rq4_setup_text(n_people: int, n_genes: int, folds_source: str, computed_here: list[str],
+                   has_finetune: bool) -> str:
+    """Chapter 05's people, folds, and where each method's predictions come from."""
+    source = ("Step 03 fitted the embedding methods and the baselines in one run" if not computed_here else
+              f"Step 03 fitted the embedding methods; {', '.join(computed_here)} were fitted here")
+    rq3 = ("Chapter 04's fine-tuned model ran on the same folds; its per-gene scores are read from its `scores.csv`."
+           if has_finetune else "This book has no fine-tuning results (step 04), so RQ3's model is not in the comparison.")
+    return (f"{n_people:,} test-split people and {_count(n_genes, 'gene')}, on {folds_source}. {source}, by nested "
+            f"cross-validation on these folds. {rq3}")
