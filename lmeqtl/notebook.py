@@ -173,6 +173,7 @@ def notebook_setup(step: str, preset: str | Preset = "top10", data_dir: str | Pa
         "lmeqtl_source": package_fingerprint(),
     })
     _figure_defaults()
+    _quiet_progress_bars()
     if not quiet:
         print(f"step {step} · lmeqtl {lmeqtl.__version__} · device {_device_name(run.device)}")
         print(resolved.describe())
@@ -191,6 +192,17 @@ def _figure_defaults() -> None:
     matplotlib.rcParams.update({"figure.dpi": 110, "figure.figsize": (7.0, 4.0),
                                 "figure.constrained_layout.use": True,
                                 "axes.spines.top": False, "axes.spines.right": False})
+
+
+def _quiet_progress_bars() -> None:
+    """Without ipywidgets, tqdm.auto falls back to text bars and warns once per bar; the text
+    bar is what a static HTML book can show anyway, so the warning is noise on every page."""
+    import warnings
+
+    from tqdm import TqdmExperimentalWarning, TqdmWarning
+
+    warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
 
 
 def plain(value: Any) -> Any:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lmeqtl.config import ExpressionConfig
 from lmeqtl.expression.evaluation import add_ceiling, compare_to, summarise
 
 # step -> the files the summary reads from it (relative to the step's directory)
@@ -27,8 +28,8 @@ SOURCES = {
     "05_rq4_single_snp": ["scores.csv"],
     "06_rq5_explainability": ["ranking.csv", "enrichment.csv"],
 }
-# the method RQ2 names in advance as "the" embedding predictor (when the run fitted it)
-PRIMARY_EMBEDDING_METHOD = "ridge:sum"
+# the method RQ2 names in advance as "the" embedding predictor (ExpressionConfig.reference_method)
+PRIMARY_EMBEDDING_METHOD = ExpressionConfig().reference_method
 # features column of the expression scores -> research question
 QUESTION_OF_FEATURES = {"embedding": "RQ2", "haplotypes": "RQ3", "snps": "RQ4", "lead_snp": "RQ4",
                         "genetic_value": "ceiling"}
@@ -53,9 +54,10 @@ class BookResults:
     ranking: pd.DataFrame | None = None  # 06: per gene and method (average_precision, recall_at_k)
     enrichment: pd.DataFrame | None = None  # 06: per method and mark (odds_ratio, CI, p-values)
     missing: list[str] = field(default_factory=list)  # "<step>/<file>" that were not found
+    reference_method: str = PRIMARY_EMBEDDING_METHOD  # RQ2's method, fixed before the run
 
 
-def load_results(run_dir: str | os.PathLike[str]) -> BookResults:
+def load_results(run_dir: str | os.PathLike[str], reference_method: str = PRIMARY_EMBEDDING_METHOD) -> BookResults:
     """Read every step's result tables under ``run_dir`` (missing ones are listed, not errors).
 
     Expression scores of steps 03, 04 and 05 are stacked; a (method, gene) that two steps
@@ -63,7 +65,7 @@ def load_results(run_dir: str | os.PathLike[str]) -> BookResults:
     later step.
     """
     run_dir = Path(run_dir)
-    results = BookResults(run_dir)
+    results = BookResults(run_dir, reference_method=reference_method)
     tables: dict[str, pd.DataFrame] = {}
     for step, files in SOURCES.items():
         for name in files:
@@ -99,8 +101,9 @@ def embedding_methods(expression: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(expression.loc[expression["features"] == "embedding", "method"]))
 
 
-def primary_embedding_method(expression: pd.DataFrame) -> str | None:
-    """RQ2's pre-specified method (:data:`PRIMARY_EMBEDDING_METHOD`) if fitted, else the first one.
+def primary_embedding_method(expression: pd.DataFrame, reference: str = PRIMARY_EMBEDDING_METHOD) -> str | None:
+    """RQ2's pre-specified method (``reference``, the preset's ``expression.reference_method``)
+    if the run fitted it, else the first embedding method.
 
     Fixed before looking at the results: choosing the best of many embedding methods on the
     same genes would flatter RQ2 in the paired tests.
@@ -108,7 +111,7 @@ def primary_embedding_method(expression: pd.DataFrame) -> str | None:
     methods = embedding_methods(expression)
     if not methods:
         return None
-    return PRIMARY_EMBEDDING_METHOD if PRIMARY_EMBEDDING_METHOD in methods else methods[0]
+    return reference if reference in methods else methods[0]
 
 
 def expression_summary(expression: pd.DataFrame) -> pd.DataFrame:
@@ -212,7 +215,7 @@ def _mean_r(expression: pd.DataFrame, method: str) -> float:
 def rq2_answer(results: BookResults) -> str:
     """RQ2: how well the pre-specified embedding method predicts expression, against the ceiling."""
     expression = results.expression
-    method = primary_embedding_method(expression) if expression is not None else None
+    method = primary_embedding_method(expression, results.reference_method) if expression is not None else None
     if method is None:
         return "Step 03 did not run in this book, so RQ2 is not answered here."
     summary = expression_summary(expression).set_index("method")
@@ -235,7 +238,7 @@ def rq3_answer(results: BookResults) -> str:
     if expression is None or "finetune" not in set(expression["method"]):
         return "Step 04 did not run in this book, so RQ3 is not answered here."
     text = f"Fine-tuning reaches a mean r of {_mean_r(expression, 'finetune'):.3f}"
-    reference = primary_embedding_method(expression)
+    reference = primary_embedding_method(expression, results.reference_method)
     if reference is None and "lead_snp" in set(expression["method"]):
         reference = "lead_snp"  # no RQ2 step: the single-SNP baseline gives the scale
     if reference is not None:
@@ -246,7 +249,7 @@ def rq3_answer(results: BookResults) -> str:
 def rq4_answer(results: BookResults) -> str:
     """RQ4: the embedding method (and fine-tuning) against the single-SNP and PrediXcan baselines."""
     expression = results.expression
-    method = primary_embedding_method(expression) if expression is not None else None
+    method = primary_embedding_method(expression, results.reference_method) if expression is not None else None
     baselines = [b for b in ("lead_snp", "lead_snp_cv", "predixcan")
                  if expression is not None and b in set(expression["method"])]
     if method is None or not baselines:
