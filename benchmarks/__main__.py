@@ -37,13 +37,12 @@ ORDER = ["encoding", "dataprep", "training", "model", "scaling", "expression", "
 # The tables state their sizes; `python -m benchmarks.bench_X` (no arguments) runs the larger defaults.
 FULL_RUN_ARGS = {
     "dataprep": ["--genes", "3", "--repeats", "1"],  # 3 x 5000 SNPs x 2504 samples (default 10 genes)
-    "training": ["--sizes", "smoke", "top10"],  # the d256 x 16 'full' size: ~50 s per 4-haplotype step here
     "model": ["--d-model", "64", "--n-layers", "4", "--original-repeats", "1", "--repeats", "2"],  # top10 preset
     "scaling": ["--points", "2", "--part", "prepare"],  # each axis's two ends; `--part model`: the forward
     "expression": ["--genes", "3"],
     "embed": ["--d-model", "64", "--n-layers", "4", "--agreement-people", "4", "--rq1-samples", "30"],
     "finetune": ["--people", "40", "--length", "1000", "--epochs", "2"],
-    "explain": ["--snps", "1000", "--individuals", "2", "--steps", "4", "--ism-snps", "10"],
+    "explain": ["--individuals", "2", "--steps", "4"],  # 5000 SNPs; attribution on 2 people (default 8 x 8 steps)
 }
 
 
