@@ -32,11 +32,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # run order: the rows first; benchmarks not listed run after these, by name
 ORDER = ["encoding", "dataprep", "training", "model", "scaling", "expression", "embed", "finetune", "explain", "data"]
-# arguments of the full (non --quick) run, chosen to fit FULL budget; `python -m benchmarks.bench_X` for more
+# arguments of the full (non --quick) run, sized so that every row finishes within the 15 min budget on
+# 2 CPU cores shared with other work (load average ~10 when measured: timings ~6x an idle machine's).
+# The tables state their sizes; `python -m benchmarks.bench_X` (no arguments) runs the larger defaults.
 FULL_RUN_ARGS = {
-    "dataprep": ["--repeats", "1"],
-    "model": ["--original-repeats", "1", "--repeats", "2"],
+    "dataprep": ["--genes", "3", "--repeats", "1"],  # 3 x 5000 SNPs x 2504 samples (default 10 genes)
+    "model": ["--d-model", "64", "--n-layers", "4", "--original-repeats", "1", "--repeats", "2"],  # top10 preset
+    "scaling": ["--points", "2", "--part", "prepare"],  # each axis's two ends; `--part model`: the forward
     "expression": ["--genes", "3"],
+    "embed": ["--d-model", "64", "--n-layers", "4", "--agreement-people", "4", "--rq1-samples", "30"],
+    "finetune": ["--people", "40", "--length", "1000", "--epochs", "2"],
+    "explain": ["--individuals", "2", "--steps", "4"],  # 5000 SNPs; attribution on 2 people (default 8 x 8 steps)
 }
 
 

@@ -47,6 +47,12 @@ BASE = {"snps": 5000, "samples": 2504, "genes": 3, "genes_axis_snps": 500}
 QUICK_BASE = {"snps": 500, "samples": 250, "genes": 3, "genes_axis_snps": 200}
 
 
+def thin(sizes: list[int], points: int) -> list[int]:
+    """``points`` of ``sizes`` spread evenly by index, the first and last included."""
+    index = np.unique(np.round(np.linspace(0, len(sizes) - 1, max(points, 2))).astype(int))
+    return [sizes[i] for i in index]
+
+
 def _exponent(sizes: list[int], seconds: list[float]) -> float:
     return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0]) if len(sizes) > 1 else float("nan")
 
@@ -137,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="two small sizes per axis (a smoke test)")
     parser.add_argument("--part", choices=["prepare", "model"], action="append", help="default: both")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the model forward")
+    parser.add_argument("--points", type=int, default=None,
+                        help="sizes per axis, the two ends included (default: all 4; 2 or 3 for a shorter run)")
     parser.add_argument("--model-case", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.model_case:
@@ -144,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_model_axis(axis, json.loads(sizes), json.loads(base), int(threads))))
         return 0
     grid, base = (QUICK, QUICK_BASE) if args.quick else (FULL, BASE)
+    if args.points:
+        grid = {axis: thin(sizes, args.points) for axis, sizes in grid.items()}
     parts = args.part or ["prepare", "model"]
 
     load_before = load_average()

@@ -141,16 +141,22 @@ def model_config_from(info: dict[str, Any], source: str | os.PathLike[str]) -> M
     return ModelConfig(**raw)
 
 
-def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """``torch.load(weights_only=True)`` with clear errors for pickles and truncated files."""
+def load_torch_file(path: str | os.PathLike[str],
+                    expected: str = "a state dict saved with torch.save(model.state_dict())") -> Any:
+    """``torch.load(weights_only=True)`` on CPU with clear errors for pickles and truncated files."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise InputError(f"refused: the file holds pickled Python objects, not only tensors ({err})".split("\n")[0],
-                         path=path, expected="a state dict saved with torch.save(model.state_dict())") from None
+                         path=path, expected=expected) from None
     except (RuntimeError, EOFError, OSError) as err:
         raise InputError(f"cannot read weights, the file is truncated or not a torch file ({err})",
-                         path=path, expected="a complete torch.save() file") from None
+                         path=path, expected=f"a complete torch.save() file: {expected}") from None
+
+
+def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """``torch.load(weights_only=True)`` with clear errors for pickles and truncated files."""
+    state = load_torch_file(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError("the file is not a state dict of tensors", path=path,
                          expected="a mapping of parameter names to tensors")

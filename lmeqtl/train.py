@@ -42,6 +42,7 @@ from lmeqtl.checkpoint import (
     load_checkpoint,
     load_into,
     load_original_weights,
+    load_torch_file,
     save_checkpoint,
 )
 from lmeqtl.cohort import Cohort
@@ -53,6 +54,7 @@ from lmeqtl.io import atomic_path, read_json, write_json
 from lmeqtl.model import HaplotypeMLM
 
 STATE_FILE, RUN_FILE = "train_state.pt", "run.json"
+TRAIN_STATE_KEYS = {"model", "optimizer", "scheduler", "scaler", "history", "epoch"}
 _RESUME_IGNORES = ("max_minutes", "test_max_haplotypes")  # settings a resumed run may change
 
 
@@ -182,7 +184,11 @@ def train_mlm(
             changed = sorted(k for k in run_config if saved.get(k) != json.loads(json.dumps(run_config[k])))
             raise InputError(f"cannot resume: {', '.join(changed)} differ from the run in this directory",
                              path=output_dir / RUN_FILE, expected="the same settings, or --no-resume / a new --output_dir")
-        state = torch.load(output_dir / STATE_FILE, map_location="cpu", weights_only=True)
+        state = load_torch_file(output_dir / STATE_FILE, expected="the training state of this run, or --no-resume")
+        lacking = sorted(TRAIN_STATE_KEYS - (set(state) if isinstance(state, dict) else set()))
+        if lacking:
+            raise InputError(f"not a training state: it lacks {lacking}", path=output_dir / STATE_FILE,
+                             expected="the training state of this run, or --no-resume")
         load_into(model, state["model"], output_dir / STATE_FILE)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

@@ -14,8 +14,11 @@ Reading rules (what ``prepare`` keeps), decided and documented here:
   heterozygous ``0/1`` -> an error by default (``unphased="error"``; the haplotype model
   needs phase) or missing with ``unphased="missing"``; unphased homozygous calls are
   exact and kept; a haploid or polyploid call is an error;
+- no ``GT`` as the first FORMAT field -> an error naming the record (nothing to read);
 - AF = alt alleles / called alleles over the chosen samples (``af_source="genotypes"``)
-  or the ``INFO/AF`` value (``af_source="info"``); the file must be sorted by position.
+  or the ``INFO/AF`` value (``af_source="info"``);
+- the file must be sorted by position: a record before the previous one is an error naming
+  the file and both positions (``prepare`` then writes nothing).
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
 """Same seed, same numbers on CPU: prepare (bytes) and the expression comparison (nested CV).
 
 Covered next to their modules: simulate (test_simulate: same seed, same bytes), training
-(test_train: identical histories and weights). Embeddings are covered by their author.
+(test_train: identical histories and weights). Embeddings: here, every mode, written and read back.
 """
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from lmeqtl.config import ExpressionConfig
+from lmeqtl.config import EmbedConfig, ExpressionConfig, ModelConfig
 from lmeqtl.datapaths import DataPaths
 from lmeqtl.dataprep import prepare
+from lmeqtl.embed import embed_cohort, load_embeddings
 from lmeqtl.expression import outer_folds, run_comparison
+from lmeqtl.model import HaplotypeMLM
+from tests.mlm_fixtures import founder_cohort
 
 VCF = """##fileformat=VCFv4.1
 ##contig=<ID=6,length=100000>
@@ -71,3 +75,25 @@ def test_expression_cv_is_bit_identical_for_a_seed_serial_or_parallel(study):
         pd.testing.assert_frame_equal(first[1], other[1], check_exact=True)
     other_seed = _comparison(study, 2)[0]
     assert not other_seed["fold"].equals(first[0]["fold"])
+
+
+@pytest.mark.parametrize("mode", ["single", "masked", "rolling"])
+def test_embeddings_are_bit_identical_for_a_seed(tmp_path, mode):
+    """Two runs into two directories (masks seeded by ``(seed, gene, sample, haplotype)``) give the same bits."""
+    cohort = founder_cohort(n_samples=6, genes={"ENSG01.1": 40, "ENSG02.1": 24}, test_fraction=0.5)
+    config = EmbedConfig(mode=mode, mask_rate=0.3, rolling_copies=4, batch_size=5, seed=7)
+    runs = []
+    for run in ("a", "b"):
+        torch.manual_seed(0)
+        model = HaplotypeMLM(ModelConfig(d_model=8, n_layers=2, n_resnet_blocks=1, d_state=4, dropout=0.0), 2).eval()
+        embed_cohort(model, cohort, split="test", config=config, out_dir=tmp_path / run, device="cpu", progress=False)
+        runs.append(load_embeddings(tmp_path / run))
+    for gene in ("ENSG01.1", "ENSG02.1"):
+        assert runs[0][gene].shape == (3, 2, 8)  # (people, haplotypes, H)
+        np.testing.assert_array_equal(runs[0][gene], runs[1][gene])
+    if mode == "masked":  # the seed matters
+        torch.manual_seed(0)
+        model = HaplotypeMLM(ModelConfig(d_model=8, n_layers=2, n_resnet_blocks=1, d_state=4, dropout=0.0), 2).eval()
+        other = embed_cohort(model, cohort, split="test", config=EmbedConfig(**{**config.__dict__, "seed": 8}),
+                             device="cpu", progress=False)
+        assert not np.array_equal(other["ENSG01.1"], runs[0]["ENSG01.1"])

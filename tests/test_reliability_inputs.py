@@ -9,15 +9,19 @@ readers; benchmarks/README.md lists where.
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from lmeqtl import cli
+from lmeqtl.config import ModelConfig, TrainConfig
 from lmeqtl.datapaths import DataPaths
 from lmeqtl.dataprep import prepare
 from lmeqtl.encoding import MISSING_ALLELE
 from lmeqtl.errors import InputError
 from lmeqtl.formats import read_geuvadis_expression
 from lmeqtl.io import dataset_writer, read_dataset
+from lmeqtl.train import STATE_FILE, train_mlm
 from lmeqtl.vcf import read_snps, vcf_samples
+from tests.mlm_fixtures import founder_cohort
 
 HEADER = "##fileformat=VCFv4.1\n##contig=<ID=6,length=100000>\n" \
          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{samples}\n"
@@ -168,3 +172,21 @@ def test_train_on_a_bad_dataset_writes_no_run(tmp_path):
         cli.main(["train", "--dataset", str(tmp_path / "dataset.parquet"), "--output_dir", str(tmp_path / "run"),
                   "--preset", "smoke", "--quiet"])
     assert leftovers(tmp_path / "run") == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "weights only"])
+def test_a_damaged_training_state_is_refused_on_resume_by_name(tmp_path, damage):
+    """Before: a truncated ``train_state.pt`` surfaced torch's own zip error, not the file and the way out."""
+    cohort = founder_cohort(n_samples=8, genes={"ENSG01.1": 24})
+    config = TrainConfig(epochs=1, batch_size=8, warmup_steps=1, edge_frame=2, n_folds=2, crop_length=16)
+    model = ModelConfig(d_model=8, n_layers=1, n_resnet_blocks=1, d_state=4, dropout=0.0)
+    train_mlm(cohort, model, config, tmp_path, "cpu", progress=False)
+    state = tmp_path / STATE_FILE
+    if damage == "truncated":
+        state.write_bytes(state.read_bytes()[:1000])
+        message = "train_state.pt.*truncated or not a torch file.*--no-resume"
+    else:  # a model state dict where the training state belongs
+        torch.save(torch.load(tmp_path / "checkpoint" / "model.pt", weights_only=True), state)
+        message = "train_state.pt.*not a training state: it lacks \\['epoch', 'history'"
+    with pytest.raises(InputError, match=message):
+        train_mlm(cohort, model, config, tmp_path, "cpu", progress=False)
