@@ -8,6 +8,7 @@ preset's settings into its own output directory, and says so.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -180,6 +181,26 @@ def setup_text(checkpoint: Path, source: str, config, expression: pd.DataFrame, 
             f"inside each training fold {config.val_fraction:.0%} of the people "
             f"are held out to choose the epoch (at most {config.epochs}, stopping after {config.patience} without "
             f"improvement).{mlm}")
+
+
+def preset_text(config, preset: str) -> str:
+    """What this preset fine-tunes, next to the GPU presets' settings (``FinetuneConfig``'s defaults)."""
+    from lmeqtl.config import FinetuneConfig
+
+    gpu = FinetuneConfig()
+    if config == gpu:
+        return (f"Preset {preset} uses the full fine-tuning settings: the last two state-space blocks and the head "
+                f"train, on whole windows with mean pooling and the masked-LM regulariser, for up to {gpu.epochs} epochs.")
+    differ = [f.name for f in dataclasses.fields(FinetuneConfig)
+              if getattr(config, f.name) != getattr(gpu, f.name) and f.name not in ("seed", "cache_batch_size")]
+    def value(v) -> str:  # noqa: ANN001 - a config field
+        return "none" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+    words = ", ".join(f"{name} {value(getattr(config, name))} (GPU: {value(getattr(gpu, name))})" for name in differ)
+    return (f"Preset {preset} reduces fine-tuning to fit its CPU budget: {words}. The GPU presets (top10-gpu, top100) "
+            f"train the last two state-space blocks and the head on whole windows with mean pooling and the masked-LM "
+            f"regulariser (weight {gpu.mlm_weight:g}), for up to {gpu.epochs} epochs; benchmarks/bench_finetune.py measures what trainable blocks cost per epoch "
+            f"on a CPU.")
 
 
 def training_text(result, config) -> str:
