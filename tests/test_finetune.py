@@ -276,6 +276,7 @@ def test_joint_mode_trains_one_trunk_with_a_head_per_gene(planted, tmp_path):
 
 def test_preset_text_names_what_the_cpu_preset_reduces():
     from lmeqtl.config import get_preset
+    from lmeqtl.finetune import chapter
 
     top10 = chapter.preset_text(get_preset("top10").finetune, "top10")
     assert "freeze all (GPU: all_but_last_2)" in top10 and "window_snps 1000 (GPU: none)" in top10
