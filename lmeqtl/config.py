@@ -297,8 +297,9 @@ def _smoke() -> Preset:
         embed=EmbedConfig(rolling_copies=5),
         genotype_eval=GenotypeEvalConfig(max_samples=40),
         expression=ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=100),
-        # exercises the trainable-block path with the MLM regulariser in seconds
-        finetune=FinetuneConfig(freeze="all_but_last_1", epochs=3, patience=3, mlm_crop_length=128, max_minutes=1.0),
+        # exercises the trainable-block path, the TSS window and the MLM regulariser in seconds
+        finetune=FinetuneConfig(freeze="all_but_last_1", window_snps=200, epochs=3, patience=3, mlm_crop_length=128,
+                                max_minutes=0.5),
         explain=ExplainConfig(n_individuals=4, ig_steps=4, ism_max_snps=10, susie_effects=5,
                               recall_ks=(1, 5, 10, 20), top_k=20, n_permutations=200),
     )

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_training_curves(history: pd.DataFrame, labels: Mapping[str, str] | None = None,
@@ -33,10 +34,11 @@ def plot_training_curves(history: pd.DataFrame, labels: Mapping[str, str] | None
         ax.axhline(1.0, color="grey", lw=0.6, ls=":")
         ax.set_title((labels or {}).get(unit, unit), fontsize="small")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     for ax in axes.flat[len(units):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
-        ax.set_ylabel("validation MSE (SD² units)")
+        ax.set_ylabel("validation MSE\n(standardised expression²)")
     axes.flat[0].legend(fontsize="x-small", title="outer fold", title_fontsize="x-small")
     fig.suptitle("Fine-tuning: inner-validation loss by epoch (dot: kept epoch; dotted: predicting the mean)")
     return fig
