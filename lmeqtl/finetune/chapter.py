@@ -135,7 +135,8 @@ def _freeze_words(freeze: str, n_layers: int) -> str:
     if frozen == 1:
         return f"all {n_layers} state-space blocks and the head train; the input stage (encoder, embeddings, ResNet) is frozen"
     first = "the first block is" if frozen == 2 else f"the first {frozen - 1} blocks are"
-    return f"the last {_count(trained, 'state-space block')} of {n_layers} and the head train; the input stage and {first} frozen"
+    last = "the last state-space block" if trained == 1 else f"the last {trained} state-space blocks"
+    return f"{last} of {n_layers} and the head train; the input stage and {first} frozen"
 
 
 def _count(n: int, noun: str) -> str:
