@@ -282,4 +282,5 @@ def test_preset_text_names_what_the_cpu_preset_reduces():
     assert "freeze all (GPU: all_but_last_2)" in top10 and "window_snps 1000 (GPU: none)" in top10
     assert "uses the full fine-tuning settings" in chapter.preset_text(get_preset("top10-gpu").finetune, "top10-gpu")
     assert chapter._freeze_words("all_but_last_1", 2).startswith("the last state-space block of 2 and the head")
+    assert {m.name for m in chapter.quick_baselines()} == {"lead_snp", "lead_snp_cv", "oracle"}
     assert chapter._freeze_words("all_but_last_2", 4).startswith("the last 2 state-space blocks of 4")

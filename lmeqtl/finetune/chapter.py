@@ -103,6 +103,14 @@ WINDOW_MEAN = "ridge:window_mean"  # ridge on the mean of the same frozen states
 BASELINE_ORDER = ("predixcan", "lead_snp_cv", "lead_snp", "oracle")
 
 
+def quick_baselines() -> list:
+    """RQ4's baselines without PrediXcan (its nested elastic net on every window SNP takes minutes per
+    gene on a CPU): what the chapter computes itself when the book has no RQ2 step."""
+    from lmeqtl.expression import baseline_methods
+
+    return [m for m in baseline_methods() if m.name != "predixcan"]
+
+
 def window_mean_predictions(result, expression: pd.DataFrame, folds: pd.Series, covariates, config) -> pd.DataFrame:
     """RQ2's ridge on the window mean of the frozen last-block states, on the same folds (empty when
     the trunk was trained: there is no fixed embedding then)."""
@@ -236,8 +244,9 @@ def comparison_text(results: pd.DataFrame, summary: pd.DataFrame, from_rq2: bool
     if words:
         parts.append("Mean r of " + "; ".join(words) + ".")
     source = ("RQ2/RQ4's predictions come from step 03 on the same folds." if from_rq2 else
-              "This book has no RQ2 step yet, so the RQ4 baselines were computed here on the same folds; the "
-              "comparison with RQ2's embedding models is in the summary chapter.")
+              "This book has no RQ2 step, so the single-SNP baselines and the oracle were computed here on the same "
+              "folds (PrediXcan's elastic net is left to RQ2/RQ4: minutes per gene on a CPU); the comparison with "
+              "RQ2's embedding models is in the summary chapter.")
     parts.append(source + " r is centred within outer folds (see RQ2); bars are bootstrap CIs over people.")
     return " ".join(parts)
 
