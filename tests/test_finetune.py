@@ -284,3 +284,19 @@ def test_preset_text_names_what_the_cpu_preset_reduces():
     assert chapter._freeze_words("all_but_last_1", 2).startswith("the last state-space block of 2 and the head")
     assert {m.name for m in chapter.quick_baselines()} == {"lead_snp", "lead_snp_cv", "oracle"}
     assert chapter._freeze_words("all_but_last_2", 4).startswith("the last 2 state-space blocks of 4")
+
+
+def test_snp_weight_plot_keeps_to_the_window_and_counts_causal_snps_outside():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lmeqtl.finetune.plots import plot_snp_weights, plot_training_curves
+
+    weights = pd.DataFrame({"gene": "G", "fold": 0, "seq_idx": np.arange(100, 120), "weight": 1 / 20})
+    fig = plot_snp_weights(weights, ["G"], {"G": [105, 400]})
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (100, 119) and "1 causal SNP outside the window" in ax.get_title()
+    history = pd.DataFrame({"unit": "G", "fold": 0, "epoch": [0, 1, 2], "val_loss": [1.0, 0.9, 0.95],
+                            "best": [False, True, False]})
+    curves = plot_training_curves(history)
+    assert all(float(t).is_integer() for t in curves.axes[0].get_xticks())

@@ -56,9 +56,15 @@ def plot_snp_weights(snp_weights: pd.DataFrame, genes: Sequence[str], causal: Ma
         mean = rows.groupby("seq_idx")["weight"].mean()
         ax.plot(mean.index, mean.to_numpy(), lw=0.8, color="tab:blue", label="attention weight (mean of folds)")
         ax.axhline(1.0 / len(mean), color="grey", lw=0.8, ls="--", label="uniform (mean pooling)")
-        for k, idx in enumerate((causal or {}).get(gene, [])):
+        first, last = int(mean.index.min()), int(mean.index.max())
+        planted = list((causal or {}).get(gene, []))
+        inside = [idx for idx in planted if first <= idx <= last]
+        for k, idx in enumerate(inside):
             ax.axvline(idx, color="tab:red", lw=0.8, alpha=0.7, label="causal SNP" if k == 0 else None)
-        ax.set_title((labels or {}).get(gene, gene), fontsize="small")
+        outside = len(planted) - len(inside)
+        note = f" ({outside} causal SNP{'s' if outside > 1 else ''} outside the window)" if outside else ""
+        ax.set_xlim(first, last)
+        ax.set_title((labels or {}).get(gene, gene) + note, fontsize="small")
         ax.set_ylabel("weight")
         ax.set_ylim(0, max(float(np.max(mean.to_numpy())) * 1.1, 2.0 / len(mean)))
     axes[-1, 0].set_xlabel("SNP index in the gene window (sorted by position)")
