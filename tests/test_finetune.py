@@ -16,6 +16,7 @@ from lmeqtl.finetune import (
     ExpressionModel,
     allele_tokens,
     finetune_expression,
+    finetuned_checkpoints,
     fit_fold,
     frozen_stages,
     inner_split,
@@ -165,7 +166,10 @@ def test_checkpoints_load_back_and_finished_folds_resume(planted, tmp_path):
     config = dataclasses.replace(QUICK, epochs=3)
     first = finetune_expression(pretrained, cohort, expression, folds, config, genes=["ENSG01.1"],
                                 output_dir=tmp_path, progress=False)
+    listed = finetuned_checkpoints(tmp_path)
+    assert list(listed["fold"]) == sorted(set(first.predictions["fold"])) and set(listed["gene"]) == {"ENSG01.1"}
     unit = tmp_path / "units" / "ENSG01.1" / "fold_1"
+    assert listed.loc[listed["fold"] == 1, "path"].item() == str(unit)
     model, info = load_finetuned(unit)
     rows = first.predictions[first.predictions["fold"] == 1]
     people = cohort.subset(list(rows["sample_id"]))
@@ -177,7 +181,8 @@ def test_checkpoints_load_back_and_finished_folds_resume(planted, tmp_path):
                                   output_dir=tmp_path, progress=False)
     assert resumed.cache_seconds == {}  # nothing recomputed
     pd.testing.assert_frame_equal(resumed.predictions, first.predictions, check_dtype=False)
-    assert (tmp_path / "predictions.parquet").is_file() and (tmp_path / "history.csv").is_file()
+    assert (tmp_path / "finetune_predictions.parquet").is_file() and (tmp_path / "history.csv").is_file()
+    assert not (tmp_path / "predictions.parquet").exists()  # RQ2's file name, which chapter 04 searches for
 
 
 def test_bad_inputs_give_clear_errors(planted, tmp_path):
@@ -263,5 +268,35 @@ def test_joint_mode_trains_one_trunk_with_a_head_per_gene(planted, tmp_path):
     result = finetune_expression(pretrained, cohort, expression, folds, config, output_dir=tmp_path, progress=False)
     assert set(result.folds["unit"]) == {"joint"} and set(result.predictions["gene"]) == set(GENES)
     model, info = load_finetuned(tmp_path / "units" / "joint" / "fold_0")
+    listed = finetuned_checkpoints(tmp_path)
+    assert set(listed["unit"]) == {"joint"} and len(listed) == len(GENES) * folds.nunique()
     assert model.genes == list(GENES) and info["windows"] == [[8, 32], [4, 28]]
     assert set(model.finetuned_state()) >= {"head.weight", "mlm.layers.1.output_linear.weight"}
+
+
+def test_preset_text_names_what_the_cpu_preset_reduces():
+    from lmeqtl.config import get_preset
+    from lmeqtl.finetune import chapter
+
+    top10 = chapter.preset_text(get_preset("top10").finetune, "top10")
+    assert "freeze all (GPU: all_but_last_2)" in top10 and "window_snps 1000 (GPU: none)" in top10
+    assert "uses the full fine-tuning settings" in chapter.preset_text(get_preset("top10-gpu").finetune, "top10-gpu")
+    assert chapter._freeze_words("all_but_last_1", 2).startswith("the last state-space block of 2 and the head")
+    assert {m.name for m in chapter.quick_baselines()} == {"lead_snp", "lead_snp_cv", "oracle"}
+    assert chapter._freeze_words("all_but_last_2", 4).startswith("the last 2 state-space blocks of 4")
+
+
+def test_snp_weight_plot_keeps_to_the_window_and_counts_causal_snps_outside():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lmeqtl.finetune.plots import plot_snp_weights, plot_training_curves
+
+    weights = pd.DataFrame({"gene": "G", "fold": 0, "seq_idx": np.arange(100, 120), "weight": 1 / 20})
+    fig = plot_snp_weights(weights, ["G"], {"G": [105, 400]})
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (100, 119) and "1 causal SNP outside the window" in ax.get_title()
+    history = pd.DataFrame({"unit": "G", "fold": 0, "epoch": [0, 1, 2], "val_loss": [1.0, 0.9, 0.95],
+                            "best": [False, True, False]})
+    curves = plot_training_curves(history)
+    assert all(float(t).is_integer() for t in curves.axes[0].get_xticks())

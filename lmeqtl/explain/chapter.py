@@ -34,20 +34,12 @@ METHOD_NAMES = {
 
 
 def finetuned_checkpoints(run: NotebookRun, genes: Sequence[str]) -> dict[str, Path]:
-    """Gene -> the fine-tuned checkpoint of its first outer fold, from step 04 (empty when it did not run).
+    """Gene -> the fine-tuned checkpoint of its first outer fold, from step 04 (empty when it did not run)."""
+    from lmeqtl.finetune import finetuned_checkpoints as listing
 
-    Per-gene units live in ``units/<gene>/fold_<k>``, a joint model in ``units/joint/fold_<k>``.
-    """
-    units = run.run_dir / FINETUNE_STEP / "finetune" / "units"
-    found = {}
-    for gene in genes:
-        for unit in (units / gene, units / "joint"):
-            folds = sorted((p for p in unit.glob("fold_*") if (p / "finetune.json").is_file()),
-                           key=lambda p: int(p.name.split("_")[1]))
-            if folds:
-                found[gene] = folds[0]
-                break
-    return found
+    table = listing(run.run_dir / FINETUNE_STEP / "finetune")
+    first = table[table["gene"].isin(list(genes))].sort_values(["gene", "fold"]).drop_duplicates("gene")
+    return {row.gene: Path(row.path) for row in first.itertuples()}
 
 
 def cohort_embeddings(run: NotebookRun, model: torch.nn.Module, cohort: Cohort, sample_ids: Sequence[str],

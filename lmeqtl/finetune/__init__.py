@@ -19,17 +19,18 @@ A notebook's flow (``cfg`` = ``preset.finetune``; expression and folds as in RQ2
     folds = ex.outer_folds(ids, preset.expression.outer_folds, preset.expression.seed)
     result = ft.finetune_expression(checkpoint, cohort, table, folds, cfg, output_dir=out)
     scores = ex.gene_results(result.predictions)            # next to RQ2/RQ4's rows
+    units = ft.finetuned_checkpoints(out)                   # gene, fold, unit, path, best_epoch
     model, info = ft.load_finetuned(out / "units" / gene / "fold_0")   # for lmeqtl.explain
     predictor = model.predictor(gene)                       # (B, 2, V, L) one-hot -> (B,)
 """
 
-from lmeqtl.finetune.checkpoints import load_finetuned, save_finetuned
+from lmeqtl.finetune.checkpoints import finetuned_checkpoints, load_finetuned, save_finetuned
 from lmeqtl.finetune.cv import FinetuneResult, finetune_expression, tss_windows
 from lmeqtl.finetune.model import ExpressionHead, ExpressionModel, allele_tokens, frozen_stages
 from lmeqtl.finetune.training import fit_fold, inner_split
 
 __all__ = [
-    "ExpressionHead", "ExpressionModel", "FinetuneResult", "allele_tokens", "finetune_expression", "fit_fold",
+    "ExpressionHead", "ExpressionModel", "FinetuneResult", "allele_tokens", "finetune_expression", "finetuned_checkpoints", "fit_fold",
     "frozen_stages", "inner_split", "load_finetuned", "save_finetuned", "tss_windows",
 ]
 

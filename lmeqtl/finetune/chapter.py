@@ -8,6 +8,7 @@ preset's settings into its own output directory, and says so.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,6 +103,14 @@ WINDOW_MEAN = "ridge:window_mean"  # ridge on the mean of the same frozen states
 BASELINE_ORDER = ("predixcan", "lead_snp_cv", "lead_snp", "oracle")
 
 
+def quick_baselines() -> list:
+    """RQ4's baselines without PrediXcan (its nested elastic net on every window SNP takes minutes per
+    gene on a CPU): what the chapter computes itself when the book has no RQ2 step."""
+    from lmeqtl.expression import baseline_methods
+
+    return [m for m in baseline_methods() if m.name != "predixcan"]
+
+
 def window_mean_predictions(result, expression: pd.DataFrame, folds: pd.Series, covariates, config) -> pd.DataFrame:
     """RQ2's ridge on the window mean of the frozen last-block states, on the same folds (empty when
     the trunk was trained: there is no fixed embedding then)."""
@@ -134,7 +143,8 @@ def _freeze_words(freeze: str, n_layers: int) -> str:
     if frozen == 1:
         return f"all {n_layers} state-space blocks and the head train; the input stage (encoder, embeddings, ResNet) is frozen"
     first = "the first block is" if frozen == 2 else f"the first {frozen - 1} blocks are"
-    return f"the last {_count(trained, 'state-space block')} of {n_layers} and the head train; the input stage and {first} frozen"
+    last = "the last state-space block" if trained == 1 else f"the last {trained} state-space blocks"
+    return f"{last} of {n_layers} and the head train; the input stage and {first} frozen"
 
 
 def _count(n: int, noun: str) -> str:
@@ -182,6 +192,26 @@ def setup_text(checkpoint: Path, source: str, config, expression: pd.DataFrame, 
             f"improvement).{mlm}")
 
 
+def preset_text(config, preset: str) -> str:
+    """What this preset fine-tunes, next to the GPU presets' settings (``FinetuneConfig``'s defaults)."""
+    from lmeqtl.config import FinetuneConfig
+
+    gpu = FinetuneConfig()
+    if config == gpu:
+        return (f"Preset {preset} uses the full fine-tuning settings: the last two state-space blocks and the head "
+                f"train, on whole windows with mean pooling and the masked-LM regulariser, for up to {gpu.epochs} epochs.")
+    differ = [f.name for f in dataclasses.fields(FinetuneConfig)
+              if getattr(config, f.name) != getattr(gpu, f.name) and f.name not in ("seed", "cache_batch_size")]
+    def value(v) -> str:  # noqa: ANN001 - a config field
+        return "none" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+    words = ", ".join(f"{name} {value(getattr(config, name))} (GPU: {value(getattr(gpu, name))})" for name in differ)
+    return (f"Preset {preset} reduces fine-tuning to fit its CPU budget: {words}. The GPU presets (top10-gpu, top100) "
+            f"train the last two state-space blocks and the head on whole windows with mean pooling and the masked-LM "
+            f"regulariser (weight {gpu.mlm_weight:g}), for up to {gpu.epochs} epochs; benchmarks/bench_finetune.py measures what trainable blocks cost per epoch "
+            f"on a CPU.")
+
+
 def training_text(result, config) -> str:
     """Cost and early stopping of the runs, in words."""
     folds = result.folds
@@ -214,8 +244,9 @@ def comparison_text(results: pd.DataFrame, summary: pd.DataFrame, from_rq2: bool
     if words:
         parts.append("Mean r of " + "; ".join(words) + ".")
     source = ("RQ2/RQ4's predictions come from step 03 on the same folds." if from_rq2 else
-              "This book has no RQ2 step yet, so the RQ4 baselines were computed here on the same folds; the "
-              "comparison with RQ2's embedding models is in the summary chapter.")
+              "This book has no RQ2 step, so the single-SNP baselines and the oracle were computed here on the same "
+              "folds (PrediXcan's elastic net is left to RQ2/RQ4: minutes per gene on a CPU); the comparison with "
+              "RQ2's embedding models is in the summary chapter.")
     parts.append(source + " r is centred within outer folds (see RQ2); bars are bootstrap CIs over people.")
     return " ".join(parts)
 

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from lmeqtl import __version__
@@ -106,3 +107,21 @@ def load_finetuned(path_dir: str | os.PathLike[str], pretrained: str | os.PathLi
     except ValueError as err:
         raise InputError(str(err), path=weights, expected="weights saved from this fine-tuning configuration") from None
     return model.to(device).eval(), info
+
+
+def finetuned_checkpoints(output_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The fine-tuned checkpoints under a run's ``output_dir`` (``units/<unit>/fold_<k>/``).
+
+    One row per gene and outer fold: ``gene, fold, unit, path, best_epoch`` (a joint model
+    appears once per gene), sorted; for RQ5: ``load_finetuned(row.path)[0].predictor(row.gene)``
+    predicts the people of that fold's test set, which the model never saw.
+    """
+    rows = []
+    for info_path in sorted(Path(output_dir).glob(f"units/*/fold_*/{INFO_FILE}")):
+        info = read_finetuned_info(info_path.parent)
+        summary = info.get("summary") or {}
+        rows.extend({"gene": gene, "fold": int(info.get("fold", summary.get("fold", -1))),
+                     "unit": info_path.parent.parent.name, "path": str(info_path.parent),
+                     "best_epoch": summary.get("best_epoch")} for gene in info["genes"])
+    columns = ["gene", "fold", "unit", "path", "best_epoch"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["gene", "fold"], ignore_index=True)

@@ -8,7 +8,9 @@ the training rows, :func:`~lmeqtl.finetune.training.fit_fold`, predictions of th
 rows. The predictions have the columns of :class:`lmeqtl.expression.Comparison`'s, so
 :func:`lmeqtl.expression.gene_results` scores them next to RQ2/RQ4. Output directory::
 
-    predictions.parquet, history.csv, folds.csv (best epoch, stop reason, sizes, seconds)
+    finetune_predictions.parquet  out-of-fold predictions (RQ2's columns; not named
+                                  predictions.parquet, which is RQ2's file that chapters search for)
+    history.csv, folds.csv (best epoch, stop reason, sizes, seconds)
     snp_weights.parquet  attention pooling weights per gene, fold and SNP (attention only)
     run.json             settings, pretrained checkpoint, data hash (resume must match)
     units/<gene or joint>/fold_<k>/   a fine-tuned checkpoint (lmeqtl.finetune.checkpoints)
@@ -46,6 +48,7 @@ from lmeqtl.finetune.training import fit_fold, inner_split, predict_standardised
 from lmeqtl.io import atomic_path, read_json, write_json
 from lmeqtl.train import amp_dtype
 
+PREDICTIONS_FILE = "finetune_predictions.parquet"
 PREDICTION_COLUMNS = ("gene", "method", "features", "model", "combine", "sample_id", "fold", "observed", "predicted")
 
 
@@ -307,7 +310,7 @@ def _read_done(directory: Path, run_key: dict):
 
 def save_result(out: Path, result: FinetuneResult) -> None:
     """Write the run's tables into ``out`` (atomically)."""
-    with atomic_path(out / "predictions.parquet") as tmp:
+    with atomic_path(out / PREDICTIONS_FILE) as tmp:
         result.predictions.to_parquet(tmp, index=False)
     for table, file in ((result.history, "history.csv"), (result.folds, "folds.csv")):
         with atomic_path(out / file) as tmp:

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_training_curves(history: pd.DataFrame, labels: Mapping[str, str] | None = None,
@@ -33,10 +34,11 @@ def plot_training_curves(history: pd.DataFrame, labels: Mapping[str, str] | None
         ax.axhline(1.0, color="grey", lw=0.6, ls=":")
         ax.set_title((labels or {}).get(unit, unit), fontsize="small")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     for ax in axes.flat[len(units):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
-        ax.set_ylabel("validation MSE (SD² units)")
+        ax.set_ylabel("validation MSE\n(standardised expression²)")
     axes.flat[0].legend(fontsize="x-small", title="outer fold", title_fontsize="x-small")
     fig.suptitle("Fine-tuning: inner-validation loss by epoch (dot: kept epoch; dotted: predicting the mean)")
     return fig
@@ -54,9 +56,15 @@ def plot_snp_weights(snp_weights: pd.DataFrame, genes: Sequence[str], causal: Ma
         mean = rows.groupby("seq_idx")["weight"].mean()
         ax.plot(mean.index, mean.to_numpy(), lw=0.8, color="tab:blue", label="attention weight (mean of folds)")
         ax.axhline(1.0 / len(mean), color="grey", lw=0.8, ls="--", label="uniform (mean pooling)")
-        for k, idx in enumerate((causal or {}).get(gene, [])):
+        first, last = int(mean.index.min()), int(mean.index.max())
+        planted = list((causal or {}).get(gene, []))
+        inside = [idx for idx in planted if first <= idx <= last]
+        for k, idx in enumerate(inside):
             ax.axvline(idx, color="tab:red", lw=0.8, alpha=0.7, label="causal SNP" if k == 0 else None)
-        ax.set_title((labels or {}).get(gene, gene), fontsize="small")
+        outside = len(planted) - len(inside)
+        note = f" ({outside} causal SNP{'s' if outside > 1 else ''} outside the window)" if outside else ""
+        ax.set_xlim(first, last)
+        ax.set_title((labels or {}).get(gene, gene) + note, fontsize="small")
         ax.set_ylabel("weight")
         ax.set_ylim(0, max(float(np.max(mean.to_numpy())) * 1.1, 2.0 / len(mean)))
     axes[-1, 0].set_xlabel("SNP index in the gene window (sorted by position)")
