@@ -25,6 +25,17 @@ def make_meta(genes: dict[str, int], chrom: str = "6", seed: int = 0) -> pd.Data
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread (tiny models: reproducible timings, no oversubscription)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def tiny_files(tmp_path):
     """dataset.parquet + meta.csv.gz for 6 samples x 2 genes, with the haplotypes used."""
     rng = np.random.default_rng(1)

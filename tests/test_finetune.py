@@ -35,12 +35,7 @@ QUICK = FinetuneConfig(freeze="all", pooling="attention", epochs=30, batch_size=
                        weight_decay=0.0, patience=30, mlm_weight=0.0, cache_batch_size=64)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small models: threads only add noise
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,7 @@ from lmeqtl.model import HaplotypeMLM, count_parameters
 TINY = ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=1, d_state=8, dropout=0.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small models: threads only add noise
 
 
 def tiny_model(config: ModelConfig = TINY, n_genes: int = 3, seed: int = 0) -> HaplotypeMLM:

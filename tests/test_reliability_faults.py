@@ -28,12 +28,7 @@ class Killed(BaseException):  # like SIGINT: not an Exception, so nothing on the
     pass
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small models: threads only add noise
 
 
 @pytest.fixture(scope="module")

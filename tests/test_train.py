@@ -26,12 +26,7 @@ QUICK = TrainConfig(epochs=3, batch_size=16, learning_rate=1e-2, warmup_steps=2,
                     crop_length=32, mask_strategy="maf_stratified")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small models: threads only add noise
 
 
 def test_a_tiny_model_overfits_a_tiny_dataset(tmp_path):
