@@ -47,7 +47,8 @@ def setup_text(n_people: int, genes: list[str], config: ExpressionConfig, folds_
     transform = {"inverse_normal": "log2(RPKM + 1), then inverse-normal per gene",
                  "log2": "log2(RPKM + 1)", "none": "RPKM as is"}[config.transform]
     covariates = (f"Covariates ({', '.join(config.covariates)}) are regressed out inside each training fold."
-                  if config.covariates else "No covariates are regressed out (the simulation has none to remove).")
+                  if config.covariates else "No covariates are regressed out (the simulated expression has none to remove; with real "
+                  "GEUVADIS data, set `expression.covariates`, e.g. genotype and expression PCs).")
     models = ", ".join(MODEL_NAMES.get(m, m) for m in config.models)
     combines = "; ".join(COMBINE_NAMES.get(c, c) for c in config.combine)
     return (f"{n_people:,} test-split people have expression; none of their haplotypes trained the language "
