@@ -164,3 +164,12 @@ def test_baselines_are_added_on_the_same_folds_and_mismatched_folds_are_refused(
     moved = rq2.assign(fold=(rq2["fold"] + 1) % CONFIG.outer_folds)
     with pytest.raises(InputError, match="not on these outer folds"):
         chapter.with_baselines(moved, inputs, CONFIG, progress=False)
+
+
+def test_leakage_verdict_follows_the_control_numbers():
+    from lmeqtl.expression.chapter_text import leakage_text
+
+    quiet = pd.DataFrame({"r": [-0.05, 0.02, -0.01, 0.03], "p_value": [0.6, 0.8, 0.9, 0.04], "r2": [-0.01] * 4})
+    assert "the pipeline finds none" in leakage_text(quiet, "ridge:sum")
+    loud = quiet.assign(r=[0.3, 0.25, 0.4, 0.2], p_value=[0.001, 0.01, 0.0001, 0.02])
+    assert "points at information from the test people" in leakage_text(loud, "ridge:sum")
