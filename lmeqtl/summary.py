@@ -33,8 +33,10 @@ PRIMARY_EMBEDDING_METHOD = ExpressionConfig().reference_method
 # features column of the expression scores -> research question
 QUESTION_OF_FEATURES = {"embedding": "RQ2", "haplotypes": "RQ3", "snps": "RQ4", "lead_snp": "RQ4",
                         "genetic_value": "ceiling"}
+WINDOW_MEAN = "ridge:window_mean"  # step 04's reference: ridge on the mean of the same frozen states
 DESCRIPTIONS = {
     "finetune": "fine-tuned MLM with a regression head",
+    WINDOW_MEAN: "ridge on the mean frozen state over RQ3's TSS window (RQ3's same-input reference)",
     "predixcan": "elastic net on all window SNP dosages (PrediXcan-style)",
     "lead_snp": "dosage of the eQTL table's lead SNP (chosen on all people)",
     "lead_snp_cv": "best single SNP chosen inside each training fold",
@@ -93,12 +95,25 @@ def question_of(method: str, features: str) -> str:
     """Which research question a method of the expression tables answers."""
     if method == "rvalue (in-sample)":
         return "RQ4 (in-sample)"
+    if method == WINDOW_MEAN:
+        return "RQ3"
     return QUESTION_OF_FEATURES.get(features, "other")
 
 
 def embedding_methods(expression: pd.DataFrame) -> list[str]:
     """The RQ2 methods (embeddings + a regression) in table order."""
-    return list(dict.fromkeys(expression.loc[expression["features"] == "embedding", "method"]))
+    rq2 = (expression["features"] == "embedding") & (expression["method"] != WINDOW_MEAN)
+    return list(dict.fromkeys(expression.loc[rq2, "method"]))
+
+
+def headline_methods(expression: pd.DataFrame, reference: str = PRIMARY_EMBEDDING_METHOD) -> list[str]:
+    """The few methods a figure should show: RQ2's fixed and best method, RQ3's, the baselines, the ceiling."""
+    present = set(expression["method"])
+    rq2 = embedding_methods(expression)
+    best = (expression[expression["method"].isin(rq2)].groupby("method")["r"].mean().idxmax() if rq2 else None)
+    wanted = [primary_embedding_method(expression, reference), best, "finetune", WINDOW_MEAN, "predixcan",
+              "lead_snp_cv", "lead_snp", "oracle"]
+    return [m for m in dict.fromkeys(wanted) if m is not None and m in present]
 
 
 def primary_embedding_method(expression: pd.DataFrame, reference: str = PRIMARY_EMBEDDING_METHOD) -> str | None:
@@ -243,6 +258,9 @@ def rq3_answer(results: BookResults) -> str:
         reference = "lead_snp"  # no RQ2 step: the single-SNP baseline gives the scale
     if reference is not None:
         text += f"; on the same outer folds, {_paired_sentence(expression, 'finetune', reference)}"
+    if WINDOW_MEAN in set(expression["method"]):
+        text += (f". Against ridge on the mean of the same frozen states over the same TSS window (what the "
+                 f"head adds beyond averaging), {_paired_sentence(expression, 'finetune', WINDOW_MEAN)}")
     return text + "."
 
 
@@ -263,22 +281,30 @@ def rq4_answer(results: BookResults) -> str:
     return text
 
 
+def _rq5_name(method: str) -> str:
+    from lmeqtl.explain.chapter import METHOD_NAMES
+
+    return METHOD_NAMES.get(method, method)
+
+
 def rq5_answer(results: BookResults) -> str:
     """RQ5: which scores find the causal SNPs, and are top SNPs in active chromatin?"""
     if results.ranking is None:
         return "Step 06 did not run in this book, so RQ5 is not answered here."
     ranking = results.ranking.groupby("method", sort=False)[["average_precision", "random_average_precision"]].mean()
     best = ranking["average_precision"].idxmax()
-    text = (f"Ranking SNPs against the true causal ones, {best} does best (mean average precision "
+    name = _rq5_name
+    text = (f"Ranking SNPs against the true causal ones, {name(best)} does best (mean average precision "
             f"{ranking.loc[best, 'average_precision']:.3f} against {ranking.loc[best, 'random_average_precision']:.3f} "
             f"for a random ranking)")
-    text += "; " + ", ".join(f"{m} {v:.3f}" for m, v in ranking["average_precision"].items() if m != best)
+    text += "; then " + ", ".join(f"{name(m)} {v:.3f}" for m, v in
+                                   ranking["average_precision"].sort_values(ascending=False).items() if m != best)
     if results.enrichment is not None and "kind" in results.enrichment:
         active = results.enrichment[results.enrichment["kind"] == "active"]
         if not active.empty:
             by_method = active.groupby("method", sort=False)["odds_ratio"].median()
             text += (". In active histone-mark peaks, the top-ranked SNPs have a median odds ratio of "
-                     + ", ".join(f"{v:.2f} ({m})" for m, v in by_method.items()))
+                     + ", ".join(f"{v:.2f} ({name(m)})" for m, v in by_method.items()))
     return text + "."
 
 

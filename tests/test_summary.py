@@ -39,6 +39,7 @@ def run_dir(tmp_path: Path) -> Path:
         _scores("lasso:sum", "embedding", [v + 0.05 for v in ridge])]))
     _write(tmp_path / "04_rq3_finetuning/scores.csv", pd.concat([
         _scores("finetune", "haplotypes", [v - 0.05 for v in ridge]),
+        _scores("ridge:window_mean", "embedding", [v + 0.1 for v in ridge]),  # RQ3's same-state reference
         _scores("lead_snp", "lead_snp", [0.0] * 6)]))  # replaced by step 05's rows
     _write(tmp_path / "05_rq4_single_snp/scores.csv", pd.concat([
         _scores("lead_snp", "lead_snp", [0.20, 0.30, 0.10, 0.05, 0.30, 0.20]),
@@ -100,5 +101,16 @@ def test_rq5_answer_reads_ranking_and_enrichment(run_dir):
         "method": ["ism", "ism"], "mark": ["H3K27ac", "H3K27me3"], "odds_ratio": [3.0, 1.0],
         "kind": ["active", "repressive"]}))
     answer = summary.rq5_answer(summary.load_results(run_dir))
-    assert "ism does best (mean average precision 0.400" in answer and "marginal_eqtl 0.200" in answer
+    assert "ism does best (mean average precision 0.400" in answer and "marginal eQTL -log10 p 0.200" in answer
     assert "3.00 (ism)" in answer
+
+
+def test_rq3_reference_is_not_an_rq2_method_and_figures_show_the_headline(run_dir):
+    results = summary.load_results(run_dir)
+    assert summary.embedding_methods(results.expression) == ["ridge:sum", "lasso:sum"]
+    table = summary.methods_table(results).set_index("method")
+    assert table.loc["ridge:window_mean", "question"] == "RQ3"
+    assert "lasso:sum" in summary.rq2_answer(results)  # still the best RQ2 method, not window_mean
+    assert "finetune beats ridge:window_mean on 0 of 6" in summary.rq3_answer(results)
+    assert summary.headline_methods(results.expression) == [
+        "ridge:sum", "lasso:sum", "finetune", "ridge:window_mean", "lead_snp", "oracle"]
