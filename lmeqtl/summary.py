@@ -281,6 +281,16 @@ def rq4_answer(results: BookResults) -> str:
     return text
 
 
+def _enrichment_marks(enrichment: pd.DataFrame) -> tuple[list[str], str]:
+    """The marks the RQ5 answer summarises: those the simulation planted enrichment in, else the active ones."""
+    marks = enrichment.drop_duplicates("mark")
+    if "planted_or" in marks and (marks["planted_or"] > 1).any():
+        return marks.loc[marks["planted_or"] > 1, "mark"].tolist(), "the marks where the simulation planted enrichment"
+    if "kind" in marks:
+        return marks.loc[marks["kind"] == "active", "mark"].tolist(), "active-mark peaks"
+    return [], ""
+
+
 def _rq5_name(method: str) -> str:
     from lmeqtl.explain.chapter import METHOD_NAMES
 
@@ -299,11 +309,12 @@ def rq5_answer(results: BookResults) -> str:
             f"for a random ranking)")
     text += "; then " + ", ".join(f"{name(m)} {v:.3f}" for m, v in
                                    ranking["average_precision"].sort_values(ascending=False).items() if m != best)
-    if results.enrichment is not None and "kind" in results.enrichment:
-        active = results.enrichment[results.enrichment["kind"] == "active"]
-        if not active.empty:
-            by_method = active.groupby("method", sort=False)["odds_ratio"].median()
-            text += (". In active histone-mark peaks, the top-ranked SNPs have a median odds ratio of "
+    if results.enrichment is not None:
+        marks, where = _enrichment_marks(results.enrichment)
+        if marks:
+            chosen = results.enrichment[results.enrichment["mark"].isin(marks)]
+            by_method = chosen.groupby("method", sort=False)["odds_ratio"].median()
+            text += (f". In {where} ({', '.join(marks)}), the top-ranked SNPs have a median odds ratio of "
                      + ", ".join(f"{v:.2f} ({name(m)})" for m, v in by_method.items()))
     return text + "."
 

@@ -98,11 +98,11 @@ def test_rq5_answer_reads_ranking_and_enrichment(run_dir):
         "gene": ["G0", "G1", "G0", "G1"], "method": ["ism", "ism", "marginal_eqtl", "marginal_eqtl"],
         "average_precision": [0.5, 0.3, 0.2, 0.2], "random_average_precision": [0.01] * 4}))
     _write(run_dir / "06_rq5_explainability/enrichment.csv", pd.DataFrame({
-        "method": ["ism", "ism"], "mark": ["H3K27ac", "H3K27me3"], "odds_ratio": [3.0, 1.0],
-        "kind": ["active", "repressive"]}))
+        "method": ["ism"] * 3, "mark": ["H3K27ac", "H3K36me3", "H3K27me3"], "odds_ratio": [3.0, 9.0, 1.0],
+        "kind": ["active", "active", "repressive"], "planted_or": [5.0, 1.0, 1.0]}))
     answer = summary.rq5_answer(summary.load_results(run_dir))
     assert "ism does best (mean average precision 0.400" in answer and "marginal eQTL -log10 p 0.200" in answer
-    assert "3.00 (ism)" in answer
+    assert "planted enrichment (H3K27ac)" in answer and "3.00 (ism)" in answer  # not the unplanted H3K36me3
 
 
 def test_rq3_reference_is_not_an_rq2_method_and_figures_show_the_headline(run_dir):
