@@ -111,3 +111,14 @@ def test_merge_methods_causal_masks_and_snp_table(setup):
     assert snps.loc[snps["GENE_ID"] == "ENSG01.1", "tss_distance"].iloc[0] == -500
     second = snps[snps["GENE_ID"] == "ENSG02.1"]  # no TSS: the window's median position
     assert second["tss_distance"].abs().min() <= 50
+
+
+def test_agreement_by_gene_averages_over_genes():
+    reference = np.array([5.0, 4.0, 3.0, np.nan, np.nan, np.nan])  # the table lists three SNPs
+    scores = {"g1": {"same": np.arange(6, 0, -1.0), "reversed": np.arange(6.0), "eqtl_table": reference},
+              "g2": {"same": np.arange(6, 0, -1.0), "reversed": np.arange(6, 0, -1.0), "eqtl_table": reference}}
+    mean = rq5.agreement_by_gene(scores, ["same", "reversed"], k=3)
+    assert list(mean.index) == ["same", "reversed"] and list(mean.columns) == ["spearman", "top_3_overlap"]
+    assert mean.loc["same", "spearman"] == pytest.approx(1.0) and mean.loc["same", "top_3_overlap"] == 1.0
+    assert mean.loc["reversed", "spearman"] == pytest.approx(0.0)  # -1 on g1, +1 on g2
+    assert mean.loc["reversed", "top_3_overlap"] == pytest.approx(0.5)

@@ -3,11 +3,12 @@
 - :func:`baseline_scores_by_gene`: marginal eQTL, elastic net, SuSiE and the eQTL table's -log10 p;
 - :func:`ridge_attributions`: the pretrained MLM's embedding + a ridge fitted on these people, IG and ISM;
 - :func:`finetuned_attributions`: step 04's fine-tuned models, IG and ISM;
-- :func:`causal_masks`, :func:`scored_methods`, :func:`snp_scores`: the truth per gene, the methods
-  that scored every gene, and the one-row-per-SNP table the chapter saves.
+- :func:`merge_scores`, :func:`scored_methods`: one score dict per gene, the methods that scored every gene;
+- :func:`causal_masks`, :func:`snp_scores`: the truth per gene; the one-row-per-SNP table the chapter saves;
+- :func:`agreement_by_gene`: each method's agreement with the eQTL table, averaged over genes.
 
-Every function returns ``gene -> {method: score (L,)}`` (higher = more relevant), ``L`` the gene's
-SNPs in ``seq_idx`` order, so the chapter merges them per gene.
+Scores are ``gene -> {method: score (L,)}`` (higher = more relevant), ``L`` the gene's SNPs in
+``seq_idx`` order, so the chapter merges the methods per gene.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from lmeqtl.config import EmbedConfig, ExplainConfig
 from lmeqtl.explain.analysis import attribution_scores, baseline_scores, snp_table
 from lmeqtl.explain.predictors import EmbeddingRidge, fit_embedding_ridge
-from lmeqtl.explain.ranking import eqtl_table_scores
+from lmeqtl.explain.ranking import eqtl_table_scores, ranking_agreement
 from lmeqtl.masking import N_TOKENS
 
 if TYPE_CHECKING:
@@ -138,3 +139,13 @@ def snp_scores(people: Cohort, scores: Mapping[str, Mapping[str, np.ndarray]],
         columns = {**scores[gene], **({"is_causal": is_causal[gene]} if is_causal else {})}
         tables.append(snp_table(meta, columns, tss.get(gene, int(meta["pos"].median()))))
     return pd.concat(tables, ignore_index=True)
+
+
+def agreement_by_gene(scores: Mapping[str, Mapping[str, np.ndarray]], methods: Sequence[str], k: int) -> pd.DataFrame:
+    """Each method's agreement with the eQTL table per gene (:func:`ranking_agreement`), and the mean over genes.
+
+    Returns the mean per method (``spearman``, ``top_{k}_overlap``), methods in the given order.
+    """
+    per_gene = pd.concat([ranking_agreement({m: by_method[m] for m in methods}, by_method["eqtl_table"], k=k)
+                          .assign(gene=gene) for gene, by_method in scores.items()], ignore_index=True)
+    return per_gene.groupby("method", sort=False)[["spearman", f"top_{k}_overlap"]].mean()
