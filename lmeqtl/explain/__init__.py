@@ -10,6 +10,8 @@ module             concept
 ``enrichment``     odds ratio + Fisher's exact test, matched-background permutation test, per mark
 ``plots``          locus plot, enrichment forest plot, ranking metric plot
 ``analysis``       the chapter's library calls: scores per gene, evaluation, enrichment per method
+``rq5``            the chapter's per-gene loops: baselines, embedding + ridge and fine-tuned attributions
+``chapter``        earlier steps' outputs (fine-tuned models, embeddings), summaries and prose
 =================  ===========================================================================
 """
 
