@@ -175,7 +175,8 @@ def methods_table(results: BookResults) -> pd.DataFrame:
         ranking = results.ranking.groupby("method", sort=False)[["average_precision",
                                                                 "random_average_precision"]].mean()
         for name, row in ranking.iterrows():
-            rows.append({"question": "RQ5", "method": name, "description": "per-SNP scores vs the causal SNPs",
+            rows.append({"question": "RQ5", "method": name,
+                         "description": f"{_rq5_name(name)}: per-SNP scores ranked against the causal SNPs",
                          "metric": "mean average precision", "value": row["average_precision"],
                          "detail": f"random ranking {row['random_average_precision']:.3f}"})
     return pd.DataFrame(rows, columns=["question", "method", "description", "metric", "value", "detail"])
