@@ -130,6 +130,33 @@ def checkpoint_genes(info: dict[str, Any]) -> list[str]:
     return sorted(gene_map, key=gene_map.__getitem__)
 
 
+def load_model(checkpoint: str | os.PathLike[str], dataset: str | os.PathLike[str]) -> tuple[HaplotypeMLM, dict]:
+    """A checkpoint directory or an original ``*_weights_model.pt`` (its gene order read from
+    ``dataset``); ``info["genes"]`` is the gene -> embedding index map."""
+    if Path(checkpoint).is_file():
+        return load_original_weights(checkpoint, original_gene_order(dataset))
+    return load_checkpoint(checkpoint)
+
+
+def add_model_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
+    """``--checkpoint`` (alias ``--model_weight``), ``--dataset``, ``--meta``: the arguments of every
+    command that runs a trained MLM on a dataset (:func:`load_model_and_cohort` reads them)."""
+    parser.add_argument("--checkpoint", "--model_weight", dest="checkpoint", required=True,
+                        help="checkpoint directory written by 'lmeqtl train', or an original weights file")
+    parser.add_argument("--dataset", required=True, help="dataset.parquet")
+    parser.add_argument("--meta", help="meta.csv.gz (default: next to the dataset)")
+
+
+def load_model_and_cohort(args) -> tuple[HaplotypeMLM, dict, Any]:  # noqa: ANN001 - argparse.Namespace
+    """The model of ``args.checkpoint`` and the cohort of ``args.dataset``/``args.meta``, its genes
+    in the model's embedding order (see :func:`add_model_arguments`)."""
+    from lmeqtl.cohort import load_cohort
+
+    model, info = load_model(args.checkpoint, args.dataset)
+    meta = args.meta or str(Path(args.dataset).parent / "meta.csv.gz")
+    return model, info, load_cohort(args.dataset, meta, genes=checkpoint_genes(info) if info.get("genes") else None)
+
+
 def model_config_from(info: dict[str, Any], source: str | os.PathLike[str]) -> ModelConfig:
     """The :class:`ModelConfig` stored in a checkpoint JSON; unknown fields are an error."""
     fields = {f.name for f in dataclasses.fields(ModelConfig)}

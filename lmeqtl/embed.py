@@ -40,6 +40,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from lmeqtl.checkpoint import add_model_arguments, checkpoint_genes, load_model_and_cohort
+from lmeqtl.checkpoint import load_model as load_model  # notebooks call lmeqtl.embed.load_model
 from lmeqtl.cohort import Cohort
 from lmeqtl.config import EmbedConfig
 from lmeqtl.distributed import resolve_device
@@ -250,29 +252,16 @@ def embed_cohort(model: torch.nn.Module, cohort: Cohort, samples: list[str] | np
 # --------------------------------------------------------------------------------------
 
 
-def load_model(checkpoint: str | os.PathLike[str], dataset: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict]:
-    """A checkpoint directory or an original ``*_weights_model.pt``; ``info["genes"]`` is the gene map."""
-    from lmeqtl.checkpoint import load_checkpoint, load_original_weights, original_gene_order
-
-    if Path(checkpoint).is_file():
-        return load_original_weights(checkpoint, original_gene_order(dataset))
-    return load_checkpoint(checkpoint)
-
-
 def genes_in_model_order(info: dict) -> list[str] | None:
-    """The genes of a checkpoint's map by embedding index (its JSON stores them sorted by name)."""
-    genes = info.get("genes")
-    return sorted(genes, key=genes.get) if genes else None
+    """The genes of a checkpoint's map by embedding index (None when it has no map)."""
+    return checkpoint_genes(info) if info.get("genes") else None
 
 
 def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
     parser.description = ("Embed haplotypes with a trained MLM: per (sample, gene, haplotype) a block's hidden "
                           "state pooled over positions. Writes OUT/<gene>.npz (embeddings (n, 2, H), sample_id, "
                           "split); genes already embedded with the same model and settings are skipped.")
-    parser.add_argument("--checkpoint", "--model_weight", dest="checkpoint", required=True,
-                        help="checkpoint directory written by 'lmeqtl train', or an original weights file")
-    parser.add_argument("--dataset", required=True, help="dataset.parquet")
-    parser.add_argument("--meta", help="meta.csv.gz (default: next to the dataset)")
+    add_model_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory (one .npz per gene)")
     parser.add_argument("--split", default="test", choices=["test", "train", "all"], help="whose haplotypes")
     parser.add_argument("--mode", default="single", choices=MODES,
@@ -291,11 +280,7 @@ def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
 
 
 def run(args) -> int:  # noqa: ANN001 - argparse.Namespace
-    from lmeqtl.cohort import load_cohort
-
-    model, info = load_model(args.checkpoint, args.dataset)
-    meta = args.meta or str(Path(args.dataset).parent / "meta.csv.gz")
-    cohort = load_cohort(args.dataset, meta, genes=genes_in_model_order(info))
+    model, info, cohort = load_model_and_cohort(args)
     tss = None
     if args.genes_tsv:
         from lmeqtl.formats import read_genes

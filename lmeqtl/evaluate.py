@@ -12,7 +12,6 @@ import contextlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lmeqtl import metrics
-from lmeqtl.cohort import Cohort, load_cohort
+from lmeqtl.checkpoint import add_model_arguments
+from lmeqtl.cohort import Cohort
 from lmeqtl.datasets import Batch, HaplotypeBatches, cohort_fingerprint, kfold_samples
 from lmeqtl.distributed import Context, all_reduce_sum, resolve_device
 from lmeqtl.errors import InputError
@@ -166,10 +166,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Score a trained MLM (a checkpoint directory, or an original lm-eqtl "
                           "*_weights_model.pt) on masked haplotypes: masked accuracy, per-allele "
                           "recall, IQS per SNP and pooled, by MAF bin.")
-    parser.add_argument("--checkpoint", "--model_weight", dest="checkpoint", required=True,
-                        help="checkpoint directory written by 'lmeqtl train', or an original weights file")
-    parser.add_argument("--dataset", required=True, help="dataset.parquet")
-    parser.add_argument("--meta", help="meta.csv.gz (default: next to the dataset)")
+    add_model_arguments(parser)
     parser.add_argument("--split", default="test", choices=["test", "train", "validation"],
                         help="'validation' = the checkpoint's validation fold of the train split")
     parser.add_argument("--mask-rate", "--mask_rate", dest="mask_rate", type=float, default=0.2)
@@ -184,22 +181,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmeqtl.checkpoint import (
-        checkpoint_genes,
-        load_checkpoint,
-        load_original_weights,
-        original_gene_order,
-    )
+    from lmeqtl.checkpoint import load_model_and_cohort
     from lmeqtl.io import atomic_path
 
-    meta = args.meta or str(Path(args.dataset).parent / "meta.csv.gz")
-    if Path(args.checkpoint).is_file():
-        genes = original_gene_order(args.dataset)
-        model, info = load_original_weights(args.checkpoint, genes)
-    else:
-        model, info = load_checkpoint(args.checkpoint)
-        genes = checkpoint_genes(info)
-    cohort = load_cohort(args.dataset, meta, genes=genes)
+    model, info, cohort = load_model_and_cohort(args)
     if info.get("data_fingerprint") not in (None, cohort_fingerprint(cohort)):
         print("note: this dataset differs from the one the model was trained on")
     samples = None

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lmeqtl.checkpoint import add_model_arguments, load_model_and_cohort
 from lmeqtl.cohort import Cohort
 from lmeqtl.config import GenotypeEvalConfig
 from lmeqtl.genotype_metrics import per_snp_metrics, rq1_table
@@ -168,10 +169,7 @@ def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
                           "them with the MLM (P(dosage) from the two haplotypes' allele probabilities), with "
                           "Beagle 5 (reference panel: the train split; skipped when not installed) and with the "
                           "most frequent genotype; report genotype accuracy, per-SNP IQS and dosage r² by MAF bin.")
-    parser.add_argument("--checkpoint", "--model_weight", dest="checkpoint", required=True,
-                        help="checkpoint directory written by 'lmeqtl train', or an original weights file")
-    parser.add_argument("--dataset", required=True, help="dataset.parquet")
-    parser.add_argument("--meta", help="meta.csv.gz (default: next to the dataset)")
+    add_model_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory (rq1_table.csv, rq1_per_snp.parquet, rq1.json)")
     parser.add_argument("--max-samples", dest="max_samples", type=int, help="a seeded subset of the test split")
     parser.add_argument("--mask-rate", dest="mask_rate", type=float, default=0.2)
@@ -188,12 +186,7 @@ def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
 
 
 def run(args) -> int:  # noqa: ANN001 - argparse.Namespace
-    from lmeqtl.cohort import load_cohort
-    from lmeqtl.embed import genes_in_model_order, load_model
-
-    model, info = load_model(args.checkpoint, args.dataset)
-    meta = args.meta or str(Path(args.dataset).parent / "meta.csv.gz")
-    cohort = load_cohort(args.dataset, meta, genes=genes_in_model_order(info))
+    model, info, cohort = load_model_and_cohort(args)
     config = GenotypeEvalConfig(mask_rate=args.mask_rate, mask_design=args.mask_design, mask_strategy=args.masking,
                                 edge_frame=args.edge_frame, max_samples=args.max_samples, batch_size=args.batch_size,
                                 run_beagle=args.beagle, beagle_threads=args.beagle_threads, seed=args.seed)
