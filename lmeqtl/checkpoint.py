@@ -108,16 +108,28 @@ def save_checkpoint(
     return path_dir
 
 
+def read_format_info(path_dir: str | os.PathLike[str], info_file: str, weights_file: str, fmt: str,
+                     version: int, what: str, module: str) -> tuple[Path, dict[str, Any]]:
+    """A checkpoint directory's JSON (``info_file``), checked for its ``format`` and ``format_version``.
+
+    ``what`` names the kind of directory in the error ("an lmeqtl checkpoint"), ``module`` the
+    module that documents the layout. Shared by the MLM and the fine-tuned checkpoints.
+    """
+    info_path = Path(path_dir) / info_file
+    if not info_path.is_file():
+        raise InputError(f"not {what} directory", path=path_dir,
+                         expected=f"{info_file} and {weights_file} (see {module})")
+    info = read_json(info_path)
+    if info.get("format") != fmt or info.get("format_version") != version:
+        raise InputError(f"format {info.get('format')!r} version {info.get('format_version')!r}",
+                         path=info_path, expected=f"{fmt!r} version {version}")
+    return info_path, info
+
+
 def read_checkpoint_info(path_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The checkpoint's JSON, checked for format and alphabet."""
-    info_path = Path(path_dir) / INFO_FILE
-    if not info_path.exists():
-        raise InputError("not an lmeqtl checkpoint directory", path=path_dir,
-                         expected=f"{INFO_FILE} and {WEIGHTS_FILE} (see lmeqtl.checkpoint)")
-    info = read_json(info_path)
-    if info.get("format") != FORMAT or info.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"format {info.get('format')!r} version {info.get('format_version')!r}",
-                         path=info_path, expected=f"{FORMAT!r} version {FORMAT_VERSION}")
+    info_path, info = read_format_info(path_dir, INFO_FILE, WEIGHTS_FILE, FORMAT, FORMAT_VERSION,
+                                       "an lmeqtl checkpoint", "lmeqtl.checkpoint")
     if info.get("tokens") != list(TOKENS):
         raise InputError(f"token alphabet {info.get('tokens')}", path=info_path, where="tokens",
                          expected=f"{list(TOKENS)}")

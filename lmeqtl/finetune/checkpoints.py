@@ -25,11 +25,11 @@ import pandas as pd
 import torch
 
 from lmeqtl import __version__
-from lmeqtl.checkpoint import git_commit, load_checkpoint, load_state_dict_file
+from lmeqtl.checkpoint import git_commit, load_checkpoint, load_state_dict_file, read_format_info
 from lmeqtl.config import FinetuneConfig
 from lmeqtl.errors import InputError
 from lmeqtl.finetune.model import ExpressionModel
-from lmeqtl.io import atomic_path, read_json, sha256_file, write_json
+from lmeqtl.io import atomic_path, sha256_file, write_json
 
 FORMAT, FORMAT_VERSION = "lmeqtl-finetuned-expression", 1
 WEIGHTS_FILE, INFO_FILE = "finetuned.pt", "finetune.json"
@@ -59,15 +59,8 @@ def save_finetuned(path_dir: str | os.PathLike[str], model: ExpressionModel, *, 
 
 def read_finetuned_info(path_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON of a fine-tuned checkpoint, checked for its format."""
-    info_path = Path(path_dir) / INFO_FILE
-    if not info_path.is_file():
-        raise InputError("not a fine-tuned checkpoint directory", path=path_dir,
-                         expected=f"{INFO_FILE} and {WEIGHTS_FILE} (see lmeqtl.finetune.checkpoints)")
-    info = read_json(info_path)
-    if info.get("format") != FORMAT or info.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"format {info.get('format')!r} version {info.get('format_version')!r}",
-                         path=info_path, expected=f"{FORMAT!r} version {FORMAT_VERSION}")
-    return info
+    return read_format_info(path_dir, INFO_FILE, WEIGHTS_FILE, FORMAT, FORMAT_VERSION, "a fine-tuned checkpoint",
+                            "lmeqtl.finetune.checkpoints")[1]
 
 
 def finetune_config_from(raw: dict[str, Any], source: str | os.PathLike[str]) -> FinetuneConfig:
