@@ -51,12 +51,6 @@ def hippo_skew_eigenvalues(n: int) -> torch.Tensor:
     return evals.to(torch.complex64)
 
 
-def _polar_exp(re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Real and imaginary parts of ``exp(re + i im)``: real ops vectorise, complex exp does not."""
-    magnitude = re.exp()
-    return magnitude * im.cos(), magnitude * im.sin()
-
-
 def _reciprocal(x: torch.Tensor, eps: float = 1e-7, clamp: bool = False) -> torch.Tensor:
     """``1 / x`` for complex x with a bounded norm (as the original DSS)."""
     norm_sq = (x * x.conj()).real
@@ -116,23 +110,73 @@ class DSSKernel(nn.Module):
             return torch.einsum("chn,hnl->chl", w, powers).real  # (C, H, L)
         block = max(1, math.ceil(math.sqrt(length)))  # M
         n_blocks = math.ceil(length / block)  # A
-        steps = torch.arange(block, device=w.device, dtype=torch.float32)
-        starts = torch.arange(n_blocks, device=w.device, dtype=torch.float32) * block
-        inner_re, inner_im = _polar_exp(dt_lam.real[..., None] * steps,
-                                        dt_lam.imag[..., None] * steps)  # (H, N, M) each
-        outer_re, outer_im = _polar_exp(dt_lam.real[..., None] * starts - offset.real[..., None],
-                                        dt_lam.imag[..., None] * starts - offset.imag[..., None])
-        outer_re, outer_im = outer_re.transpose(1, 2), outer_im.transpose(1, 2)  # (H, A, N)
-        w_re, w_im = w.real[:, :, None, :], w.imag[:, :, None, :]  # (C, H, 1, N)
-        coef_re = w_re * outer_re - w_im * outer_im  # (C, H, A, N)
-        coef_im = w_re * outer_im + w_im * outer_re
-        channels, d_model = w.shape[:2]
-        left = torch.cat([coef_re, -coef_im], dim=-1)  # (C, H, A, 2N): Re(a b) = ar br - ai bi
-        left = left.transpose(0, 1).reshape(d_model, channels * n_blocks, -1)  # (H, C*A, 2N)
-        right = torch.cat([inner_re, inner_im], dim=1)  # (H, 2N, M)
-        kernel = torch.bmm(left, right)  # (H, C*A, M)
-        kernel = kernel.reshape(d_model, channels, n_blocks * block).transpose(0, 1)
+        kernel = ModeSum.apply(dt_lam.real, dt_lam.imag, w.real, w.imag, offset.real, offset.imag,
+                               block, n_blocks)  # (C, H, A*M)
         return kernel[..., :length]  # (C, H, L)
+
+
+def _polar_exp_into(re: torch.Tensor, im: torch.Tensor, out_re: torch.Tensor, out_im: torch.Tensor) -> None:
+    """``out_re + i out_im = exp(re + i im)`` with real ops (complex exp does not vectorise)."""
+    magnitude = re.exp_()
+    torch.cos(im, out=out_re).mul_(magnitude)
+    torch.sin(im, out=out_im).mul_(magnitude)
+
+
+class ModeSum(torch.autograd.Function):
+    """``K[c, h, aM + b] = Re sum_n w[c,h,n] exp(z[h,n] (aM + b) - o[h,n])`` as ``(C, H, A*M)``.
+
+    The sum of N decaying modes that makes a DSS kernel, factored as ``outer[a] * inner[b]``
+    (A*M = L padded up): ``H*N*(A + M)`` exponentials and one batched real matmul of
+    ``(H, C*A, 2N) @ (H, 2N, M)`` (``Re(x y) = x_r y_r - x_i y_i``). Real inputs: ``z_re, z_im
+    (H, N)``, ``w_re, w_im (C, H, N)``, ``o_re, o_im (H, N)`` (no gradient). The hand-written
+    backward reuses the forward's exponentials: two matmuls and one pass over each factor,
+    where autograd would recompute sines and cosines and copy the concatenated factors.
+    """
+
+    @staticmethod
+    def forward(ctx, z_re: torch.Tensor, z_im: torch.Tensor, w_re: torch.Tensor, w_im: torch.Tensor,
+                o_re: torch.Tensor, o_im: torch.Tensor, block: int, n_blocks: int) -> torch.Tensor:
+        (channels, d_model, n), dtype = w_re.shape, w_re.dtype
+        steps = torch.arange(block, device=w_re.device, dtype=dtype)  # (M,)
+        starts = torch.arange(n_blocks, device=w_re.device, dtype=dtype) * block  # (A,)
+        right = w_re.new_empty(d_model, 2 * n, block)  # (H, 2N, M): [Re, Im] of exp(z b)
+        _polar_exp_into(z_re[..., None] * steps, z_im[..., None] * steps, right[:, :n], right[:, n:])
+        outer_re, outer_im = w_re.new_empty(2, d_model, n_blocks, n)  # (H, A, N): exp(z aM - o)
+        _polar_exp_into(torch.addcmul(-o_re[:, None], z_re[:, None], starts[:, None]),
+                        torch.addcmul(-o_im[:, None], z_im[:, None], starts[:, None]), outer_re, outer_im)
+        wt_re, wt_im = w_re.transpose(0, 1)[:, :, None], w_im.transpose(0, 1)[:, :, None]  # (H, C, 1, N)
+        left = w_re.new_empty(d_model, channels, n_blocks, 2 * n)  # (H, C, A, 2N): [Re, -Im] of w outer
+        left_re, left_im = left[..., :n], left[..., n:]
+        torch.mul(wt_re, outer_re[:, None], out=left_re).addcmul_(wt_im, outer_im[:, None], value=-1)
+        torch.mul(wt_re, outer_im[:, None], out=left_im).addcmul_(wt_im, outer_re[:, None]).neg_()
+        kernel = torch.bmm(left.view(d_model, channels * n_blocks, 2 * n), right)  # (H, C*A, M)
+        ctx.save_for_backward(w_re, w_im, left, right, outer_re, outer_im, steps, starts)
+        return kernel.view(d_model, channels, n_blocks * block).transpose(0, 1)  # (C, H, A*M)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        w_re, w_im, left, right, outer_re, outer_im, steps, starts = ctx.saved_tensors
+        d_model, channels, n_blocks, n = left.shape[0], left.shape[1], left.shape[2], left.shape[3] // 2
+        grad = grad.transpose(0, 1).reshape(d_model, channels * n_blocks, -1)  # (H, C*A, M)
+        grad_left = torch.bmm(grad, right.transpose(1, 2)).view(d_model, channels, n_blocks, 2 * n)
+        grad_right = torch.bmm(left.view(d_model, channels * n_blocks, 2 * n).transpose(1, 2), grad)  # (H, 2N, M)
+        # gradients of c = w * outer (complex): dw = sum_a conj(outer) dc, d outer = sum_c conj(w) dc
+        gc_re, gc_im = grad_left[..., :n], grad_left[..., n:].neg_()  # (H, C, A, N); left holds -Im
+        wt_re, wt_im = w_re.transpose(0, 1)[:, :, None], w_im.transpose(0, 1)[:, :, None]  # (H, C, 1, N)
+        o_re, o_im = outer_re[:, None], outer_im[:, None]  # (H, 1, A, N)
+        grad_w_re = (gc_re * o_re).addcmul_(gc_im, o_im).sum(2).transpose(0, 1)  # (C, H, N)
+        grad_w_im = (gc_im * o_re).addcmul_(gc_re, o_im, value=-1).sum(2).transpose(0, 1)
+        g_outer_re = (gc_re * wt_re).addcmul_(gc_im, wt_im).sum(1)  # (H, A, N)
+        g_outer_im = (gc_im * wt_re).addcmul_(gc_re, wt_im, value=-1).sum(1)
+        # through p = exp(x): dx = conj(p) dp, then x = z * position
+        inner_re, inner_im = right[:, :n], right[:, n:]
+        gi_re, gi_im = grad_right[:, :n], grad_right[:, n:]  # (H, N, M)
+        grad_z_re = (gi_re * inner_re).addcmul_(gi_im, inner_im) @ steps  # (H, N)
+        grad_z_im = (gi_im * inner_re).addcmul_(gi_re, inner_im, value=-1) @ steps
+        grad_z_re += torch.einsum("han,a->hn", (g_outer_re * outer_re).addcmul_(g_outer_im, outer_im), starts)
+        grad_z_im += torch.einsum("han,a->hn", (g_outer_im * outer_re).addcmul_(g_outer_re, outer_im, value=-1),
+                                  starts)
+        return grad_z_re, grad_z_im, grad_w_re, grad_w_im, None, None, None, None
 
 
 def _chunks(x: torch.Tensor, n_fft: int) -> tuple[torch.Tensor, ...]:

@@ -120,6 +120,25 @@ def test_fft_convolution_gradients_are_exact():
     assert torch.autograd.gradcheck(conv, (u, kernel))
 
 
+def test_mode_sum_gradients_are_exact():
+    from lmeqtl.dss import ModeSum
+
+    torch.manual_seed(4)
+    z_re, z_im = -torch.rand(3, 2, dtype=torch.float64) * 0.3, torch.randn(3, 2, dtype=torch.float64)
+    w_re, w_im = torch.randn(2, 3, 2, dtype=torch.float64), torch.randn(2, 3, 2, dtype=torch.float64)
+    offset = torch.randn(2, 3, 2, dtype=torch.float64) * 0.1
+    inputs = [t.requires_grad_(True) for t in (z_re, z_im, w_re, w_im)]
+
+    def mode_sum(z_re, z_im, w_re, w_im):
+        return ModeSum.apply(z_re, z_im, w_re, w_im, offset[0], offset[1], 4, 3)  # L = 12
+
+    assert torch.autograd.gradcheck(mode_sum, inputs)
+    positions = torch.arange(12, dtype=torch.float64)
+    direct = torch.einsum("chn,hnl->chl", torch.complex(w_re, w_im), (torch.complex(z_re, z_im)[..., None] * positions
+                          - torch.complex(offset[0], offset[1])[..., None]).exp()).real
+    torch.testing.assert_close(mode_sum(*inputs), direct)
+
+
 def test_fast_training_gradients_equal_the_original_paths():
     grads = []
     for fast in (True, False):
