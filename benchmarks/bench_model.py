@@ -9,8 +9,10 @@ times, each case in a fresh process (so that peak memory is its own):
 - ``train``: one optimiser step (forward + backward + Adam) in train mode;
 - optionally the same with bf16 autocast (``--bf16``), labelled as such.
 
-The speed-up is the ratio of medians. On a shared machine, compare ``--threads 1`` runs too:
-two-thread runs of many small memory-bound ops suffer most from other processes.
+Each case first makes untimed full-size warm-up calls (one in eval, two in train; the first
+builds the kernel cache and is reported). The speed-up is the ratio of medians. On a shared
+machine, compare ``--threads 1`` runs too: two-thread runs of many small memory-bound ops
+suffer most from other processes.
 
     python -m benchmarks.bench_model                 # default size, CPU
     python -m benchmarks.bench_model --quick         # tiny sizes, seconds (smoke test)
@@ -66,13 +68,16 @@ def _case(args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
 
     model.train(args.mode == "train")
+    # Untimed full-size warm-up calls, on both paths: the first builds the kernel cache (fast
+    # eval); on CPU the first two train steps of a fresh process are 1.5-2x slower than the
+    # rest (the heap grows to its working size), and training runs thousands of steps.
     warm = time.perf_counter()
-    if args.path == "fast":  # includes building the kernel cache (eval) / first-call set-up
-        call(tokens, gene)
-    else:  # the original path costs the same every call: warm the libraries on a short input
-        call(tokens[:, :64], gene)
+    call(tokens, gene)
     sync()
     first = time.perf_counter() - warm
+    if args.mode == "train":
+        call(tokens, gene)
+        sync()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times = []

@@ -10,16 +10,18 @@ Speed (design notes section 6):
 
 - kernel: ``exp(dtL * l)`` with ``l = a*M + b`` is ``exp(dtL*a*M) exp(dtL*b)``, so
   ``H*N*(L/M + M)`` exponentials (M ~ sqrt(L), computed in polar form with real ops) and
-  one batched real matmul replace the original's ``H*N*L`` complex exponentials;
+  one batched real matmul replace the original's ``H*N*L`` complex exponentials
+  (:class:`ModeSum`, whose hand-written backward reuses the forward's exponentials);
 - eval mode caches the kernel spectrum per (length, FFT size, device, dtype), invalidated
   when a kernel parameter changes (its version counter) or ``train()`` is called; the cache
   is used only when no kernel gradient is needed (eval, and ``no_grad`` or frozen kernels);
 - conjugate symmetry is already built in: the N modes are those with positive imaginary
   part and the kernel is the real part, i.e. a 2N-dimensional real state space at the cost
   of N complex modes (the S4D "halve N" trick);
-- the FFT runs at a fast length (``scipy.fft.next_fast_len``) on cache-sized chunks of the
-  batch (one haplotype at the default size: 2-3x faster per haplotype than whole batches),
-  with a hand-written backward (autograd's irfft backward runs a full complex FFT);
+- the FFT runs at a fast length (``scipy.fft.next_fast_len``) along the contiguous axis of a
+  channels-first copy, on cache-sized chunks of the batch (one haplotype at the default
+  size: 2-3x faster per haplotype than whole batches), with a hand-written backward
+  (:class:`FFTConv`; autograd's irfft backward runs a full complex FFT);
 - the skip term ``D u`` is folded into the kernel at lag 0;
 - ``fast = False`` restores the original's cost profile: direct exponentials every call,
   FFT length 2L, autograd FFTs. Both paths agree to float rounding.
