@@ -7,7 +7,10 @@ times, each case in a fresh process (so that peak memory is its own):
 - ``eval``: a forward pass in eval mode (no_grad) — fast path with cached kernels vs the
   original path (``model.set_fast_kernels(False)``);
 - ``train``: one optimiser step (forward + backward + Adam) in train mode;
-- optionally the same with bf16 autocast (``--bf16``), labelled as such.
+- optionally the same with bf16 autocast (``--bf16``), labelled as such;
+- optionally (``--frozen-kernels``) a train step with every kernel parameter frozen, so that
+  the kernels cost nothing (cached spectra): the bound on the train-step ratio that the
+  input-dependent work, shared by both paths, sets.
 
 Each case first makes untimed full-size warm-up calls (one in eval, two in train; the first
 builds the kernel cache and is reported). The speed-up is the ratio of medians. On a shared
@@ -43,7 +46,11 @@ def _case(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = HaplotypeMLM(ModelConfig(d_model=args.d_model, n_layers=args.n_layers, dropout=0.0), 10).to(device)
-    model.set_fast_kernels(args.path == "fast")
+    model.set_fast_kernels(args.path != "original")
+    if args.path == "frozen":
+        for layer in model.layers:
+            layer.kernel.requires_grad_(False)
+            layer.D.requires_grad_(False)
     batch = args.eval_batch if args.mode == "eval" else args.train_batch
     tokens = torch.randint(0, 3, (batch, args.length), device=device)
     gene = torch.arange(batch, device=device) % 10
@@ -116,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed calls of the fast path (median)")
     parser.add_argument("--original-repeats", type=int, default=1, help="timed calls of the original path")
     parser.add_argument("--bf16", action="store_true", help="also time the fast path under bf16 autocast")
+    parser.add_argument("--frozen-kernels", action="store_true",
+                        help="also time a train step with frozen (cached) kernels: the bound on the ratio")
     parser.add_argument("--modes", nargs="+", choices=["eval", "train"], default=["eval", "train"],
                         help="what to time (the original's train step takes minutes on a CPU)")
     parser.add_argument("--device", default="cpu")
@@ -134,11 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     for mode in args.modes:
         original = _run_case(args, mode, "original")
         fast = _run_case(args, mode, "fast")
-        rows += [original, fast]
+        mode_rows = [original, fast]
         if args.bf16:
-            rows.append(_run_case(args, mode, "fast", bf16=True))
-        for row in rows[-(3 if args.bf16 else 2):]:
+            mode_rows.append(_run_case(args, mode, "fast", bf16=True))
+        if args.frozen_kernels and mode == "train":
+            mode_rows.append(_run_case(args, mode, "frozen"))
+        for row in mode_rows:
             row["speedup"] = original["seconds"] / row["seconds"]
+        rows += mode_rows
     load_after = os.getloadavg()
 
     print(f"### HaplotypeMLM forward / train step: d_model {args.d_model}, {args.n_layers} layers, "
@@ -147,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         name = "eval forward" if row["mode"] == "eval" else "train step"
-        path = row["path"] + (" + bf16 autocast" if row["bf16"] else "")
+        path = {"frozen": "fast, kernels frozen (bound)"}.get(row["path"], row["path"])
+        path += " + bf16 autocast" if row["bf16"] else ""
         print(f"| {name} | {path} | {row['batch']} | {row['seconds']:.3f} | {row['best_s']:.3f} "
               f"| {row['haplotypes_per_s']:.2f} "
               f"| {row['peak_mb']:.0f} | {row['speedup']:.1f}x |")

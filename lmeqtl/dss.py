@@ -12,9 +12,10 @@ Speed (design notes section 6):
   ``H*N*(L/M + M)`` exponentials (M ~ sqrt(L), computed in polar form with real ops) and
   one batched real matmul replace the original's ``H*N*L`` complex exponentials
   (:class:`ModeSum`, whose hand-written backward reuses the forward's exponentials);
-- eval mode caches the kernel spectrum per (length, FFT size, device, dtype), invalidated
+- the kernel spectrum is cached per (length, FFT size, device, dtype), invalidated
   when a kernel parameter changes (its version counter) or ``train()`` is called; the cache
-  is used only when no kernel gradient is needed (eval, and ``no_grad`` or frozen kernels);
+  is used whenever no kernel gradient is needed (``no_grad`` or frozen kernels, in eval or
+  train mode: fine-tuning with frozen DSS layers does no kernel work);
 - conjugate symmetry is already built in: the N modes are those with positive imaginary
   part and the kernel is the real part, i.e. a 2N-dimensional real state space at the cost
   of N complex modes (the S4D "halve N" trick);
@@ -276,7 +277,7 @@ class DSSLayer(nn.Module):
             return torch.cat([forward, gap, k[1].flip(-1)], dim=-1)
 
     def spectrum(self, length: int, n_fft: int) -> torch.Tensor:
-        """rFFT ``(H, n_fft // 2 + 1)`` of :meth:`two_sided_kernel`, cached in eval mode."""
+        """rFFT ``(H, n_fft // 2 + 1)`` of :meth:`two_sided_kernel`, cached while the kernel parameters are unchanged."""
         key = (length, n_fft, self.kernel.W.device, self.kernel.W.dtype,
                tuple(p._version for p in (*self.kernel.parameters(), self.D)))
         if self._cache is not None and self._cache[0] == key:
@@ -295,7 +296,7 @@ class DSSLayer(nn.Module):
             return y[:, :length] + u * self.D
         n_fft = scipy.fft.next_fast_len(2 * length, real=True)
         needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in (*self.kernel.parameters(), self.D))
-        if self.training or needs_grad:  # once per forward, for the whole batch, with gradients
+        if needs_grad:  # once per forward, for the whole batch, with gradients
             kernel = self.two_sided_kernel(length, n_fft)  # (H, n)
             with torch.no_grad():
                 spec = torch.fft.rfft(kernel, n=n_fft)  # (H, F)

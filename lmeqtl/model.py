@@ -32,7 +32,8 @@ position code, 0.90 with the SNP embedding. The table has ``sum(gene_lengths) x 
 parameters, so the model is tied to its SNP windows, as it already is to its genes.
 
 Speed: the state-space kernels do not depend on the input; :mod:`lmeqtl.dss` computes them
-cheaply, caches their spectra in eval mode and computes them once per forward in training.
+cheaply, caches their spectra whenever no kernel gradient is needed (eval, frozen layers) and
+computes them once per forward when training them.
 ``set_fast_kernels(False)`` restores the original's cost profile for benchmarks.
 """
 

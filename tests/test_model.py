@@ -85,6 +85,21 @@ def test_kernel_cache_is_invalidated_by_weight_changes_and_by_train():
     assert layer._cache is None
 
 
+def test_frozen_kernels_use_the_cache_in_train_mode_and_still_pass_gradients():
+    model = tiny_model().train()
+    layer = model.layers[0]
+    tokens, gene = torch.randint(0, 3, (2, 40)), torch.tensor([0, 1])
+    expected = model(tokens, gene)
+    assert layer._cache is None  # trainable kernels: computed with gradients, not cached
+    layer.kernel.requires_grad_(False)
+    layer.D.requires_grad_(False)
+    frozen = model(tokens, gene)
+    assert layer._cache is not None and layer._cache[0][0] == 40
+    torch.testing.assert_close(frozen, expected, atol=1e-5, rtol=1e-5)
+    frozen.square().mean().backward()
+    assert layer.output_linear.weight.grad.abs().sum() > 0 and layer.kernel.W.grad is None
+
+
 def test_training_gets_kernel_gradients_and_input_gradients_for_attribution():
     model = tiny_model().train()
     tokens, gene = torch.randint(0, 3, (3, 40)), torch.tensor([0, 1, 2])
