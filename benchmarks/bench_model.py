@@ -103,7 +103,7 @@ def _case(args: argparse.Namespace) -> dict:
 
 
 def _run_case(args: argparse.Namespace, mode: str, path: str, bf16: bool = False) -> dict:
-    repeats = args.repeats if path == "fast" else args.original_repeats
+    repeats = args.original_repeats if path == "original" else args.repeats
     command = [sys.executable, "-m", "benchmarks.bench_model", "--case", mode, path, "--repeats", str(repeats),
                "--d-model", str(args.d_model), "--n-layers", str(args.n_layers), "--length", str(args.length),
                "--eval-batch", str(args.eval_batch), "--train-batch", str(args.train_batch),

@@ -277,7 +277,7 @@ class DSSLayer(nn.Module):
             return torch.cat([forward, gap, k[1].flip(-1)], dim=-1)
 
     def spectrum(self, length: int, n_fft: int) -> torch.Tensor:
-        """rFFT ``(H, n_fft // 2 + 1)`` of :meth:`two_sided_kernel`, cached while the kernel parameters are unchanged."""
+        """rFFT ``(H, n_fft // 2 + 1)`` of :meth:`two_sided_kernel`, cached until a parameter changes."""
         key = (length, n_fft, self.kernel.W.device, self.kernel.W.dtype,
                tuple(p._version for p in (*self.kernel.parameters(), self.D)))
         if self._cache is not None and self._cache[0] == key:
