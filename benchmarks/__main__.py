@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.common import git_commit, machine
 
 HERE = Path(__file__).resolve().parent
 # run order: the rows first; benchmarks not listed run after these, by name
@@ -45,29 +46,10 @@ FULL_RUN_ARGS = {
     "explain": ["--individuals", "2", "--steps", "4"],  # 5000 SNPs; attribution on 2 people (default 8 x 8 steps)
 }
 
-
-def _machine() -> dict[str, str]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "gpu": gpu, "torch": torch.__version__,
-            "python": platform.python_version()}
-
-
-def _commit() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE,
-                           capture_output=True, text=True)
-    commit = head.stdout.strip() or "unknown"
-    return commit + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+# the default-size model benchmark takes ~10 minutes: its own file, not part of the 15-minute run
+ORIGINAL_SIZE_RESULTS = "RESULTS-original-size.md"
+ORIGINAL_SIZE_COMMAND = ("python -m benchmarks.bench_model --bf16 --frozen-kernels "
+                         f"--out benchmarks/{ORIGINAL_SIZE_RESULTS}")
 
 
 def parse_tables(text: str) -> list[list[dict[str, str]]]:
@@ -176,19 +158,21 @@ def main(argv: list[str] | None = None) -> int:
             print(_section(record), flush=True)
     total = time.perf_counter() - started
 
-    machine = _machine()
-    header = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "machine": machine,
+    host = machine()
+    header = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "commit": git_commit(), "machine": host,
               "quick": args.quick, "threads": args.threads, "budget_s": budget, "total_s": round(total, 1),
               "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}
     summary = "| benchmark | status | seconds | load before / after |\n|---|---|---|---|\n" + "".join(
         f"| bench_{r['name']}{' (cuda)' if 'cuda' in r['args'] else ''} | {r['status']} | {r['seconds']:.0f} "
         f"| {r.get('load_before', '-')} / {r.get('load_after', '-')} |\n" for r in records)
     intro = (f"# Benchmark results\n\n{header['date']}, commit {header['commit']}"
-             f"{', --quick' if args.quick else ''}\n\nMachine: {machine['cpu']}, {machine['cores']} CPU cores, "
-             f"GPU: {machine['gpu']}, torch {machine['torch']}, Python {machine['python']}; torch threads per "
+             f"{', --quick' if args.quick else ''}\n\nMachine: {host['cpu']}, {host['cores']} CPU cores, "
+             f"GPU: {host['gpu']}, torch {host['torch']}, Python {host['python']}; torch threads per "
              f"benchmark: {args.threads}\n\nWhole run: {total / 60:.1f} min (budget {budget / 60:.0f} min); load "
              f"average (1 min) before {header['load_before']}, after {header['load_after']} — other processes "
-             f"shared the CPU cores when the load exceeds {machine['cores']}.\n")
+             f"shared the CPU cores when the load exceeds {host['cores']}.\n\n"
+             f"The model at the original's size (d 256 x 16 layers, minutes per case) is timed apart: "
+             f"{ORIGINAL_SIZE_RESULTS}, written by `{ORIGINAL_SIZE_COMMAND}`.\n")
     print(summary)
     print(f"whole run {total / 60:.1f} min")
     if output is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -25,6 +26,32 @@ import pandas as pd
 
 SUPER_POPS = ("AFR", "AMR", "EAS", "EUR", "SAS")
 SNP_SPACING_BP = 20  # mean distance between candidate rows of the synthetic VCF
+
+
+def machine() -> dict[str, str]:
+    """CPU model, core count, GPU, torch and Python versions: the header of a results file."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "gpu": gpu, "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def git_commit() -> str:
+    """The short commit of this checkout, marked when it has uncommitted changes."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(__file__).resolve().parent,
+                           capture_output=True, text=True)
+    commit = head.stdout.strip() or "unknown"
+    return commit + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
 def measure(command: list[str], env: dict[str, str] | None = None) -> dict:
