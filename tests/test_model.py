@@ -148,9 +148,9 @@ def test_mode_sum_gradients_are_exact():
         return ModeSum.apply(z_re, z_im, w_re, w_im, offset[0], offset[1], 4, 3)  # L = 12
 
     assert torch.autograd.gradcheck(mode_sum, inputs)
-    positions = torch.arange(12, dtype=torch.float64)
-    direct = torch.einsum("chn,hnl->chl", torch.complex(w_re, w_im), (torch.complex(z_re, z_im)[..., None] * positions
-                          - torch.complex(offset[0], offset[1])[..., None]).exp()).real
+    exponents = (torch.complex(z_re, z_im)[..., None] * torch.arange(12, dtype=torch.float64)
+                 - torch.complex(offset[0], offset[1])[..., None])  # (H, N, L)
+    direct = torch.einsum("chn,hnl->chl", torch.complex(w_re, w_im), exponents.exp()).real
     torch.testing.assert_close(mode_sum(*inputs), direct)
 
 
