@@ -125,6 +125,12 @@ def _polar_exp_into(re: torch.Tensor, im: torch.Tensor, out_re: torch.Tensor, ou
     torch.sin(im, out=out_im).mul_(magnitude)
 
 
+def _conj_times(p_re: torch.Tensor, p_im: torch.Tensor, g_re: torch.Tensor,
+                g_im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of ``conj(p) * g``: the chain rule through ``y = p x``, complex."""
+    return (g_re * p_re).addcmul_(g_im, p_im), (g_im * p_re).addcmul_(g_re, p_im, value=-1)
+
+
 class ModeSum(torch.autograd.Function):
     """``K[c, h, aM + b] = Re sum_n w[c,h,n] exp(z[h,n] (aM + b) - o[h,n])`` as ``(C, H, A*M)``.
 
@@ -166,19 +172,14 @@ class ModeSum(torch.autograd.Function):
         # gradients of c = w * outer (complex): dw = sum_a conj(outer) dc, d outer = sum_c conj(w) dc
         gc_re, gc_im = grad_left[..., :n], grad_left[..., n:].neg_()  # (H, C, A, N); left holds -Im
         wt_re, wt_im = w_re.transpose(0, 1)[:, :, None], w_im.transpose(0, 1)[:, :, None]  # (H, C, 1, N)
-        o_re, o_im = outer_re[:, None], outer_im[:, None]  # (H, 1, A, N)
-        grad_w_re = (gc_re * o_re).addcmul_(gc_im, o_im).sum(2).transpose(0, 1)  # (C, H, N)
-        grad_w_im = (gc_im * o_re).addcmul_(gc_re, o_im, value=-1).sum(2).transpose(0, 1)
-        g_outer_re = (gc_re * wt_re).addcmul_(gc_im, wt_im).sum(1)  # (H, A, N)
-        g_outer_im = (gc_im * wt_re).addcmul_(gc_re, wt_im, value=-1).sum(1)
+        grad_w_re, grad_w_im = (g.sum(2).transpose(0, 1) for g in  # (C, H, N)
+                                _conj_times(outer_re[:, None], outer_im[:, None], gc_re, gc_im))
+        g_outer_re, g_outer_im = (g.sum(1) for g in _conj_times(wt_re, wt_im, gc_re, gc_im))  # (H, A, N)
         # through p = exp(x): dx = conj(p) dp, then x = z * position
-        inner_re, inner_im = right[:, :n], right[:, n:]
-        gi_re, gi_im = grad_right[:, :n], grad_right[:, n:]  # (H, N, M)
-        grad_z_re = (gi_re * inner_re).addcmul_(gi_im, inner_im) @ steps  # (H, N)
-        grad_z_im = (gi_im * inner_re).addcmul_(gi_re, inner_im, value=-1) @ steps
-        grad_z_re += torch.einsum("han,a->hn", (g_outer_re * outer_re).addcmul_(g_outer_im, outer_im), starts)
-        grad_z_im += torch.einsum("han,a->hn", (g_outer_im * outer_re).addcmul_(g_outer_re, outer_im, value=-1),
-                                  starts)
+        gx_re, gx_im = _conj_times(right[:, :n], right[:, n:], grad_right[:, :n], grad_right[:, n:])  # (H, N, M)
+        go_re, go_im = _conj_times(outer_re, outer_im, g_outer_re, g_outer_im)  # (H, A, N)
+        grad_z_re = gx_re @ steps + torch.einsum("han,a->hn", go_re, starts)  # (H, N)
+        grad_z_im = gx_im @ steps + torch.einsum("han,a->hn", go_im, starts)
         return grad_z_re, grad_z_im, grad_w_re, grad_w_im, None, None, None, None
 
 
