@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary)
     print(f"whole run {total / 60:.1f} min")
     if output is not None:
-        from lmeqtl.io import atomic_path, write_json
+        from lmeqtl.data.io import atomic_path, write_json
 
         with atomic_path(Path(output) / "RESULTS.md") as tmp:
             tmp.write_text("\n".join([intro, summary, *(_section(r) for r in records)]))

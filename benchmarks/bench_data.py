@@ -24,11 +24,11 @@ import pandas as pd
 from scipy.stats import ks_2samp
 
 from benchmarks.common import measure
-from lmeqtl.cohort import load_cohort
-from lmeqtl.datapaths import DataPaths
-from lmeqtl.formats import library_samples, read_geuvadis_expression, read_truth
-from lmeqtl.io import read_meta
-from lmeqtl.top10 import real_top10_meta
+from lmeqtl.data.cohort import load_cohort
+from lmeqtl.data.formats import library_samples, read_geuvadis_expression, read_truth
+from lmeqtl.data.io import read_meta
+from lmeqtl.data.paths import DataPaths
+from lmeqtl.simulate.top10 import real_top10_meta
 
 
 def _run(args: list[str]) -> tuple[float, float]:

@@ -86,7 +86,7 @@ def reference_prepare(inputs: Path, genes_file: Path, out: Path, n_snps: int) ->
 
 def same_output(ours: Path, reference: Path) -> bool:
     """Do the two pipelines give the same genotype strings and SNP lists?"""
-    from lmeqtl.io import read_dataset, read_meta
+    from lmeqtl.data.io import read_dataset, read_meta
 
     a, b = read_dataset(ours / "dataset.parquet"), read_dataset(reference / "dataset.parquet")
     ma, mb = read_meta(ours / "meta.csv.gz"), read_meta(reference / "meta.csv.gz")

@@ -1,7 +1,7 @@
 """Embeddings per second by mode, agreement between modes, and RQ1's MLM vs Beagle 5.
 
 1. Speed, in one process and one run (so the ratios share the machine's load): genotypes
-   (= 2 haplotypes) per second of ``lmeqtl.embed.embed_haplotypes`` in ``single``,
+   (= 2 haplotypes) per second of ``lmeqtl.mlm.embed.embed_haplotypes`` in ``single``,
    ``masked`` and ``rolling`` mode at the default model size (d_model 256, 16 layers,
    L = 5000), against the original's cost profile (``set_fast_kernels(False)``: kernels
    regenerated every call). The original embeds a genotype with 2 passes (plain) or
@@ -12,7 +12,7 @@
    Pearson r of each embedding dimension across haplotypes (mean over dimensions), for
    ``--checkpoint`` on real haplotypes of ``--dataset`` (else an untrained model on random
    haplotypes, which says little).
-3. RQ1: ``lmeqtl.rq1.run_rq1`` on ``--checkpoint``/``--dataset`` (default: the top10 book
+3. RQ1: ``lmeqtl.genotypes.comparison.run_rq1`` on ``--checkpoint``/``--dataset`` (default: the top10 book
    run's) with ``--rq1-samples`` test people: wall time and accuracy / IQS / dosage r² of
    the MLM, Beagle 5 and the most frequent genotype. Without that run (e.g. a clean clone),
    a tiny one is built first: the ``smoke`` preset's simulated cohort, prepared, and its
@@ -44,8 +44,8 @@ def _timed(fn) -> tuple[float, object]:  # noqa: ANN001 - a callable
 
 def speed(args: argparse.Namespace) -> list[dict]:
     from lmeqtl.config import EmbedConfig, ModelConfig
-    from lmeqtl.embed import embed_haplotypes
-    from lmeqtl.model import HaplotypeMLM
+    from lmeqtl.mlm.embed import embed_haplotypes
+    from lmeqtl.mlm.model import HaplotypeMLM
 
     torch.manual_seed(0)
     model = HaplotypeMLM(ModelConfig(d_model=args.d_model, n_layers=args.n_layers, dropout=0.0), 10).eval()
@@ -79,12 +79,12 @@ def speed(args: argparse.Namespace) -> list[dict]:
 
 def agreement(args: argparse.Namespace) -> tuple[str, list[dict]]:
     from lmeqtl.config import EmbedConfig, ModelConfig
-    from lmeqtl.embed import embed_haplotypes, mode_agreement
-    from lmeqtl.model import HaplotypeMLM
+    from lmeqtl.mlm.embed import embed_haplotypes, mode_agreement
+    from lmeqtl.mlm.model import HaplotypeMLM
 
     if args.checkpoint and Path(args.checkpoint).exists() and Path(args.dataset).exists():
-        from lmeqtl.cohort import load_cohort
-        from lmeqtl.embed import genes_in_model_order, load_model
+        from lmeqtl.data.cohort import load_cohort
+        from lmeqtl.mlm.embed import genes_in_model_order, load_model
 
         model, info = load_model(args.checkpoint, args.dataset)
         cohort = load_cohort(args.dataset, Path(args.dataset).parent / "meta.csv.gz", genes=genes_in_model_order(info))
@@ -110,13 +110,13 @@ def tiny_smoke_run(quick: bool) -> tuple[Path, Path, str]:
     import dataclasses
     import tempfile
 
-    from lmeqtl.cohort import load_cohort
+    from lmeqtl.book.run import prepare_settings
     from lmeqtl.config import get_preset
-    from lmeqtl.datapaths import DataPaths
-    from lmeqtl.dataprep import prepare
-    from lmeqtl.run_data import prepare_settings
-    from lmeqtl.simulate import simulate_cohort
-    from lmeqtl.train import train_mlm
+    from lmeqtl.data.cohort import load_cohort
+    from lmeqtl.data.paths import DataPaths
+    from lmeqtl.data.prepare import prepare
+    from lmeqtl.mlm.train import train_mlm
+    from lmeqtl.simulate.cohort import simulate_cohort
 
     preset = get_preset("smoke")
     root = Path(os.environ.get("LMEQTL_BENCH_CACHE") or tempfile.mkdtemp(prefix="lmeqtl_bench_")) / "rq1_smoke"
@@ -141,10 +141,10 @@ def rq1(args: argparse.Namespace) -> str:
     note = ""
     if not (args.checkpoint and Path(args.checkpoint).exists() and Path(args.dataset).exists()):
         args.checkpoint, args.dataset, note = tiny_smoke_run(args.quick)
-    from lmeqtl.cohort import load_cohort
     from lmeqtl.config import GenotypeEvalConfig
-    from lmeqtl.embed import genes_in_model_order, load_model
-    from lmeqtl.rq1 import run_rq1
+    from lmeqtl.data.cohort import load_cohort
+    from lmeqtl.genotypes.comparison import run_rq1
+    from lmeqtl.mlm.embed import genes_in_model_order, load_model
 
     model, info = load_model(args.checkpoint, args.dataset)
     cohort = load_cohort(args.dataset, Path(args.dataset).parent / "meta.csv.gz", genes=genes_in_model_order(info))

@@ -1,7 +1,7 @@
 """Genotype strings <-> haplotype arrays: our byte lookup tables vs a per-character Python loop.
 
 The original lm-eqtl turned each genotype string into alleles one character at a time in
-Python. ``lmeqtl.encoding`` views all strings of a gene as one ``uint8`` matrix and maps it
+Python. ``lmeqtl.data.encoding`` views all strings of a gene as one ``uint8`` matrix and maps it
 through lookup tables. Both run here, side by side in one process, on the same random
 strings (one gene: 2504 samples x 5000 SNPs by default); the loop runs on a subset of the
 samples (``--loop-samples``) and its rate is per character, so the speed-up is a ratio of
@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from benchmarks.common import load_average, markdown
-from lmeqtl.encoding import decode_haplotypes, dosage, encode_genotypes
+from lmeqtl.data.encoding import decode_haplotypes, dosage, encode_genotypes
 
 FIRST = {"R": 0, "F": 1, "M": 0, "B": 1, "N": 255}
 SECOND = {"R": 0, "F": 0, "M": 1, "B": 1, "N": 255}

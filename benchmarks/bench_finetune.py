@@ -30,7 +30,7 @@ from lmeqtl.finetune.training import fit_fold, inner_split
 
 
 def _model(length: int, config: FinetuneConfig, window: int) -> ExpressionModel:
-    from lmeqtl.model import HaplotypeMLM
+    from lmeqtl.mlm.model import HaplotypeMLM
 
     torch.manual_seed(0)
     mlm = HaplotypeMLM(get_preset("top10").model, 1, [length]).eval()

@@ -40,7 +40,7 @@ def _case(args: argparse.Namespace) -> dict:
     import torch
 
     from lmeqtl.config import ModelConfig
-    from lmeqtl.model import HaplotypeMLM
+    from lmeqtl.mlm.model import HaplotypeMLM
 
     device = torch.device(args.device)
     if args.threads:
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         from benchmarks.common import git_commit, machine
-        from lmeqtl.io import atomic_path
+        from lmeqtl.data.io import atomic_path
 
         host = machine()
         command = "python -m benchmarks.bench_model " + " ".join(argv if argv is not None else sys.argv[1:])

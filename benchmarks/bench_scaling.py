@@ -87,7 +87,7 @@ def _model_axis(axis: str, sizes: list[int], base: dict, threads: int) -> list[d
     import torch
 
     from lmeqtl.config import get_preset
-    from lmeqtl.model import HaplotypeMLM, count_parameters
+    from lmeqtl.mlm.model import HaplotypeMLM, count_parameters
 
     torch.set_num_threads(threads)
     config = get_preset("top10").model

@@ -1,6 +1,6 @@
 """Training throughput and peak memory per model size: the real training loop, one process per size.
 
-Each size runs :func:`lmeqtl.train.train_mlm` (masking, batching, forward, backward, Adam,
+Each size runs :func:`lmeqtl.mlm.train.train_mlm` (masking, batching, forward, backward, Adam,
 clipping; no validation) for 2 short epochs on a synthetic cohort and reports the second
 epoch's haplotypes per second (the first one also pays for start-up) and the process's
 peak RSS (``--device cuda``: peak GPU memory allocated too). Sizes:
@@ -34,8 +34,8 @@ def _case(size: str, device: str, threads: int, quick: bool) -> dict:
     import torch
 
     from lmeqtl.config import TrainConfig, get_preset
-    from lmeqtl.model import count_parameters
-    from lmeqtl.train import train_mlm
+    from lmeqtl.mlm.model import count_parameters
+    from lmeqtl.mlm.train import train_mlm
 
     torch.set_num_threads(threads)
     preset, crop, length, cpu_batch, gpu_batch, cpu_epoch = SIZES[size]

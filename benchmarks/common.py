@@ -108,7 +108,7 @@ def write_inputs(directory: str | os.PathLike[str], n_genes: int, n_snps: int, n
     (the decoys ``prepare`` must drop). Genes are ``3 * n_snps * SNP_SPACING_BP`` bp apart,
     so their windows (:func:`prepare_command`) never overlap. Returns ``directory``.
     """
-    from lmeqtl.vcf_writer import VcfRecords, write_vcf
+    from lmeqtl.data.vcf_writer import VcfRecords, write_vcf
 
     directory = Path(directory)
     rng = np.random.default_rng(seed)
@@ -159,8 +159,8 @@ def cached_inputs(n_genes: int, n_snps: int, n_samples: int, scratch: Path) -> P
 
 
 def synthetic_cohort(n_samples: int, gene_lengths: list[int], seed: int = 0, n_founders: int = 20):  # noqa: ANN201
-    """A :class:`~lmeqtl.cohort.Cohort` of random founder haplotype copies (for timing, not learning)."""
-    from lmeqtl.cohort import Cohort
+    """A :class:`~lmeqtl.data.cohort.Cohort` of random founder haplotype copies (for timing, not learning)."""
+    from lmeqtl.data.cohort import Cohort
 
     rng = np.random.default_rng(seed)
     genes = [f"ENSGB{g:06d}.1" for g in range(len(gene_lengths))]

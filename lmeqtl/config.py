@@ -22,7 +22,7 @@ PHASE3_SUPER_POPULATIONS = {"AFR": 661, "AMR": 347, "EAS": 504, "EUR": 503, "SAS
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """How the embedded default cohort is simulated (``lmeqtl simulate``; see ``lmeqtl.simulate``).
+    """How the embedded default cohort is simulated (``lmeqtl simulate``; see ``lmeqtl.simulate.cohort``).
 
     Genotypes: ``genes`` is "top10" (the real top10 windows, SNP for SNP) or "synthetic"
     (``n_genes`` made-up windows). ``oversampling``: simulated common variants per target
@@ -30,7 +30,7 @@ class SimulationConfig:
     per kept SNP (plus ~1 % indels, ~0.5 % multi-allelic rows) that ``prepare`` must drop.
     Errors (small, on by default): ``genotype_error_rate`` per genotype and
     ``switch_errors_per_mb`` phasing switches per person and Mb, in the VCF only.
-    Expression (``lmeqtl.simulate_expression``): per gene a cis-heritability in
+    Expression (``lmeqtl.simulate.expression``): per gene a cis-heritability in
     ``h2_range`` (share of the person-level log-expression variance in the EUR expression
     sample), ``n_causal_range`` causal SNPs (MAF >= ``causal_min_maf`` in EUR; drawn near
     the TSS on a ``tss_scale_bp`` scale, ``active_mark_enrichment``-fold more often in
@@ -87,7 +87,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Masked-LM training (see ``lmeqtl.train``; original: Adam 1e-3, batch 32, no schedule)."""
+    """Masked-LM training (see ``lmeqtl.mlm.train``; original: Adam 1e-3, batch 32, no schedule)."""
 
     epochs: int = 100
     batch_size: int = 32
@@ -101,7 +101,7 @@ class TrainConfig:
     crop_length: int | None = None  # train on random crops of this many SNPs (None: whole)
     epoch_size: int | None = None  # haplotypes per epoch, a seeded subset (None: all)
     mask_rate: float = 0.2
-    mask_strategy: str = "maf_stratified"  # or "uniform", "maf_balanced" (lmeqtl.masking)
+    mask_strategy: str = "maf_stratified"  # or "uniform", "maf_balanced" (lmeqtl.mlm.masking)
     edge_frame: int = 30  # positions at each end that are never masked
     n_folds: int = 5  # validation = fold `fold` of the train split's samples
     fold: int = 0
@@ -115,7 +115,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    """Haplotype embeddings (``lmeqtl.embed``): a block's hidden state pooled over positions.
+    """Haplotype embeddings (``lmeqtl.mlm.embed``): a block's hidden state pooled over positions.
 
     ``mode``: ``single`` (one unmasked pass), ``masked`` (one pass with ``mask_rate`` of the
     positions masked, seeded), ``rolling`` (``rolling_copies`` copies, position i masked in
@@ -137,7 +137,7 @@ class EmbedConfig:
 
 @dataclass(frozen=True)
 class GenotypeEvalConfig:
-    """RQ1: genotype reconstruction of test-split people (``lmeqtl.genotypes``, ``lmeqtl.rq1``).
+    """RQ1: genotype reconstruction of test-split people (``lmeqtl.genotypes.imputation``, ``lmeqtl.genotypes.comparison``).
 
     ``mask_design``: ``snps`` masks the same ``mask_rate`` of each gene's SNPs in every
     person (both haplotypes; for Beagle these are untyped markers, imputed from the
@@ -150,7 +150,7 @@ class GenotypeEvalConfig:
 
     mask_rate: float = 0.2
     mask_design: str = "snps"  # snps | sporadic
-    mask_strategy: str = "uniform"  # lmeqtl.masking strategies
+    mask_strategy: str = "uniform"  # lmeqtl.mlm.masking strategies
     edge_frame: int = 30
     max_samples: int | None = None
     batch_size: int = 8  # people per forward pass (2 haplotypes each)
@@ -375,15 +375,3 @@ def get_preset(name: str) -> Preset:
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
 
-
-def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
-    parser.add_argument("name", nargs="?", choices=list(PRESETS), help="show one preset in full (JSON)")
-
-
-def run(args) -> int:  # noqa: ANN001 - argparse.Namespace
-    if args.name:
-        print(get_preset(args.name).to_json())
-    else:
-        for preset in PRESETS.values():
-            print(f"{preset.name:<10} {preset.description}")
-    return 0

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmeqtl.encoding import decode_haplotypes
-from lmeqtl.io import write_dataset, write_meta
+from lmeqtl.data.encoding import decode_haplotypes
+from lmeqtl.data.io import write_dataset, write_meta
 
 
 def make_meta(genes: dict[str, int], chrom: str = "6", seed: int = 0) -> pd.DataFrame:

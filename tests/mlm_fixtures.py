@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lmeqtl.cohort import Cohort
+from lmeqtl.data.cohort import Cohort
 
 
 def founder_cohort(n_samples: int = 40, genes: dict[str, int] | None = None, n_founders: int = 4,

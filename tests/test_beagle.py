@@ -3,19 +3,19 @@ import gzip
 import numpy as np
 import pytest
 
-from lmeqtl import beagle
-from lmeqtl.beagle import (
+from lmeqtl.config import GenotypeEvalConfig
+from lmeqtl.data.vcf import read_snps
+from lmeqtl.data.vcf_writer import write_vcf
+from lmeqtl.genotypes import beagle
+from lmeqtl.genotypes.beagle import (
     beagle_command,
     gene_records,
     impute_beagle,
     read_beagle_vcf,
     target_haplotypes,
 )
-from lmeqtl.config import GenotypeEvalConfig
-from lmeqtl.genotype_metrics import genotype_metrics
-from lmeqtl.genotypes import make_setup, masked_entries
-from lmeqtl.vcf import read_snps
-from lmeqtl.vcf_writer import write_vcf
+from lmeqtl.genotypes.imputation import make_setup, masked_entries
+from lmeqtl.genotypes.metrics import genotype_metrics
 from tests.mlm_fixtures import founder_cohort
 
 needs_beagle = pytest.mark.skipif(beagle_command() is None, reason=beagle.NOT_FOUND)

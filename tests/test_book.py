@@ -4,16 +4,16 @@ import nbformat
 import pytest
 
 from lmeqtl import cli
-from lmeqtl.book import (
+from lmeqtl.book.build import (
     NOTEBOOKS_DIR,
     BookBuildError,
-    _override,
     assemble_book,
     build_book,
     build_html,
 )
-from lmeqtl.notebook_template import notebook_template
-from lmeqtl.pipeline import RunSettings, discover_steps, run_steps
+from lmeqtl.book.pipeline import RunSettings, discover_steps, run_steps
+from lmeqtl.book.template import notebook_template
+from lmeqtl.cli.book import _override
 
 
 def test_template_chapter_runs_and_its_glued_numbers_reach_the_html(tmp_path, jupyter_kernel):

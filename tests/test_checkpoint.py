@@ -6,7 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lmeqtl.checkpoint import (
+from lmeqtl.config import ModelConfig
+from lmeqtl.data.io import write_dataset
+from lmeqtl.errors import InputError
+from lmeqtl.mlm.checkpoint import (
     INFO_FILE,
     WEIGHTS_FILE,
     checkpoint_genes,
@@ -16,10 +19,7 @@ from lmeqtl.checkpoint import (
     original_gene_order,
     save_checkpoint,
 )
-from lmeqtl.config import ModelConfig
-from lmeqtl.errors import InputError
-from lmeqtl.io import write_dataset
-from lmeqtl.model import HaplotypeMLM
+from lmeqtl.mlm.model import HaplotypeMLM
 
 TINY = ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=2, d_state=8, dropout=0.0)
 GENES = ["ENSG0B.1", "ENSG0A.1"]

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lmeqtl import cohort_plots as plots  # noqa: E402
+from lmeqtl.book.chapters import cohort_plots as plots  # noqa: E402
 
 META = pd.DataFrame({"GENE_ID": ["G1"] * 4 + ["G2"] * 3, "pos": [1, 50, 400, 900, 10, 2_000, 9_000]})
 WINDOWS = pd.DataFrame({"symbol": ["A", "B"], "span_kb": [0.9, 9.0]}, index=["G1", "G2"])

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmeqtl import cohort_summary as cs
-from lmeqtl.formats import Truth
+from lmeqtl.book.chapters import cohort as cs
+from lmeqtl.data.formats import Truth
 
 
 def _meta(genes):

@@ -7,13 +7,19 @@ import pandas as pd
 import pytest
 
 from lmeqtl import cli
-from lmeqtl.cohort import load_cohort
-from lmeqtl.datapaths import DataPaths
-from lmeqtl.dataprep import genes_from_geuvadis, prepare, select_window
+from lmeqtl.data.cohort import load_cohort
+from lmeqtl.data.formats import write_eqtl_table, write_geuvadis_expression
+from lmeqtl.data.io import read_dataset, read_meta
+from lmeqtl.data.paths import DataPaths
+from lmeqtl.data.prepare import genes_from_geuvadis, prepare, select_window
 from lmeqtl.errors import InputError
-from lmeqtl.formats import write_eqtl_table, write_geuvadis_expression
-from lmeqtl.io import read_dataset, read_meta
-from lmeqtl.top10 import filler_counts, real_top10_meta, top10_genes, top10_targets, tss_interval
+from lmeqtl.simulate.top10 import (
+    filler_counts,
+    real_top10_meta,
+    top10_genes,
+    top10_targets,
+    tss_interval,
+)
 
 
 @pytest.mark.parametrize(("tss", "expected", "n_window"), [

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from mlm_fixtures import founder_cohort
 
-from lmeqtl.datasets import HaplotypeBatches, cohort_fingerprint, kfold_samples
-from lmeqtl.masking import MASK
+from lmeqtl.mlm.batches import HaplotypeBatches, cohort_fingerprint, kfold_samples
+from lmeqtl.mlm.masking import MASK
 
 
 def test_folds_split_samples_never_haplotypes_and_cover_everyone_once():

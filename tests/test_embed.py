@@ -4,9 +4,11 @@ import pytest
 import torch
 
 from lmeqtl import cli
-from lmeqtl.checkpoint import save_checkpoint
 from lmeqtl.config import EmbedConfig, ModelConfig
-from lmeqtl.embed import (
+from lmeqtl.data.encoding import decode_haplotypes
+from lmeqtl.data.io import write_dataset, write_meta
+from lmeqtl.mlm.checkpoint import save_checkpoint
+from lmeqtl.mlm.embed import (
     describe,
     embed_cohort,
     embed_haplotypes,
@@ -15,10 +17,8 @@ from lmeqtl.embed import (
     mode_agreement,
     tss_window_index,
 )
-from lmeqtl.encoding import decode_haplotypes
-from lmeqtl.io import write_dataset, write_meta
-from lmeqtl.masking import MASK
-from lmeqtl.model import HaplotypeMLM
+from lmeqtl.mlm.masking import MASK
+from lmeqtl.mlm.model import HaplotypeMLM
 from tests.mlm_fixtures import founder_cohort
 
 TINY = ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=1, d_state=8, dropout=0.0)

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmeqtl.encoding import MISSING_ALLELE, decode_haplotypes, dosage, encode_genotypes
+from lmeqtl.data.encoding import MISSING_ALLELE, decode_haplotypes, dosage, encode_genotypes
 from lmeqtl.errors import InputError
 
 

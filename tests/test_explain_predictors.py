@@ -3,12 +3,12 @@ import pytest
 import torch
 
 from lmeqtl.config import EmbedConfig, ExplainConfig, ModelConfig
-from lmeqtl.embed import embed_haplotypes
 from lmeqtl.explain import attribution_scores
 from lmeqtl.explain.attribution import haplotype_onehot, integrated_gradients, reference_baseline
 from lmeqtl.explain.predictors import EmbeddingRidge, fit_embedding_ridge, mlm_embedder
-from lmeqtl.masking import N_TOKENS
-from lmeqtl.model import HaplotypeMLM
+from lmeqtl.mlm.embed import embed_haplotypes
+from lmeqtl.mlm.masking import N_TOKENS
+from lmeqtl.mlm.model import HaplotypeMLM
 from tests.explain_fixtures import ld_haplotypes
 
 TINY = ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=1, d_state=8, dropout=0.0, snp_embedding=True)

@@ -1,4 +1,4 @@
-"""The expression chapters' shared inputs, leakage control and sentences (lmeqtl.expression.chapter*)."""
+"""The expression chapters' shared inputs, leakage control and sentences (lmeqtl.book.chapters.expression*)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import pytest
 from mlm_fixtures import founder_cohort
 
 from lmeqtl import expression as ex
+from lmeqtl.book import steps
+from lmeqtl.book.chapters import expression as chapter
+from lmeqtl.book.chapters import expression_text as text
 from lmeqtl.config import ExpressionConfig
-from lmeqtl.datapaths import DataPaths
+from lmeqtl.data.formats import write_eqtl_table, write_geuvadis_expression
+from lmeqtl.data.paths import DataPaths
 from lmeqtl.errors import InputError
-from lmeqtl.expression import chapter
-from lmeqtl.expression import chapter_text as text
-from lmeqtl.formats import write_eqtl_table, write_geuvadis_expression
 
 GENES = {"ENSG01.1": 12, "ENSG02.1": 10}
 CONFIG = ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=20, models=("ridge", "ols"),
@@ -51,7 +52,7 @@ def study(tmp_path_factory):
 def test_inputs_are_what_chapter_04_computes(study, tmp_path):
     cohort, paths, test = study
     inputs = chapter.expression_inputs(paths, cohort, CONFIG)
-    raw = __import__("lmeqtl.formats", fromlist=["x"]).read_geuvadis_expression(paths.expression)
+    raw = __import__("lmeqtl.data.formats", fromlist=["x"]).read_geuvadis_expression(paths.expression)
     ids = ex.samples_with_expression(ex.average_replicates(raw), cohort.samples, split="test")
     assert list(inputs.expression.index) == ids == test
     pd.testing.assert_frame_equal(inputs.expression, ex.prepare_expression(raw, cohort.genes, ids, CONFIG.transform))
@@ -121,7 +122,7 @@ def test_scores_add_the_in_sample_rvalue_and_lead_snp_pcs(study):
 
 def test_finetune_scores_are_read_when_step_04_ran(tmp_path):
     assert chapter.finetune_scores(tmp_path) is None
-    step = tmp_path / chapter.RQ3_STEP
+    step = tmp_path / steps.FINETUNE
     step.mkdir()
     pd.DataFrame({"method": ["finetune", "oracle"], "gene": ["G", "G"], "r": [0.4, 0.9]}).to_csv(step / "scores.csv")
     assert list(chapter.finetune_scores(tmp_path)["r"]) == [0.4]
@@ -167,7 +168,7 @@ def test_baselines_are_added_on_the_same_folds_and_mismatched_folds_are_refused(
 
 
 def test_leakage_verdict_follows_the_control_numbers():
-    from lmeqtl.expression.chapter_text import leakage_text
+    from lmeqtl.book.chapters.expression_text import leakage_text
 
     quiet = pd.DataFrame({"r": [-0.05, 0.02, -0.01, 0.03], "p_value": [0.6, 0.8, 0.9, 0.04], "r2": [-0.01] * 4})
     assert "the pipeline finds none" in leakage_text(quiet, "ridge:sum")

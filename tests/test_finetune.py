@@ -8,9 +8,10 @@ from mlm_fixtures import founder_cohort
 
 from lmeqtl import cli
 from lmeqtl import expression as ex
-from lmeqtl.checkpoint import save_checkpoint
 from lmeqtl.config import FinetuneConfig, ModelConfig
-from lmeqtl.encoding import decode_haplotypes
+from lmeqtl.data.encoding import decode_haplotypes
+from lmeqtl.data.formats import write_geuvadis_expression
+from lmeqtl.data.io import write_dataset, write_meta
 from lmeqtl.errors import InputError
 from lmeqtl.finetune import (
     ExpressionModel,
@@ -23,10 +24,9 @@ from lmeqtl.finetune import (
     load_finetuned,
     tss_windows,
 )
-from lmeqtl.formats import write_geuvadis_expression
-from lmeqtl.io import write_dataset, write_meta
-from lmeqtl.masking import N_TOKENS
-from lmeqtl.model import HaplotypeMLM
+from lmeqtl.mlm.checkpoint import save_checkpoint
+from lmeqtl.mlm.masking import N_TOKENS
+from lmeqtl.mlm.model import HaplotypeMLM
 
 TINY = ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=1, d_state=8, dropout=0.0, snp_embedding=True)
 GENES = {"ENSG01.1": 40, "ENSG02.1": 32}
@@ -221,9 +221,9 @@ def test_cli_finetunes_from_files(planted, tmp_path, capsys):
 
 
 def test_chapter_finds_the_checkpoint_and_rq2_outputs(tmp_path):
+    from lmeqtl.book.run import NotebookRun
     from lmeqtl.config import get_preset
     from lmeqtl.finetune import chapter
-    from lmeqtl.notebook import NotebookRun
 
     run = NotebookRun("04_rq3_finetuning", get_preset("smoke"), tmp_path, None, tmp_path / "given", "cpu")
     assert chapter.pretrained_checkpoint(run) == (tmp_path / "given", "the checkpoint given to the book (--checkpoint)")
@@ -241,8 +241,8 @@ def test_chapter_finds_the_checkpoint_and_rq2_outputs(tmp_path):
 
 
 def test_true_genetic_values_and_attention_near_causal_snps():
+    from lmeqtl.data.formats import Truth
     from lmeqtl.finetune import chapter
-    from lmeqtl.formats import Truth
 
     people = founder_cohort(n_samples=30, genes={"ENSG01.1": 20}, seed=1)
     causal = pd.DataFrame({"gene_id": "ENSG01.1", "id": ["rs1", "rs2"], "seq_idx": [3, 12], "effect": [0.5, -1.0]})

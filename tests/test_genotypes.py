@@ -5,8 +5,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lmeqtl.config import GenotypeEvalConfig, ModelConfig
-from lmeqtl.genotype_metrics import genotype_metrics, per_snp_metrics, per_snp_r2, rq1_table
-from lmeqtl.genotypes import (
+from lmeqtl.genotypes.imputation import (
     GenotypeDataset,
     Imputation,
     collate_genotypes,
@@ -18,8 +17,9 @@ from lmeqtl.genotypes import (
     masked_entries,
     predict_masked,
 )
-from lmeqtl.masking import MASK
-from lmeqtl.model import HaplotypeMLM
+from lmeqtl.genotypes.metrics import genotype_metrics, per_snp_metrics, per_snp_r2, rq1_table
+from lmeqtl.mlm.masking import MASK
+from lmeqtl.mlm.model import HaplotypeMLM
 from tests.mlm_fixtures import founder_cohort
 
 

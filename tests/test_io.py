@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmeqtl.cohort import load_cohort
+from lmeqtl.data.cohort import load_cohort
+from lmeqtl.data.io import atomic_path, read_dataset, read_meta, write_dataset, write_meta
 from lmeqtl.errors import InputError
-from lmeqtl.io import atomic_path, read_dataset, read_meta, write_dataset, write_meta
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lmeqtl.masking import (
+from lmeqtl.mlm.masking import (
     ALT,
     MASK,
     MASK_STRATEGIES,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lmeqtl import metrics
+from lmeqtl.mlm import metrics
 
 
 def test_confusion_counts_rows_are_truth_and_groups_split_snps():

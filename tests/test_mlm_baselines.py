@@ -6,17 +6,17 @@ import torch
 from mlm_fixtures import founder_cohort
 
 from lmeqtl.config import ModelConfig
-from lmeqtl.encoding import MISSING_ALLELE
-from lmeqtl.evaluate import evaluate_mlm, masked_batches
-from lmeqtl.masking import MASK
-from lmeqtl.mlm_baselines import (
+from lmeqtl.data.encoding import MISSING_ALLELE
+from lmeqtl.mlm.baselines import (
     BASELINES,
     evaluate_baselines,
     fit_tag_model,
     major_alleles,
     tag_calls,
 )
-from lmeqtl.model import HaplotypeMLM
+from lmeqtl.mlm.evaluate import evaluate_mlm, masked_batches
+from lmeqtl.mlm.masking import MASK
+from lmeqtl.mlm.model import HaplotypeMLM
 
 
 def test_major_allele_counts_known_alleles_and_ties_go_to_ref():

@@ -9,8 +9,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lmeqtl import mlm_plots as plots  # noqa: E402
-from lmeqtl.mlm_report import ORIGINAL_LABEL  # noqa: E402
+from lmeqtl.book.chapters.mlm import ORIGINAL_LABEL  # noqa: E402
+from lmeqtl.mlm import plots as plots  # noqa: E402
 
 HISTORY = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.5, 0.3, 0.2], "train_masked_accuracy": [0.8, 0.9, 0.93],
                         "val_loss": [0.4, 0.3, 0.25], "val_masked_accuracy": [0.85, 0.9, 0.92],

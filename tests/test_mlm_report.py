@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from mlm_fixtures import founder_cohort
 
-from lmeqtl import mlm_report
+from lmeqtl.book.chapters import mlm as mlm_report
 from lmeqtl.config import ModelConfig, TrainConfig
-from lmeqtl.evaluate import MLMEvaluation
-from lmeqtl.model import HaplotypeMLM
+from lmeqtl.mlm.evaluate import MLMEvaluation
+from lmeqtl.mlm.model import HaplotypeMLM
 
 SMALL = ModelConfig(d_model=8, n_layers=2, n_resnet_blocks=1, d_state=4, snp_embedding=True)
 CONFIG = TrainConfig(epochs=5, max_minutes=2.0, crop_length=100)

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from lmeqtl.config import ModelConfig
-from lmeqtl.dss import DSSKernel
-from lmeqtl.masking import MASK, N_TOKENS
-from lmeqtl.model import HaplotypeMLM, count_parameters
+from lmeqtl.mlm.dss import DSSKernel
+from lmeqtl.mlm.masking import MASK, N_TOKENS
+from lmeqtl.mlm.model import HaplotypeMLM, count_parameters
 
 TINY = ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=1, d_state=8, dropout=0.0)
 
@@ -122,7 +122,7 @@ def test_bad_shapes_are_refused():
 
 
 def test_fft_convolution_gradients_are_exact():
-    from lmeqtl.dss import FFTConv
+    from lmeqtl.mlm.dss import FFTConv
 
     torch.manual_seed(2)
     n_fft = 24
@@ -136,7 +136,7 @@ def test_fft_convolution_gradients_are_exact():
 
 
 def test_mode_sum_gradients_are_exact():
-    from lmeqtl.dss import ModeSum
+    from lmeqtl.mlm.dss import ModeSum
 
     torch.manual_seed(4)
     z_re, z_im = -torch.rand(3, 2, dtype=torch.float64) * 0.3, torch.randn(3, 2, dtype=torch.float64)
@@ -166,7 +166,7 @@ def test_fast_training_gradients_equal_the_original_paths():
 
 
 def test_matmul_encoder_and_decoder_equal_the_convolutions():
-    from lmeqtl.model import conv_decode, conv_encode
+    from lmeqtl.mlm.model import conv_decode, conv_encode
 
     torch.manual_seed(4)
     encoder, decoder = torch.nn.Conv1d(3, 8, 15, padding=7), torch.nn.Conv1d(8, 2, 15, padding=7)

@@ -4,17 +4,17 @@ import nbformat
 import numpy as np
 import pytest
 
-from lmeqtl.book import NOTEBOOKS_DIR
-from lmeqtl.errors import InputError
-from lmeqtl.notebook import STANDARD_PARAMETERS, notebook_setup, plain, resolve_preset
-from lmeqtl.notebook_template import (
+from lmeqtl.book.build import NOTEBOOKS_DIR
+from lmeqtl.book.notebook import STANDARD_PARAMETERS, notebook_setup, plain, resolve_preset
+from lmeqtl.book.pipeline import discover_steps
+from lmeqtl.book.template import (
     PARAMETERS_CELL,
     check_notebook,
     notebook_problems,
     notebook_template,
     write_notebook_template,
 )
-from lmeqtl.pipeline import discover_steps
+from lmeqtl.errors import InputError
 
 
 def test_resolve_preset_applies_seed_epochs_and_overrides():

@@ -5,9 +5,7 @@ import json
 import nbformat
 import pytest
 
-from lmeqtl.errors import InputError
-from lmeqtl.notebook_template import PARAMETERS_CELL
-from lmeqtl.pipeline import (
+from lmeqtl.book.pipeline import (
     RunSettings,
     StepFailed,
     changed_inputs,
@@ -20,6 +18,8 @@ from lmeqtl.pipeline import (
     step_needs,
     why_run,
 )
+from lmeqtl.book.template import PARAMETERS_CELL
+from lmeqtl.errors import InputError
 
 WRITE = """\
 from pathlib import Path

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmeqtl import popgen
-from lmeqtl.cohort import Cohort
-from lmeqtl.encoding import MISSING_ALLELE
+from lmeqtl.data.cohort import Cohort
+from lmeqtl.data.encoding import MISSING_ALLELE
+from lmeqtl.simulate import popgen
 
 
 def _cohort(haplotypes: dict[str, np.ndarray], super_pop: list[str], split: list[str] | None = None) -> Cohort:

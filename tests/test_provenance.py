@@ -1,6 +1,6 @@
 import os
 
-from lmeqtl.provenance import (
+from lmeqtl.book.provenance import (
     file_digests,
     fingerprint,
     package_fingerprint,

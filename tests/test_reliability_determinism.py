@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from lmeqtl.config import EmbedConfig, ExpressionConfig, ModelConfig
-from lmeqtl.datapaths import DataPaths
-from lmeqtl.dataprep import prepare
-from lmeqtl.embed import embed_cohort, load_embeddings
+from lmeqtl.data.paths import DataPaths
+from lmeqtl.data.prepare import prepare
 from lmeqtl.expression import outer_folds, run_comparison
-from lmeqtl.model import HaplotypeMLM
+from lmeqtl.mlm.embed import embed_cohort, load_embeddings
+from lmeqtl.mlm.model import HaplotypeMLM
 from tests.mlm_fixtures import founder_cohort
 
 VCF = """##fileformat=VCFv4.1

@@ -15,8 +15,8 @@ from mlm_fixtures import founder_cohort
 
 import lmeqtl
 from lmeqtl.config import ModelConfig, TrainConfig
-from lmeqtl.datasets import HaplotypeBatches
-from lmeqtl.train import STATE_FILE, train_mlm
+from lmeqtl.mlm.batches import HaplotypeBatches
+from lmeqtl.mlm.train import STATE_FILE, train_mlm
 
 TINY = ModelConfig(d_model=16, n_layers=1, n_resnet_blocks=1, d_state=8, dropout=0.1)
 QUICK = TrainConfig(epochs=3, batch_size=16, learning_rate=1e-2, warmup_steps=2, edge_frame=2, n_folds=4,
@@ -82,7 +82,7 @@ def test_killed_while_saving_the_state_resumes_to_the_same_numbers(uninterrupted
 
 
 # ---------------------------------------------------------------------------------------
-# every write in lmeqtl/ goes through lmeqtl.io.atomic_path (a source audit)
+# every write in lmeqtl/ goes through lmeqtl.data.io.atomic_path (a source audit)
 # ---------------------------------------------------------------------------------------
 
 WRITER_METHODS = {"write_text", "write_bytes", "to_csv", "to_parquet", "to_json", "to_feather", "savefig",

@@ -13,14 +13,14 @@ import torch
 
 from lmeqtl import cli
 from lmeqtl.config import ModelConfig, TrainConfig
-from lmeqtl.datapaths import DataPaths
-from lmeqtl.dataprep import prepare
-from lmeqtl.encoding import MISSING_ALLELE
+from lmeqtl.data.encoding import MISSING_ALLELE
+from lmeqtl.data.formats import read_geuvadis_expression
+from lmeqtl.data.io import dataset_writer, read_dataset
+from lmeqtl.data.paths import DataPaths
+from lmeqtl.data.prepare import prepare
+from lmeqtl.data.vcf import read_snps, vcf_samples
 from lmeqtl.errors import InputError
-from lmeqtl.formats import read_geuvadis_expression
-from lmeqtl.io import dataset_writer, read_dataset
-from lmeqtl.train import STATE_FILE, train_mlm
-from lmeqtl.vcf import read_snps, vcf_samples
+from lmeqtl.mlm.train import STATE_FILE, train_mlm
 from tests.mlm_fixtures import founder_cohort
 
 HEADER = "##fileformat=VCFv4.1\n##contig=<ID=6,length=100000>\n" \

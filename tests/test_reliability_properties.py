@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lmeqtl import metrics
-from lmeqtl.encoding import MISSING_ALLELE, decode_haplotypes, dosage, encode_genotypes
+from lmeqtl.data.encoding import MISSING_ALLELE, decode_haplotypes, dosage, encode_genotypes
+from lmeqtl.data.vcf import read_snps
+from lmeqtl.data.vcf_writer import VcfRecords, write_vcf
 from lmeqtl.errors import InputError
-from lmeqtl.vcf import read_snps
-from lmeqtl.vcf_writer import VcfRecords, write_vcf
+from lmeqtl.mlm import metrics
 
 FAST = settings(max_examples=60, deadline=None)
 

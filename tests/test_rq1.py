@@ -2,13 +2,14 @@ import pandas as pd
 import pytest
 import torch
 
-from lmeqtl import beagle, cli
-from lmeqtl.checkpoint import save_checkpoint
+from lmeqtl import cli
 from lmeqtl.config import GenotypeEvalConfig, ModelConfig
-from lmeqtl.encoding import decode_haplotypes
-from lmeqtl.io import write_dataset, write_meta
-from lmeqtl.model import HaplotypeMLM
-from lmeqtl.rq1 import load_rq1, per_gene_table, plot_rq1, run_rq1, summary_text
+from lmeqtl.data.encoding import decode_haplotypes
+from lmeqtl.data.io import write_dataset, write_meta
+from lmeqtl.genotypes import beagle
+from lmeqtl.genotypes.comparison import load_rq1, per_gene_table, plot_rq1, run_rq1, summary_text
+from lmeqtl.mlm.checkpoint import save_checkpoint
+from lmeqtl.mlm.model import HaplotypeMLM
 from tests.mlm_fixtures import founder_cohort
 
 TINY = ModelConfig(d_model=8, n_layers=1, n_resnet_blocks=1, d_state=4, dropout=0.0)

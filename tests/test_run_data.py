@@ -6,15 +6,12 @@ import shutil
 import pytest
 import torch
 
-import lmeqtl.datapaths
-import lmeqtl.dataprep
-import lmeqtl.simulate
-from lmeqtl.checkpoint import checkpoint_genes, original_gene_order
-from lmeqtl.config import get_preset
-from lmeqtl.datapaths import DataPaths
-from lmeqtl.errors import InputError
-from lmeqtl.notebook import NotebookRun, resolve_preset
-from lmeqtl.run_data import (
+import lmeqtl.data.paths
+import lmeqtl.data.prepare
+import lmeqtl.simulate.cohort
+from lmeqtl.book.notebook import resolve_preset
+from lmeqtl.book.run import (
+    NotebookRun,
     configured_paths,
     is_prepared,
     load_run_cohort,
@@ -26,6 +23,10 @@ from lmeqtl.run_data import (
     save_run_checkpoint,
     trained_checkpoint_dir,
 )
+from lmeqtl.config import get_preset
+from lmeqtl.data.paths import DataPaths
+from lmeqtl.errors import InputError
+from lmeqtl.mlm.checkpoint import checkpoint_genes, original_gene_order
 
 SMOKE = get_preset("smoke")
 
@@ -48,7 +49,7 @@ def simulated(tmp_path_factory):
 def test_simulated_cohort_is_written_into_the_data_step(simulated):
     run_dir, paths = simulated
     assert paths.out_dir == run_dir / "00_data" / "cohort" and is_prepared(paths)
-    assert paths.truth is not None and sorted(paths.peaks) == sorted(lmeqtl.datapaths.PEAK_MARKS)
+    assert paths.truth is not None and sorted(paths.peaks) == sorted(lmeqtl.data.paths.PEAK_MARKS)
     assert paths.expression.exists() and paths.eqtl.exists() and paths.genes.exists()
     record = json.loads((paths.out_dir / "prepare.json").read_text())["settings"]
     assert (record["max_snps"], record["window_bp"]) == (SMOKE.simulation.max_snps, SMOKE.simulation.window_bp)
@@ -56,8 +57,8 @@ def test_simulated_cohort_is_written_into_the_data_step(simulated):
 
 def test_a_second_call_reuses_the_cohort(simulated, monkeypatch):
     run_dir, paths = simulated
-    monkeypatch.setattr(lmeqtl.simulate, "simulate_cohort", _fail)
-    monkeypatch.setattr(lmeqtl.dataprep, "prepare", _fail)
+    monkeypatch.setattr(lmeqtl.simulate.cohort, "simulate_cohort", _fail)
+    monkeypatch.setattr(lmeqtl.data.prepare, "prepare", _fail)
     assert make_run_data(_run(run_dir), progress=False) == paths
 
 
@@ -65,7 +66,7 @@ def test_a_missing_dataset_is_prepared_again_without_simulating(simulated, tmp_p
     run_dir = tmp_path / "run"
     shutil.copytree(simulated[0], run_dir)
     (run_dir / "00_data" / "cohort" / "dataset.parquet").unlink()
-    monkeypatch.setattr(lmeqtl.simulate, "simulate_cohort", _fail)
+    monkeypatch.setattr(lmeqtl.simulate.cohort, "simulate_cohort", _fail)
     assert is_prepared(make_run_data(_run(run_dir), progress=False))
 
 
@@ -73,8 +74,8 @@ def test_other_settings_simulate_again(simulated, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     shutil.copytree(simulated[0], run_dir)
     calls = []
-    monkeypatch.setattr(lmeqtl.simulate, "simulate_cohort", lambda config, out, **kw: calls.append(config.seed))
-    monkeypatch.setattr(lmeqtl.dataprep, "prepare", lambda *a, **kw: None)
+    monkeypatch.setattr(lmeqtl.simulate.cohort, "simulate_cohort", lambda config, out, **kw: calls.append(config.seed))
+    monkeypatch.setattr(lmeqtl.data.prepare, "prepare", lambda *a, **kw: None)
     run = NotebookRun("00_data", resolve_preset("smoke", seed=99), run_dir, None, None, "cpu")
     make_run_data(run, progress=False)
     assert calls == [99]
@@ -111,7 +112,7 @@ def test_real_data_are_prepared_into_the_run_not_into_the_data_directory(simulat
 def test_real_data_already_prepared_are_used_in_place(simulated, tmp_path, monkeypatch):
     data = tmp_path / "real"
     shutil.copytree(simulated[1].out_dir, data)
-    monkeypatch.setattr(lmeqtl.dataprep, "prepare", _fail)
+    monkeypatch.setattr(lmeqtl.data.prepare, "prepare", _fail)
     paths = make_run_data(_run(tmp_path / "run", data_dir=data), progress=False)
     assert paths.out_dir == data and not (tmp_path / "run" / "00_data" / "cohort").exists()
 
@@ -141,9 +142,9 @@ def test_default_layout_directory_is_read_as_such(simulated):
 
 
 def _tiny_checkpoint(directory, genes, dss_kernel="exp"):
-    from lmeqtl.checkpoint import save_checkpoint
     from lmeqtl.config import ModelConfig
-    from lmeqtl.model import HaplotypeMLM
+    from lmeqtl.mlm.checkpoint import save_checkpoint
+    from lmeqtl.mlm.model import HaplotypeMLM
 
     torch.manual_seed(0)
     model = HaplotypeMLM(ModelConfig(d_model=8, n_layers=1, n_resnet_blocks=1, d_state=4, dss_kernel=dss_kernel),

@@ -8,12 +8,9 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
-from lmeqtl import chromatin, cli
-from lmeqtl.coalescent import match_frequencies
+from lmeqtl import cli
 from lmeqtl.config import get_preset
-from lmeqtl.datapaths import PEAK_MARKS, DataPaths
-from lmeqtl.dataprep import prepare
-from lmeqtl.formats import (
+from lmeqtl.data.formats import (
     library_samples,
     read_eqtl_table,
     read_genes,
@@ -22,12 +19,16 @@ from lmeqtl.formats import (
     read_panel,
     read_truth,
 )
-from lmeqtl.io import read_dataset, read_json, read_meta, sha256_file
-from lmeqtl.simulate import choose_samples, simulate_cohort
-from lmeqtl.simulate_expression import genetic_value, simulate_gene
-from lmeqtl.simulate_genotypes import add_genotype_errors, add_switch_errors
-from lmeqtl.top10 import real_top10_meta
-from lmeqtl.vcf import vcf_samples
+from lmeqtl.data.io import read_dataset, read_json, read_meta, sha256_file
+from lmeqtl.data.paths import PEAK_MARKS, DataPaths
+from lmeqtl.data.prepare import prepare
+from lmeqtl.data.vcf import vcf_samples
+from lmeqtl.simulate import chromatin
+from lmeqtl.simulate.coalescent import match_frequencies
+from lmeqtl.simulate.cohort import choose_samples, simulate_cohort
+from lmeqtl.simulate.expression import genetic_value, simulate_gene
+from lmeqtl.simulate.genotypes import add_genotype_errors, add_switch_errors
+from lmeqtl.simulate.top10 import real_top10_meta
 
 SMOKE = get_preset("smoke").simulation
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmeqtl import summary
+from lmeqtl.book.chapters import summary
 
 GENES = [f"G{i}" for i in range(6)]
 

@@ -11,15 +11,15 @@ from mlm_fixtures import founder_cohort
 
 import lmeqtl
 from lmeqtl import cli
-from lmeqtl.checkpoint import load_checkpoint
 from lmeqtl.config import ModelConfig, TrainConfig
-from lmeqtl.datasets import kfold_samples
-from lmeqtl.encoding import decode_haplotypes
+from lmeqtl.data.encoding import decode_haplotypes
+from lmeqtl.data.io import write_dataset, write_meta
 from lmeqtl.errors import InputError
-from lmeqtl.evaluate import evaluate_mlm
-from lmeqtl.io import write_dataset, write_meta
-from lmeqtl.model import HaplotypeMLM
-from lmeqtl.train import lr_factor, train_mlm
+from lmeqtl.mlm.batches import kfold_samples
+from lmeqtl.mlm.checkpoint import load_checkpoint
+from lmeqtl.mlm.evaluate import evaluate_mlm
+from lmeqtl.mlm.model import HaplotypeMLM
+from lmeqtl.mlm.train import lr_factor, train_mlm
 
 TINY = ModelConfig(d_model=16, n_layers=1, n_resnet_blocks=1, d_state=8, dropout=0.1)
 QUICK = TrainConfig(epochs=3, batch_size=16, learning_rate=1e-2, warmup_steps=2, edge_frame=2, n_folds=4,

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from lmeqtl.encoding import MISSING_ALLELE
+from lmeqtl.data.encoding import MISSING_ALLELE
+from lmeqtl.data.vcf import read_snps, vcf_samples
+from lmeqtl.data.vcf_writer import VcfRecords, write_vcf
 from lmeqtl.errors import InputError
-from lmeqtl.vcf import read_snps, vcf_samples
-from lmeqtl.vcf_writer import VcfRecords, write_vcf
 
 HEADER = "##fileformat=VCFv4.1\n##contig=<ID={contig},length=1000>\n" \
          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\tS3\n"

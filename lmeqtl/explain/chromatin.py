@@ -77,7 +77,7 @@ def _header_lines(path: str | os.PathLike[str]) -> int:
 
 def check_peaks(peaks: pd.DataFrame, source: str | os.PathLike[str] | None = None, require_sorted: bool = False,
                 lines: np.ndarray | None = None) -> pd.DataFrame:
-    """Validate a peak table (from a file or :func:`~lmeqtl.formats.read_narrowpeak`) -> sorted ``chrom, start, end``."""
+    """Validate a peak table (from a file or :func:`~lmeqtl.data.formats.read_narrowpeak`) -> sorted ``chrom, start, end``."""
     missing = [c for c in BED_COLUMNS if c not in peaks.columns]
     if missing:
         raise InputError(f"missing columns {missing} (found {list(peaks.columns)[:10]})", path=source,

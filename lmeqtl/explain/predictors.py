@@ -1,7 +1,7 @@
 """The embedding + ridge pipeline of RQ2 as one differentiable expression predictor, for RQ5.
 
 RQ2 predicts a gene's expression from fixed haplotype embeddings: the pretrained MLM's
-pooled hidden state of each haplotype (:mod:`lmeqtl.embed`), the two haplotypes combined,
+pooled hidden state of each haplotype (:mod:`lmeqtl.mlm.embed`), the two haplotypes combined,
 then a ridge regression. To ask *which SNPs* that pipeline uses, IG and ISM need it as a
 function of the genotype one-hot::
 
@@ -39,11 +39,11 @@ def mlm_embedder(model: torch.nn.Module, gene: int, config: EmbedConfig | None =
                  window: np.ndarray | None = None) -> Embedder:
     """One haplotype's one-hot ``(B, V, L)`` -> pooled embedding ``(B, H)``, differentiable.
 
-    The same hidden state (``config.layer``) and pooling as :func:`lmeqtl.embed.embed_haplotypes`
+    The same hidden state (``config.layer``) and pooling as :func:`lmeqtl.mlm.embed.embed_haplotypes`
     in ``single`` mode (one unmasked pass); ``gene`` is the gene's index in the model's gene
     map and ``window`` the SNP indices of ``tss_window`` pooling. ``model`` should be in eval mode.
     """
-    from lmeqtl.embed import pool
+    from lmeqtl.mlm.embed import pool
 
     config = config or EmbedConfig()
     if config.mode != "single":

@@ -16,7 +16,7 @@ Plots are not imported here (matplotlib is slow to import); use ``lmeqtl.express
 A notebook's flow (``cfg`` = ``preset.expression``)::
 
     from lmeqtl import expression as ex
-    raw = read_geuvadis_expression(gd660_path)                      # lmeqtl.io
+    raw = read_geuvadis_expression(gd660_path)                      # lmeqtl.data.io
     ids = ex.samples_with_expression(ex.average_replicates(raw), cohort.samples, split="test")
     table = ex.prepare_expression(raw, cohort.genes, ids, cfg.transform)  # (people, genes)
     folds = ex.outer_folds(ids, cfg.outer_folds, cfg.seed)

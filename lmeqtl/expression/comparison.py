@@ -28,11 +28,11 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lmeqtl.config import ExpressionConfig
+from lmeqtl.data.io import atomic_path
 from lmeqtl.expression.covariates import Covariates, FoldDesigns
 from lmeqtl.expression.features import flatten_pairs
 from lmeqtl.expression.models import model_factory
 from lmeqtl.expression.prediction import fold_labels, nested_cv
-from lmeqtl.io import atomic_path
 
 # baseline -> (features it takes, description)
 BASELINES = {

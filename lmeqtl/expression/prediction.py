@@ -20,10 +20,10 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 
+from lmeqtl.data.io import atomic_path
 from lmeqtl.errors import InputError
 from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
 from lmeqtl.expression.models import Factory, chosen_hyperparameters, model_factory
-from lmeqtl.io import atomic_path
 
 
 def outer_folds(sample_ids, n_folds: int = 5, seed: int = 1) -> pd.Series:

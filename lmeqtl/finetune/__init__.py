@@ -9,12 +9,12 @@ module             concept
 ``checkpoints``    fine-tuned checkpoints (head + trainable layers) and loading them back
 ``chapter``        the book chapter's helpers: which checkpoint, RQ2's saved outputs
 ``plots``          training curves, SNP weights of attention pooling
-``command``        ``lmeqtl finetune``
 =================  ===========================================================================
 
 A notebook's flow (``cfg`` = ``preset.finetune``; expression and folds as in RQ2)::
 
-    from lmeqtl import expression as ex, finetune as ft
+    from lmeqtl import expression as ex
+    from lmeqtl import finetune as ft
     table = ex.prepare_expression(raw, cohort.genes, ids, preset.expression.transform)
     folds = ex.outer_folds(ids, preset.expression.outer_folds, preset.expression.seed)
     result = ft.finetune_expression(checkpoint, cohort, table, folds, cfg, output_dir=out)
@@ -34,14 +34,3 @@ __all__ = [
     "frozen_stages", "inner_split", "load_finetuned", "save_finetuned", "tss_windows",
 ]
 
-
-def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
-    from lmeqtl.finetune.command import add_arguments as add
-
-    add(parser)
-
-
-def run(args) -> int:  # noqa: ANN001 - argparse.Namespace
-    from lmeqtl.finetune.command import run as run_command
-
-    return run_command(args)

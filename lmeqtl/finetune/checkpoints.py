@@ -1,4 +1,4 @@
-"""Checkpoints of fine-tuned expression models, written like training's (:mod:`lmeqtl.checkpoint`).
+"""Checkpoints of fine-tuned expression models, written like training's (:mod:`lmeqtl.mlm.checkpoint`).
 
 A fine-tuned checkpoint is a directory::
 
@@ -25,11 +25,16 @@ import pandas as pd
 import torch
 
 from lmeqtl import __version__
-from lmeqtl.checkpoint import git_commit, load_checkpoint, load_state_dict_file, read_format_info
 from lmeqtl.config import FinetuneConfig
+from lmeqtl.data.io import atomic_path, sha256_file, write_json
 from lmeqtl.errors import InputError
 from lmeqtl.finetune.model import ExpressionModel
-from lmeqtl.io import atomic_path, sha256_file, write_json
+from lmeqtl.mlm.checkpoint import (
+    git_commit,
+    load_checkpoint,
+    load_state_dict_file,
+    read_format_info,
+)
 
 FORMAT, FORMAT_VERSION = "lmeqtl-finetuned-expression", 1
 WEIGHTS_FILE, INFO_FILE = "finetuned.pt", "finetune.json"

@@ -35,18 +35,18 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from lmeqtl.checkpoint import load_checkpoint
-from lmeqtl.cohort import Cohort
 from lmeqtl.config import FinetuneConfig
-from lmeqtl.datasets import Batch, HaplotypeBatches
+from lmeqtl.data.cohort import Cohort
+from lmeqtl.data.io import atomic_path, read_json, write_json
 from lmeqtl.errors import InputError
 from lmeqtl.expression.covariates import Covariates, residualise
 from lmeqtl.expression.prediction import fold_labels
 from lmeqtl.finetune.checkpoints import INFO_FILE, save_finetuned
 from lmeqtl.finetune.model import ExpressionModel, allele_tokens, check_config
 from lmeqtl.finetune.training import fit_fold, inner_split, predict_standardised
-from lmeqtl.io import atomic_path, read_json, write_json
-from lmeqtl.train import amp_dtype
+from lmeqtl.mlm.batches import Batch, HaplotypeBatches
+from lmeqtl.mlm.checkpoint import load_checkpoint
+from lmeqtl.mlm.train import amp_dtype
 
 PREDICTIONS_FILE = "finetune_predictions.parquet"
 PREDICTION_COLUMNS = ("gene", "method", "features", "model", "combine", "sample_id", "fold", "observed", "predicted")

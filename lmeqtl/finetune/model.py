@@ -1,6 +1,6 @@
 """The expression model of RQ3: the pretrained MLM trunk, partly frozen, and a per-gene head.
 
-Stages of the trunk (:class:`~lmeqtl.model.HaplotypeMLM`): stage 0 is the input stage
+Stages of the trunk (:class:`~lmeqtl.mlm.model.HaplotypeMLM`): stage 0 is the input stage
 (encoder, gene and SNP embeddings, ResNet), stage ``i`` the ``i``-th state-space block.
 ``freeze`` (see :func:`frozen_stages`) freezes the first ``f`` stages; their output,
 ``hidden_states(...)[f - 1]``, does not change while training, so it is computed once per
@@ -31,9 +31,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lmeqtl.config import FinetuneConfig
-from lmeqtl.encoding import MISSING_ALLELE
-from lmeqtl.masking import MASK
-from lmeqtl.model import HaplotypeMLM, conv_decode
+from lmeqtl.data.encoding import MISSING_ALLELE
+from lmeqtl.mlm.masking import MASK
+from lmeqtl.mlm.model import HaplotypeMLM, conv_decode
 
 POOLINGS = ("mean", "attention")
 COMBINES = ("sum", "sum_absdiff")
@@ -278,7 +278,7 @@ class ExpressionModel(nn.Module):
 
     def mlm_loss(self, tokens: torch.Tensor, alleles: torch.Tensor, selected: torch.Tensor,
                  gene: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-        """Masked-LM cross-entropy of a :class:`~lmeqtl.datasets.Batch` through the fine-tuned trunk."""
+        """Masked-LM cross-entropy of a :class:`~lmeqtl.mlm.batches.Batch` through the fine-tuned trunk."""
         if self.frozen == 0:
             logits = self.mlm(tokens, gene, start)  # (B, L, 2)
         else:

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from lmeqtl.config import FinetuneConfig
-from lmeqtl.datasets import Batch
-from lmeqtl.evaluate import autocast
 from lmeqtl.finetune.model import ExpressionModel
+from lmeqtl.mlm.batches import Batch
+from lmeqtl.mlm.evaluate import autocast
 
 
 @dataclass

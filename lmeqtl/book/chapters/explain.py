@@ -1,0 +1,206 @@
+"""What the RQ5 chapter needs besides the attribution itself: earlier steps' outputs, summaries, prose.
+
+- :func:`finetuned_checkpoints`: step 04's fine-tuned models, one per gene (the first outer fold's);
+- :func:`cohort_embeddings`: the embeddings of step 02 (same model, ``lmeqtl.mlm.embed``) when they
+  cover the people, else computed here;
+- :func:`method_summary`, :func:`enrichment_summary`: the numbers the prose quotes;
+- ``*_text``: the prose, written from those numbers (a method may fail: the text says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lmeqtl.book import steps
+from lmeqtl.config import EmbedConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from lmeqtl.book.run import NotebookRun
+    from lmeqtl.data.cohort import Cohort
+
+METHOD_NAMES = {
+    "finetuned_ig": "fine-tuned model, IG", "finetuned_ism": "fine-tuned model, ISM",
+    "ridge_ig": "embedding + ridge, IG", "ridge_ism": "embedding + ridge, ISM",
+    "marginal_eqtl": "marginal eQTL -log10 p", "elastic_net": "elastic net |coef|", "susie_pip": "SuSiE PIP",
+    "eqtl_table": "EUR373 table -log10 p", "is_causal": "truth (causal SNPs)",
+}
+
+
+def finetuned_checkpoints(run: NotebookRun, genes: Sequence[str]) -> dict[str, Path]:
+    """Gene -> the fine-tuned checkpoint of its first outer fold, from step 04 (empty when it did not run)."""
+    from lmeqtl.finetune import finetuned_checkpoints as listing
+
+    table = listing(steps.output_path(run.run_dir, "finetuned"))
+    first = table[table["gene"].isin(list(genes))].sort_values(["gene", "fold"]).drop_duplicates("gene")
+    return {row.gene: Path(row.path) for row in first.itertuples()}
+
+
+def cohort_embeddings(run: NotebookRun, model: torch.nn.Module, cohort: Cohort, sample_ids: Sequence[str],
+                      gene_map: Mapping[str, int], config: EmbedConfig, tss: Mapping[str, int] | None = None
+                      ) -> tuple[dict[str, np.ndarray], str]:
+    """Embeddings ``(n, 2, H)`` per gene of ``sample_ids`` (rows in that order) and where they come from.
+
+    Step 02's when they cover these people and were made by this model in ``config``'s
+    single mode; else computed here (``lmeqtl.mlm.embed``, resumable in ``run.out_dir/embeddings``).
+    """
+    from lmeqtl.mlm.embed import embed_cohort, load_embeddings
+    from lmeqtl.mlm.embed_store import MANIFEST, model_fingerprint
+
+    ids = [str(s) for s in sample_ids]
+    stored = steps.output_path(run.run_dir, "embeddings")
+    if (stored / MANIFEST).is_file():
+        from lmeqtl.data.io import read_json
+
+        manifest = read_json(stored / MANIFEST)
+        saved = load_embeddings(stored)
+        same = (manifest.get("model_sha256") == model_fingerprint(model) and manifest.get("config", {}).get("mode")
+                == "single" and manifest.get("config") == _as_json(config) and set(ids) <= set(saved.sample_ids)
+                and set(cohort.genes) <= set(saved.by_gene))
+        if same:
+            row = {s: i for i, s in enumerate(saved.sample_ids)}
+            take = np.array([row[s] for s in ids])
+            return {g: saved[g][take] for g in cohort.genes}, f"those of step {steps.GENOTYPES}"
+    computed = embed_cohort(model, cohort, samples=ids, config=config, out_dir=run.out_dir / "embeddings",
+                            gene_map=dict(gene_map), tss=dict(tss) if tss else None, device=run.device)
+    return {g: computed[g] for g in cohort.genes}, "computed in this chapter"
+
+
+def _as_json(config: EmbedConfig) -> dict:
+    import dataclasses
+    import json
+
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def method_summary(ranking: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
+    """Per method: genes, mean AP, mean random AP, AP / random, mean recall@k (and LD-proxy recall@k)."""
+    columns = ["average_precision", "random_average_precision",
+               *[c for k in ks for c in (f"recall_at_{k}", f"proxy_recall_at_{k}") if c in ranking]]
+    summary = ranking.groupby("method", sort=False)[columns].mean()
+    summary.insert(0, "n_genes", ranking.groupby("method", sort=False)["gene"].nunique())
+    summary.insert(3, "ap_over_random", summary["average_precision"] / summary["random_average_precision"])
+    return summary
+
+
+def enrichment_summary(enrichment: pd.DataFrame, planted: Mapping[str, float] | None) -> pd.DataFrame:
+    """Per method: is enrichment recovered? Planted-enriched marks with OR > 1 and Fisher p < 0.05, and
+    planted-neutral marks *not* significantly enriched; ``recovered`` = both for every mark."""
+    rows = []
+    for method, table in enrichment.groupby("method", sort=False):
+        table = table.set_index("mark")
+        enriched = [m for m in table.index if planted and planted.get(m, 1.0) > 1.0]
+        neutral = [m for m in table.index if m not in enriched]
+        significant = (table["odds_ratio"] > 1) & (table["fisher_p"] < 0.05)
+        rows.append({"method": method, "planted_marks": len(enriched),
+                     "planted_found": int(significant[enriched].sum()),
+                     "neutral_marks": len(neutral), "neutral_enriched": int(significant[neutral].sum()),
+                     "mean_log_or_planted": float(np.nanmean(np.log(table.loc[enriched, "odds_ratio"].replace(
+                         0, np.nan)))) if enriched else np.nan})
+    out = pd.DataFrame(rows).set_index("method")
+    out["recovered"] = (out["planted_found"] == out["planted_marks"]) & (out["neutral_enriched"] == 0)
+    return out
+
+
+def _names(methods: Sequence[str]) -> str:
+    names = [METHOD_NAMES.get(m, m) for m in methods]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def ranking_text(summary: pd.DataFrame, k: int) -> str:
+    """Which methods rank causal SNPs above chance, by how much, and which do not."""
+    ordered = summary.sort_values("average_precision", ascending=False)
+    best = ordered.index[0]
+    above = ordered.index[ordered["ap_over_random"] >= 2].tolist()
+    near = ordered.index[ordered["ap_over_random"] < 2].tolist()
+    text = (f"The best ranking of the causal SNPs comes from **{METHOD_NAMES.get(best, best)}**: mean average "
+            f"precision {ordered.loc[best, 'average_precision']:.3f} against {ordered.loc[best, 'random_average_precision']:.3f} "
+            f"for a random ranking ({ordered.loc[best, 'ap_over_random']:.1f}x), and on average "
+            f"{ordered.loc[best, f'recall_at_{k}']:.0%} of a gene's causal SNPs in its top {k}. ")
+    if above:
+        text += f"At least twice the random average precision: {_names(above)}. "
+    if near:
+        text += (f"Within a factor of two of chance, i.e. these rankings found little of the truth here: "
+                 f"{_names(near)}. ")
+    return text
+
+
+def enrichment_text(summary: pd.DataFrame, planted: Mapping[str, float] | None) -> str:
+    """Whether each method recovers the planted enrichment (all planted marks found, no neutral mark)."""
+    if not planted:
+        return ("No planted enrichment to compare with (real data): the table shows each method's odds ratios "
+                "and tests as they are.")
+    marks = [m for m, v in planted.items() if v > 1]
+    text = f"The simulation planted enrichment of causal SNPs in {', '.join(marks)} and none in the other marks. "
+    truth = summary.loc["is_causal"] if "is_causal" in summary.index else None
+    if truth is not None:
+        text += (f"The positive control, the causal SNPs themselves, shows {int(truth['planted_found'])} of "
+                 f"{int(truth['planted_marks'])} planted marks significantly enriched (Fisher p < 0.05) and "
+                 f"{int(truth['neutral_enriched'])} of {int(truth['neutral_marks'])} unplanted marks enriched; ")
+        text += ("so the test can see the planted signal. " if truth["planted_found"] > 0 else
+                 "even the truth does not reach significance at this size, so no method can be expected to. ")
+    others = summary.drop(index="is_causal", errors="ignore")
+    recovered = others.index[others["recovered"]].tolist()
+    partly = others.index[~others["recovered"] & (others["planted_found"] > 0)].tolist()
+    none = others.index[others["planted_found"] == 0].tolist()
+    if recovered:
+        text += f"Fully recovered (every planted mark, no other) by the top SNPs of {_names(recovered)}. "
+    if partly:
+        text += f"Partly recovered by {_names(partly)}. "
+    if none:
+        text += f"Not recovered (no planted mark significantly enriched) by {_names(none)}. "
+    return text
+
+
+def setup_text(checkpoint_source: str, config, n_people: int, n_genes: int, finetuned: Mapping[str, Path],
+               embeddings_source: str, ridge_fits: pd.DataFrame, simulated: bool,
+               seconds: Mapping[str, float]) -> str:
+    """What was attributed, on whom, with what settings, and how long it took."""
+    text = (f"The pretrained model is {checkpoint_source}. The people are the {n_people} test-split people with "
+            f"expression (as in RQ2-RQ4), {n_genes} genes. IG and ISM attribute a seeded draw of "
+            f"{config.n_individuals} of them per gene ({config.ig_steps} IG steps; ISM on the "
+            f"{config.ism_max_snps or 'all'} SNPs with the highest IG score); the baselines use all {n_people}. ")
+    if finetuned:
+        folds = sorted({p.name for p in finetuned.values()})
+        text += (f"**(a) The fine-tuned models of step {steps.FINETUNE}**: for each gene the model of its first "
+                 f"outer fold ({', '.join(folds)}), i.e. trained on the other folds' people. ")
+    else:
+        text += (f"**(a) The fine-tuned models are missing**: step {steps.FINETUNE} did not run in this book (or "
+                 f"wrote no checkpoints), so this chapter attributes only the embedding pipeline and the baselines. ")
+    text += (f"**(b) Embedding + ridge**: the pretrained model's pooled embedding of each haplotype ({embeddings_source}), "
+             f"the two haplotypes summed, standardised, then ridge regression with the penalty chosen by 5-fold CV, "
+             f"fitted once on all {n_people} people (no held-out set: this section explains the fitted pipeline; how "
+             f"well it predicts new people is RQ2's question). Its in-sample r ranges "
+             f"{ridge_fits['in_sample_r'].min():.2f}-{ridge_fits['in_sample_r'].max():.2f} over genes. ")
+    if not simulated:
+        text += "Real data: there are no known causal SNPs, so rankings are compared with the eQTL table only. "
+    timing = ", ".join(f"{name} {value:.0f} s" for name, value in seconds.items())
+    return text + f"Time: {timing}."
+
+
+def agreement_text(agreement: pd.DataFrame, k: int) -> str:
+    """How each method's ranking agrees with the published eQTL table's -log10 p."""
+    ranked = agreement[agreement["spearman"].notna()]  # ISM scores only a few SNPs: no rank correlation
+    best = (ranked if len(ranked) else agreement)[f"top_{k}_overlap"].idxmax()
+    low = agreement.index[agreement["spearman"] < 0.1].tolist()
+    text = (f"The EUR373-style table lists only the SNP-gene pairs significant at FDR 5 %; unlisted SNPs rank last. "
+            f"Closest to the table in its top {k}: {METHOD_NAMES.get(best, best)} (mean overlap "
+            f"{agreement.loc[best, f'top_{k}_overlap']:.0%}, Spearman {agreement.loc[best, 'spearman']:.2f} "
+            f"over the SNPs both score). ")
+    if low:
+        text += f"Nearly unrelated to the table (Spearman < 0.1): {_names(low)}. "
+    return text + ("The marginal scan agrees by construction, being the same test on the same kind of data; "
+                   "agreement is not correctness where SNPs are in LD.")
+
+
+def locus_text(genes: Sequence[str], simulated: bool) -> str:
+    causal = " Red diamonds and dashed lines mark the causal SNPs." if simulated else ""
+    return (f"The genes with the strongest marginal eQTL signal ({', '.join(genes)}): each method's score "
+            f"(scaled to a maximum of 1), the eQTL table's -log10 p, and the peaks of each mark (green: active, "
+            f"blue: repressive); the dotted line is the TSS.{causal}")

@@ -1,0 +1,347 @@
+"""The book's last chapter: every step's saved results in one place, one table of all methods,
+and the answers to the five research questions written from the numbers of this run.
+
+Each step leaves plain tables in its output directory (``runs/<preset>/<step>/``);
+:func:`load_results` reads those that exist and records the missing ones, so the summary
+of a book with fewer steps still builds and says what it lacks. Nothing here trains or
+predicts: it only reads, combines and words what the chapters computed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lmeqtl.book import steps
+from lmeqtl.config import ExpressionConfig
+from lmeqtl.expression.evaluation import add_ceiling, compare_to, summarise
+
+# the outputs (lmeqtl.book.steps.OUTPUTS) the summary reads
+SOURCES = ("mlm_comparison", "rq1_table", *steps.SCORE_OUTPUTS, "rq5_ranking", "rq5_enrichment")
+# the method RQ2 names in advance as "the" embedding predictor (ExpressionConfig.reference_method)
+PRIMARY_EMBEDDING_METHOD = ExpressionConfig().reference_method
+# features column of the expression scores -> research question
+QUESTION_OF_FEATURES = {"embedding": "RQ2", "haplotypes": "RQ3", "snps": "RQ4", "lead_snp": "RQ4",
+                        "genetic_value": "ceiling"}
+WINDOW_MEAN = "ridge:window_mean"  # step 04's reference: ridge on the mean of the same frozen states
+DESCRIPTIONS = {
+    "finetune": "fine-tuned MLM with a regression head",
+    WINDOW_MEAN: "ridge on the mean frozen state over RQ3's TSS window (RQ3's same-input reference)",
+    "predixcan": "elastic net on all window SNP dosages (PrediXcan-style)",
+    "lead_snp": "dosage of the eQTL table's lead SNP (chosen on all people)",
+    "lead_snp_cv": "best single SNP chosen inside each training fold",
+    "oracle": "true genetic value (simulation only): the cis-h2 ceiling",
+    "rvalue (in-sample)": "the eQTL table's own |r| (in-sample, not a prediction)",
+}
+
+
+@dataclass
+class BookResults:
+    """The saved results of one book run; ``None`` where a step did not run."""
+
+    run_dir: Path
+    mlm: pd.DataFrame | None = None  # 01: predictor, masked_accuracy, iqs_snp_mean, ... (scored_on)
+    rq1: pd.DataFrame | None = None  # 02: method, maf_bin, genotype_accuracy, iqs, dosage_r2, ...
+    expression: pd.DataFrame | None = None  # 03-05: per gene and method (r, CI, R², evaluation)
+    ranking: pd.DataFrame | None = None  # 06: per gene and method (average_precision, recall_at_k)
+    enrichment: pd.DataFrame | None = None  # 06: per method and mark (odds_ratio, CI, p-values)
+    missing: list[str] = field(default_factory=list)  # "<step>/<file>" that were not found
+    reference_method: str = PRIMARY_EMBEDDING_METHOD  # RQ2's method, fixed before the run
+
+
+def load_results(run_dir: str | os.PathLike[str], reference_method: str = PRIMARY_EMBEDDING_METHOD) -> BookResults:
+    """Read every step's result tables under ``run_dir`` (missing ones are listed, not errors).
+
+    Expression scores of steps 03, 04 and 05 are stacked; a (method, gene) that two steps
+    scored (step 04 and 05 repeat the baselines on the same folds) is kept once, from the
+    later step.
+    """
+    run_dir = Path(run_dir)
+    results = BookResults(run_dir, reference_method=reference_method)
+    tables: dict[str, pd.DataFrame] = {}
+    for name in SOURCES:
+        path = steps.output_path(run_dir, name)
+        if path.is_file():
+            tables[name] = pd.read_csv(path)
+        else:
+            results.missing.append(str(path.relative_to(run_dir)))
+    results.mlm = tables.get("mlm_comparison")
+    results.rq1 = tables.get("rq1_table")
+    results.ranking = tables.get("rq5_ranking")
+    results.enrichment = tables.get("rq5_enrichment")
+    scores = [tables[name].assign(step=steps.step_of(name)) for name in steps.SCORE_OUTPUTS if name in tables]
+    if scores:
+        stacked = pd.concat(scores, ignore_index=True)
+        stacked = stacked.drop_duplicates(["method", "gene"], keep="last").reset_index(drop=True)
+        # the ceiling (oracle R² per gene) recomputed over the stacked rows: every step's rows get it
+        results.expression = add_ceiling(stacked.drop(columns=["ceiling_r2", "r2_of_ceiling"], errors="ignore"))
+    return results
+
+
+def question_of(method: str, features: str) -> str:
+    """Which research question a method of the expression tables answers."""
+    if method == "rvalue (in-sample)":
+        return "RQ4 (in-sample)"
+    if method == WINDOW_MEAN:
+        return "RQ3"
+    return QUESTION_OF_FEATURES.get(features, "other")
+
+
+def embedding_methods(expression: pd.DataFrame) -> list[str]:
+    """The RQ2 methods (embeddings + a regression) in table order."""
+    rq2 = (expression["features"] == "embedding") & (expression["method"] != WINDOW_MEAN)
+    return list(dict.fromkeys(expression.loc[rq2, "method"]))
+
+
+def headline_methods(expression: pd.DataFrame, reference: str = PRIMARY_EMBEDDING_METHOD) -> list[str]:
+    """The few methods a figure should show: RQ2's fixed and best method, RQ3's, the baselines, the ceiling."""
+    present = set(expression["method"])
+    rq2 = embedding_methods(expression)
+    best = (expression[expression["method"].isin(rq2)].groupby("method")["r"].mean().idxmax() if rq2 else None)
+    wanted = [primary_embedding_method(expression, reference), best, "finetune", WINDOW_MEAN, "predixcan",
+              "lead_snp_cv", "lead_snp", "oracle"]
+    return [m for m in dict.fromkeys(wanted) if m is not None and m in present]
+
+
+def primary_embedding_method(expression: pd.DataFrame, reference: str = PRIMARY_EMBEDDING_METHOD) -> str | None:
+    """RQ2's pre-specified method (``reference``, the preset's ``expression.reference_method``)
+    if the run fitted it, else the first embedding method.
+
+    Fixed before looking at the results: choosing the best of many embedding methods on the
+    same genes would flatter RQ2 in the paired tests.
+    """
+    methods = embedding_methods(expression)
+    if not methods:
+        return None
+    return reference if reference in methods else methods[0]
+
+
+def expression_summary(expression: pd.DataFrame) -> pd.DataFrame:
+    """Per method over genes (:func:`lmeqtl.expression.evaluation.summarise`) + question + description."""
+    table = summarise(expression)
+    features = expression.groupby("method")["features"].first()
+    table.insert(0, "question", [question_of(m, features.get(m, "")) for m in table["method"]])
+    table["description"] = [DESCRIPTIONS.get(m, f"{m.split(':')[0]} on embeddings, haplotypes combined by "
+                                                f"{m.split(':')[1]}" if ":" in m else m) for m in table["method"]]
+    return table
+
+
+def _rq1_overall(rq1: pd.DataFrame) -> pd.DataFrame:
+    return rq1[rq1["maf_bin"] == "all"].set_index("method")
+
+
+def _mlm_test(mlm: pd.DataFrame) -> pd.DataFrame:
+    return mlm[mlm["scored_on"] == "test"].set_index("predictor")
+
+
+def methods_table(results: BookResults) -> pd.DataFrame:
+    """One row per method of the whole book: question, method, what it is, headline metric.
+
+    Columns: ``question, method, description, metric, value, detail`` (``detail``: a second
+    number in words, e.g. the per-SNP IQS next to the accuracy, or genes significant).
+    """
+    rows = []
+    if results.mlm is not None:
+        for name, row in _mlm_test(results.mlm).iterrows():
+            rows.append({"question": "MLM (haplotypes)", "method": name, "description": "masked alleles, test split",
+                         "metric": "masked accuracy", "value": row["masked_accuracy"],
+                         "detail": f"per-SNP IQS {row['iqs_snp_mean']:.3f}"})
+    if results.rq1 is not None:
+        for name, row in _rq1_overall(results.rq1).iterrows():
+            rows.append({"question": "RQ1", "method": name, "description": "masked genotypes, test split",
+                         "metric": "genotype accuracy", "value": row["genotype_accuracy"],
+                         "detail": f"per-SNP IQS {row['iqs']:.3f}, dosage r² {_number(row['dosage_r2'])}"})
+    if results.expression is not None:
+        for row in expression_summary(results.expression).itertuples():
+            rows.append({"question": row.question, "method": row.method, "description": row.description,
+                         "metric": "mean r over genes", "value": row.mean_r,
+                         "detail": f"{row.n_significant} of {row.n_genes} genes with p < 0.05"
+                                   + (f"; {row.ceiling_fraction:.0%} of the ceiling's R²"
+                                      if np.isfinite(row.ceiling_fraction) else "")})
+    if results.ranking is not None:
+        ranking = results.ranking.groupby("method", sort=False)[["average_precision",
+                                                                "random_average_precision"]].mean()
+        for name, row in ranking.iterrows():
+            rows.append({"question": "RQ5", "method": name,
+                         "description": f"{_rq5_name(name)}: per-SNP scores ranked against the causal SNPs",
+                         "metric": "mean average precision", "value": row["average_precision"],
+                         "detail": f"random ranking {row['random_average_precision']:.3f}"})
+    return pd.DataFrame(rows, columns=["question", "method", "description", "metric", "value", "detail"])
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}" if np.isfinite(value) else "n/a"
+
+
+def _p(value: float) -> str:
+    return f"{value:.2g}" if np.isfinite(value) else "n/a"
+
+
+def rq1_answer(results: BookResults) -> str:
+    """RQ1 in two sentences: MLM vs Beagle vs the most frequent genotype, overall."""
+    if results.rq1 is None:
+        return "Step 02 did not run in this book, so RQ1 is not answered here."
+    table = _rq1_overall(results.rq1)
+    mlm = table.loc["MLM"]
+    text = (f"Reconstructing masked genotypes from its two haplotype predictions, without retraining, the "
+            f"model gets {mlm['genotype_accuracy']:.1%} of genotypes right (per-SNP IQS {mlm['iqs']:.3f}, "
+            f"dosage r² {mlm['dosage_r2']:.3f})")
+    if "most frequent genotype" in table.index:
+        base = table.loc["most frequent genotype"]
+        text += f", against {base['genotype_accuracy']:.1%} for always guessing each SNP's most frequent genotype"
+    if "Beagle 5" in table.index:
+        beagle = table.loc["Beagle 5"]
+        verdict = "better than" if mlm["iqs"] > beagle["iqs"] else "below"
+        text += (f". Beagle 5, on the same masked genotypes with the training people as its reference panel, "
+                 f"reaches {beagle['genotype_accuracy']:.1%} (IQS {beagle['iqs']:.3f}): the model is {verdict} "
+                 f"the classical imputer by IQS.")
+    else:
+        text += ". Beagle 5 was not installed for this run, so the classical imputer is missing from the comparison."
+    return text
+
+
+def _paired_sentence(expression: pd.DataFrame, method: str, reference: str) -> str:
+    paired = compare_to(expression[expression["method"].isin([method, reference])], reference)
+    if paired.empty:
+        return ""
+    row = paired.iloc[0]
+    return (f"{method} beats {reference} on {row['wins_a']} of {row['n_genes']} genes (mean difference in r "
+            f"{row['mean_difference']:+.3f}; Wilcoxon p = {_p(row['wilcoxon_p'])}, sign test p = "
+            f"{_p(row['sign_test_p'])}, the smallest p possible with {row['n_genes']} genes being "
+            f"{_p(row['min_attainable_p'])})")
+
+
+def _mean_r(expression: pd.DataFrame, method: str) -> float:
+    return float(expression.loc[expression["method"] == method, "r"].mean())
+
+
+def rq2_answer(results: BookResults) -> str:
+    """RQ2: how well the pre-specified embedding method predicts expression, against the ceiling."""
+    expression = results.expression
+    method = primary_embedding_method(expression, results.reference_method) if expression is not None else None
+    if method is None:
+        return "Step 03 did not run in this book, so RQ2 is not answered here."
+    summary = expression_summary(expression).set_index("method")
+    row = summary.loc[method]
+    text = (f"Embeddings of both haplotypes with {method} (named in advance as RQ2's method) predict held-out "
+            f"expression with a mean r of {row['mean_r']:.3f} over {row['n_genes']} genes "
+            f"({row['n_significant']} with p < 0.05)")
+    if np.isfinite(row["ceiling_fraction"]):
+        text += f", {row['ceiling_fraction']:.0%} of the R² that the true genetic values reach"
+    best = summary[summary["question"] == "RQ2"]["mean_r"].idxmax()
+    if best != method:
+        text += f"; the best of the {len(embedding_methods(expression))} embedding methods on these genes is {best} "
+        text += f"(mean r {summary.loc[best, 'mean_r']:.3f}, chosen after the fact)"
+    return text + "."
+
+
+def rq3_answer(results: BookResults) -> str:
+    """RQ3: does fine-tuning beat the frozen embeddings (paired, same folds)?"""
+    expression = results.expression
+    if expression is None or "finetune" not in set(expression["method"]):
+        return "Step 04 did not run in this book, so RQ3 is not answered here."
+    text = f"Fine-tuning reaches a mean r of {_mean_r(expression, 'finetune'):.3f}"
+    reference = primary_embedding_method(expression, results.reference_method)
+    if reference is None and "lead_snp" in set(expression["method"]):
+        reference = "lead_snp"  # no RQ2 step: the single-SNP baseline gives the scale
+    if reference is not None:
+        text += f"; on the same outer folds, {_paired_sentence(expression, 'finetune', reference)}"
+    if WINDOW_MEAN in set(expression["method"]):
+        text += (f". Against ridge on the mean of the same frozen states over the same TSS window (what the "
+                 f"head adds beyond averaging), {_paired_sentence(expression, 'finetune', WINDOW_MEAN)}")
+    return text + "."
+
+
+def rq4_answer(results: BookResults) -> str:
+    """RQ4: the embedding method (and fine-tuning) against the single-SNP and PrediXcan baselines."""
+    expression = results.expression
+    method = primary_embedding_method(expression, results.reference_method) if expression is not None else None
+    baselines = [b for b in ("lead_snp", "lead_snp_cv", "predixcan")
+                 if expression is not None and b in set(expression["method"])]
+    if method is None or not baselines:
+        return "Steps 03 and 05 did not both run in this book, so RQ4 is not answered here."
+    sentences = [_paired_sentence(expression, method, b) for b in baselines]
+    text = "Against the baselines geneticists use, on the same folds: " + "; ".join(s for s in sentences if s) + "."
+    if "rvalue (in-sample)" in set(expression["method"]):
+        text += (f" The eQTL table's own in-sample |r| of the lead SNP averages "
+                 f"{_mean_r(expression, 'rvalue (in-sample)'):.3f}: an upper bound for a single SNP, not a "
+                 f"prediction.")
+    return text
+
+
+def _enrichment_marks(enrichment: pd.DataFrame) -> tuple[list[str], str]:
+    """The marks the RQ5 answer summarises: those the simulation planted enrichment in, else the active ones."""
+    marks = enrichment.drop_duplicates("mark")
+    if "planted_or" in marks and (marks["planted_or"] > 1).any():
+        return marks.loc[marks["planted_or"] > 1, "mark"].tolist(), "the marks where the simulation planted enrichment"
+    if "kind" in marks:
+        return marks.loc[marks["kind"] == "active", "mark"].tolist(), "active-mark peaks"
+    return [], ""
+
+
+def _rq5_name(method: str) -> str:
+    from lmeqtl.book.chapters.explain import METHOD_NAMES
+
+    return METHOD_NAMES.get(method, method)
+
+
+def rq5_answer(results: BookResults) -> str:
+    """RQ5: which scores find the causal SNPs, and are top SNPs in active chromatin?"""
+    if results.ranking is None:
+        return "Step 06 did not run in this book, so RQ5 is not answered here."
+    ranking = results.ranking.groupby("method", sort=False)[["average_precision", "random_average_precision"]].mean()
+    best = ranking["average_precision"].idxmax()
+    name = _rq5_name
+    text = (f"Ranking SNPs against the true causal ones, {name(best)} does best (mean average precision "
+            f"{ranking.loc[best, 'average_precision']:.3f} against {ranking.loc[best, 'random_average_precision']:.3f} "
+            f"for a random ranking)")
+    text += "; then " + ", ".join(f"{name(m)} {v:.3f}" for m, v in
+                                   ranking["average_precision"].sort_values(ascending=False).items() if m != best)
+    if results.enrichment is not None:
+        marks, where = _enrichment_marks(results.enrichment)
+        if marks:
+            chosen = results.enrichment[results.enrichment["mark"].isin(marks)]
+            by_method = chosen.groupby("method", sort=False)["odds_ratio"].median()
+            text += (f". In {where} ({', '.join(marks)}), the top-ranked SNPs have a median odds ratio of "
+                     + ", ".join(f"{v:.2f} ({name(m)})" for m, v in by_method.items()))
+    return text + "."
+
+
+def answers(results: BookResults) -> dict[str, str]:
+    """The five research questions, each answered in a few sentences with this run's numbers."""
+    return {"RQ1": rq1_answer(results), "RQ2": rq2_answer(results), "RQ3": rq3_answer(results),
+            "RQ4": rq4_answer(results), "RQ5": rq5_answer(results)}
+
+
+def what_ran_text(results: BookResults) -> str:
+    """Which steps' results this summary found (and which it did not)."""
+    if not results.missing:
+        return "Every step of the book ran, and this summary reads all of their results."
+    names = sorted({m.split("/")[0] for m in results.missing})
+    return (f"Some results are missing because these steps did not run (or ran without them) in this book: "
+            f"{', '.join(names)}. Their questions are marked as not answered below.")
+
+
+def limitations_text(results: BookResults, simulated: bool, full_size_model: bool) -> str:
+    """What the numbers of this run cannot say, in words that depend on what the run was."""
+    points = []
+    if simulated:
+        points.append("The data are simulated: the genotypes come from a coalescent model and expression from "
+                      "planted additive (and optionally haplotype-interaction) effects, so the answers say what the "
+                      "methods can recover when the truth is known, not what holds in GEUVADIS.")
+    if not full_size_model:
+        points.append("The language model is a reduced CPU configuration, trained for minutes; the full-size model "
+                      "(d_model 256, 16 blocks) of the GPU presets may embed haplotypes differently.")
+    if results.expression is not None:
+        n_genes = int(results.expression["gene"].nunique())
+        points.append(f"Paired comparisons run over {n_genes} genes, so no sign or signed-rank test can reach "
+                      f"p below {2 * 0.5**n_genes:.2g}; a difference that is not significant here is not evidence "
+                      f"of no difference.")
+    points.append("Expression is predicted for the test-split people only (the model never saw them in "
+                  "training), with nested cross-validation inside them; the lead-SNP baseline and the eQTL "
+                  "table's r were chosen on all of them and are optimistic.")
+    return "\n".join(f"- {point}" for point in points)

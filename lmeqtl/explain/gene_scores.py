@@ -1,0 +1,151 @@
+"""The RQ5 chapter's per-gene loops: every method's SNP scores, gene by gene, on the same people.
+
+- :func:`baseline_scores_by_gene`: marginal eQTL, elastic net, SuSiE and the eQTL table's -log10 p;
+- :func:`ridge_attributions`: the pretrained MLM's embedding + a ridge fitted on these people, IG and ISM;
+- :func:`finetuned_attributions`: step 04's fine-tuned models, IG and ISM;
+- :func:`merge_scores`, :func:`scored_methods`: one score dict per gene, the methods that scored every gene;
+- :func:`causal_masks`, :func:`snp_scores`: the truth per gene; the one-row-per-SNP table the chapter saves;
+- :func:`agreement_by_gene`: each method's agreement with the eQTL table, averaged over genes.
+
+Scores are ``gene -> {method: score (L,)}`` (higher = more relevant), ``L`` the gene's SNPs in
+``seq_idx`` order, so the chapter merges the methods per gene.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from lmeqtl.config import EmbedConfig, ExplainConfig
+from lmeqtl.explain.analysis import attribution_scores, baseline_scores, snp_table
+from lmeqtl.explain.predictors import EmbeddingRidge, fit_embedding_ridge
+from lmeqtl.explain.ranking import eqtl_table_scores, ranking_agreement
+from lmeqtl.mlm.masking import N_TOKENS
+
+if TYPE_CHECKING:
+    from lmeqtl.data.cohort import Cohort
+    from lmeqtl.data.formats import Truth
+
+Scores = dict[str, dict[str, np.ndarray]]  # gene -> method -> (L,)
+METHOD_ORDER = ("finetuned_ig", "finetuned_ism", "ridge_ig", "ridge_ism", "marginal_eqtl", "elastic_net", "susie_pip")
+
+
+def baseline_scores_by_gene(people: Cohort, expression: pd.DataFrame, eqtl: pd.DataFrame,
+                            config: ExplainConfig) -> Scores:
+    """Genotype-only scores of every gene of ``people`` against ``expression`` (rows = ``people``'s samples).
+
+    ``marginal_eqtl``, ``elastic_net``, ``susie_pip`` (:func:`baseline_scores`) and ``eqtl_table``
+    (the published table's -log10 p, unlisted SNPs lowest). Elastic-net paths that stop short of
+    convergence are expected at these sizes: their warnings are silenced here.
+    """
+    scores: Scores = {}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        for gene in people.genes:
+            dosage = people.dosage(gene)  # (n, L)
+            scores[gene] = dict(baseline_scores(dosage, expression[gene].to_numpy(), config))
+            scores[gene]["eqtl_table"] = eqtl_table_scores(people.gene_meta(gene), eqtl, gene)
+    return scores
+
+
+def ridge_attributions(model: torch.nn.Module, gene_map: Mapping[str, int], people: Cohort,
+                       expression: pd.DataFrame, embeddings: Mapping[str, np.ndarray], config: ExplainConfig,
+                       embed_config: EmbedConfig, tss: Mapping[str, int] | None = None,
+                       device: torch.device | str = "cpu") -> tuple[Scores, pd.DataFrame]:
+    """IG and ISM of the embedding + ridge pipeline of each gene, and the fits (``alpha``, ``in_sample_r``).
+
+    Per gene: ridge on the summed haplotype embeddings ``(n, 2, H)`` (rows = ``people``), fitted once
+    on all of them (penalty by CV seeded with ``config.seed``), then attributed through the MLM
+    (``model`` in eval mode; ``gene_map``: its gene -> index map; ``embed_config`` in single mode,
+    the one the embeddings were made with; ``tss`` only for ``tss_window`` pooling).
+    """
+    from lmeqtl.mlm.embed import tss_window_index
+
+    scores: Scores = {}
+    fits = []
+    for gene in people.genes:
+        observed = expression[gene].to_numpy()  # (n,)
+        fit = fit_embedding_ridge(embeddings[gene], observed, combine="sum", seed=config.seed)
+        fits.append({"gene": gene, "alpha": fit.alpha,
+                     "in_sample_r": np.corrcoef(fit.predict(embeddings[gene]), observed)[0, 1]})
+        window = None
+        if embed_config.pooling == "tss_window":
+            window = tss_window_index(people.gene_meta(gene)["pos"].to_numpy(), embed_config.tss_window,
+                                      (tss or {}).get(gene))
+        predictor = EmbeddingRidge(model, gene_map[gene], fit, embed_config, window).predictor()
+        found = attribution_scores(predictor, people.haplotypes[gene], config=config, n_tokens=N_TOKENS,
+                                   device=device)
+        scores[gene] = {"ridge_ig": found["integrated_gradients"], "ridge_ism": found["ism"]}
+    return scores, pd.DataFrame(fits, columns=["gene", "alpha", "in_sample_r"]).set_index("gene")
+
+
+def finetuned_attributions(finetuned: Mapping[str, str | os.PathLike[str]], pretrained: str | os.PathLike[str],
+                           people: Cohort, config: ExplainConfig, device: torch.device | str = "cpu") -> Scores:
+    """IG and ISM of each gene's fine-tuned model (``finetuned``: gene -> checkpoint directory).
+
+    ``pretrained`` is the checkpoint they were fine-tuned from (checked by sha256 on loading);
+    genes without a fine-tuned model are absent from the result.
+    """
+    from lmeqtl.finetune import load_finetuned
+
+    scores: Scores = {}
+    for gene, path in finetuned.items():
+        model, _ = load_finetuned(path, pretrained=pretrained, device=device)
+        found = attribution_scores(model.predictor(gene), people.haplotypes[gene], config=config,
+                                   n_tokens=N_TOKENS, device=device)
+        scores[gene] = {"finetuned_ig": found["integrated_gradients"], "finetuned_ism": found["ism"]}
+    return scores
+
+
+def merge_scores(*parts: Mapping[str, Mapping[str, np.ndarray]]) -> Scores:
+    """Per-gene union of several ``gene -> {method: scores}`` results (later parts win a clash)."""
+    merged: Scores = {}
+    for part in parts:
+        for gene, by_method in part.items():
+            merged.setdefault(gene, {}).update(by_method)
+    return merged
+
+
+def scored_methods(scores: Mapping[str, Mapping[str, np.ndarray]], genes: Sequence[str]) -> list[str]:
+    """The chapter's methods (:data:`METHOD_ORDER`) that scored every gene; ``eqtl_table`` is the reference."""
+    return [m for m in METHOD_ORDER if all(m in scores.get(g, {}) for g in genes)]
+
+
+def causal_masks(truth: Truth | None, people: Cohort) -> dict[str, np.ndarray] | None:
+    """Gene -> boolean ``(L,)``: is the SNP a causal one (from the simulation's truth); None on real data."""
+    if truth is None:
+        return None
+    causal = truth.causal_snps
+    return {g: np.isin(np.arange(people.haplotypes[g].shape[2]),
+                       causal.loc[causal["gene_id"] == g, "seq_idx"].to_numpy()) for g in people.genes}
+
+
+def snp_scores(people: Cohort, scores: Mapping[str, Mapping[str, np.ndarray]],
+               is_causal: Mapping[str, np.ndarray] | None, tss: Mapping[str, int]) -> pd.DataFrame:
+    """One row per gene and SNP (:func:`snp_table`): every method's score and, when known, ``is_causal``.
+
+    A gene without a TSS is centred on its window's median position.
+    """
+    tables = []
+    for gene in people.genes:
+        meta = people.gene_meta(gene)
+        columns = {**scores[gene], **({"is_causal": is_causal[gene]} if is_causal else {})}
+        tables.append(snp_table(meta, columns, tss.get(gene, int(meta["pos"].median()))))
+    return pd.concat(tables, ignore_index=True)
+
+
+def agreement_by_gene(scores: Mapping[str, Mapping[str, np.ndarray]], methods: Sequence[str], k: int) -> pd.DataFrame:
+    """Each method's agreement with the eQTL table per gene (:func:`ranking_agreement`), and the mean over genes.
+
+    Returns the mean per method (``spearman``, ``top_{k}_overlap``), methods in the given order.
+    """
+    per_gene = pd.concat([ranking_agreement({m: by_method[m] for m in methods}, by_method["eqtl_table"], k=k)
+                          .assign(gene=gene) for gene, by_method in scores.items()], ignore_index=True)
+    return per_gene.groupby("method", sort=False)[["spearman", f"top_{k}_overlap"]].mean()
