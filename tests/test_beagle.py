@@ -12,7 +12,6 @@ from lmeqtl.genotypes.beagle import (
     gene_records,
     impute_beagle,
     read_beagle_vcf,
-    target_haplotypes,
 )
 from lmeqtl.genotypes.imputation import make_setup, masked_entries
 from lmeqtl.genotypes.metrics import genotype_metrics
@@ -21,26 +20,15 @@ from tests.mlm_fixtures import founder_cohort
 needs_beagle = pytest.mark.skipif(beagle_command() is None, reason=beagle.NOT_FOUND)
 
 
-def test_target_vcf_leaves_out_masked_snps_or_sets_them_missing(tmp_path):
+def test_target_vcf_leaves_out_the_masked_snps(tmp_path):
     cohort = founder_cohort(n_samples=6, genes={"ENSG01.1": 30})
     meta, haplotypes = cohort.gene_meta("ENSG01.1"), cohort.haplotypes["ENSG01.1"]
-    masks = np.zeros((6, 30), dtype=bool)
-    masks[:, [3, 10]] = True
-    ids = list(cohort.sample_ids)
-    target, keep = target_haplotypes(haplotypes, masks, "snps")
-    write_vcf(tmp_path / "snps.vcf.gz", gene_records(meta, target, keep), ids)
+    keep = np.ones(30, dtype=bool)
+    keep[[3, 10]] = False
+    write_vcf(tmp_path / "snps.vcf.gz", gene_records(meta, haplotypes, keep), list(cohort.sample_ids))
     block = read_snps(tmp_path / "snps.vcf.gz", "6", 1, 10**7, min_af=0, max_af=1)
     assert len(block.pos) == 28 and not set(block.pos) & set(meta["pos"][[3, 10]])
     np.testing.assert_array_equal(block.haplotypes, haplotypes[:, :, keep].transpose(2, 0, 1))  # phased as given
-
-    sporadic = masks.copy()
-    sporadic[1, [3, 10]] = False  # person 1 keeps these genotypes
-    target, keep = target_haplotypes(haplotypes, sporadic, "sporadic")
-    write_vcf(tmp_path / "sporadic.vcf.gz", gene_records(meta, target, keep), ids)
-    block = read_snps(tmp_path / "sporadic.vcf.gz", "6", 1, 10**7, min_af=0, max_af=1)
-    assert len(block.pos) == 30
-    assert (block.haplotypes[3, [0, 2, 3, 4, 5]] == 255).all()  # .|. for the masked people
-    np.testing.assert_array_equal(block.haplotypes[3, 1], haplotypes[1, :, 3])
 
 
 BEAGLE_LIKE = """##fileformat=VCFv4.2
@@ -78,10 +66,9 @@ def test_missing_beagle_is_reported_clearly(monkeypatch):
 
 
 @needs_beagle
-@pytest.mark.parametrize("design", ["snps", "sporadic"])
-def test_beagle_imputes_masked_genotypes_of_strong_ld_haplotypes(tmp_path, design):
+def test_beagle_imputes_masked_genotypes_of_strong_ld_haplotypes(tmp_path):
     cohort = founder_cohort(n_samples=80, genes={"ENSG01.1": 60}, test_fraction=0.25)
-    setup = make_setup(cohort, GenotypeEvalConfig(mask_design=design, edge_frame=3, seed=3))
+    setup = make_setup(cohort, GenotypeEvalConfig(edge_frame=3, seed=3))
     result = impute_beagle(cohort, setup, threads=1, work_dir=tmp_path, progress=False)
     snp, person, truth = masked_entries(cohort, setup)
     order = np.lexsort((result.person, result.snp))

@@ -77,8 +77,8 @@ def test_modes_pooling_and_layers_are_what_they_say():
         hidden = model.hidden_states(tokens, torch.zeros(8, dtype=torch.long))
     single = embed_haplotypes(model, alleles, 0, EmbedConfig(batch_size=3))
     np.testing.assert_allclose(single, hidden[-1].mean(1).numpy(), atol=1e-6)
-    first = embed_haplotypes(model, alleles, 0, EmbedConfig(layer=0, pooling="max"))
-    np.testing.assert_allclose(first, hidden[0].amax(1).numpy(), atol=1e-6)
+    first = embed_haplotypes(model, alleles, 0, EmbedConfig(layer=0))
+    np.testing.assert_allclose(first, hidden[0].mean(1).numpy(), atol=1e-6)
     window = tss_window_index(np.arange(80) * 100, 10, tss=2_000)
     assert window.tolist() == list(range(15, 25))
     windowed = embed_haplotypes(model, alleles, 0, EmbedConfig(pooling="tss_window"), window=window)
@@ -92,6 +92,8 @@ def test_modes_pooling_and_layers_are_what_they_say():
     assert not np.allclose(masked, other) and not np.allclose(masked, single)
     with pytest.raises(ValueError, match="unknown embedding mode"):
         embed_haplotypes(model, alleles, 0, EmbedConfig(mode="rolled"))
+    with pytest.raises(ValueError, match="unknown pooling 'max'"):
+        embed_haplotypes(model, alleles, 0, EmbedConfig(pooling="max"))
 
 
 def test_embed_cohort_shapes_ids_and_a_second_call_skips_finished_genes(tmp_path, monkeypatch):
@@ -118,11 +120,11 @@ def test_embed_cohort_shapes_ids_and_a_second_call_skips_finished_genes(tmp_path
     again = embed_cohort(model, cohort, split="test", out_dir=out, device="cpu", progress=False)
     assert calls == [] and gene_file(out, "ENSG01.1").stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(again["ENSG01.1"], result["ENSG01.1"])
-    embed_cohort(model, cohort, split="test", out_dir=out, config=EmbedConfig(pooling="max"), device="cpu",
+    embed_cohort(model, cohort, split="test", out_dir=out, config=EmbedConfig(layer=0), device="cpu",
                  progress=False)
     assert calls and gene_file(out, "ENSG01.1").stat().st_mtime_ns != mtime
     loaded = load_embeddings(out)
-    assert loaded.genes == ["ENSG01.1", "ENSG02.1"] and loaded.config["pooling"] == "max"
+    assert loaded.genes == ["ENSG01.1", "ENSG02.1"] and loaded.config["layer"] == 0
     assert loaded.sample_ids.tolist() == test_ids.tolist()
 
 

@@ -74,9 +74,8 @@ def test_freeze_specs_count_frozen_stages():
         _model(FinetuneConfig(pooling="max"))
 
 
-@pytest.mark.parametrize("combine", ["sum", "sum_absdiff"])
-def test_swapping_haplotypes_gives_the_same_prediction(combine):
-    model = _model(FinetuneConfig(freeze="none", pooling="attention", combine=combine))
+def test_swapping_haplotypes_gives_the_same_prediction():
+    model = _model(FinetuneConfig(freeze="none", pooling="attention"))
     with torch.no_grad():
         for p in model.head.parameters():
             p.normal_()
@@ -86,7 +85,7 @@ def test_swapping_haplotypes_gives_the_same_prediction(combine):
 
 
 @pytest.mark.parametrize("config", [FinetuneConfig(freeze="all_but_last_1", pooling="mean"),
-                                    FinetuneConfig(freeze="encoder", pooling="attention", combine="sum_absdiff"),
+                                    FinetuneConfig(freeze="encoder", pooling="attention"),
                                     FinetuneConfig(freeze="all", pooling="attention"),
                                     FinetuneConfig(freeze="all", pooling="mean")])
 def test_cached_frozen_path_equals_the_whole_model(config):
@@ -256,17 +255,17 @@ def test_true_genetic_values_and_attention_near_causal_snps():
     assert near["mass_near_causal"] == 1.0 and near["share_near_causal"] == 6 / 20 and near["n_causal_in_window"] == 2
 
 
-def test_joint_mode_trains_one_trunk_with_a_head_per_gene(planted, tmp_path):
-    cohort, expression, folds, pretrained = planted
-    config = FinetuneConfig(freeze="all_but_last_1", mode="joint", epochs=1, batch_size=64, mlm_weight=0.0,
-                            cache_batch_size=64, window_snps=24)
-    result = finetune_expression(pretrained, cohort, expression, folds, config, output_dir=tmp_path, progress=False)
-    assert set(result.folds["unit"]) == {"joint"} and set(result.predictions["gene"]) == set(GENES)
-    model, info = load_finetuned(tmp_path / "units" / "joint" / "fold_0")
-    listed = finetuned_checkpoints(tmp_path)
-    assert set(listed["unit"]) == {"joint"} and len(listed) == len(GENES) * folds.nunique()
-    assert model.genes == list(GENES) and info["windows"] == [[8, 32], [4, 28]]
-    assert set(model.finetuned_state()) >= {"head.weight", "mlm.layers.1.output_linear.weight"}
+def test_settings_of_removed_options_load_only_as_the_behaviour_that_is_left(tmp_path):
+    from lmeqtl.finetune.checkpoints import finetune_config_from
+
+    raw = {"freeze": "all", "pooling": "attention"}
+    assert finetune_config_from({**raw, "mode": "per_gene", "combine": "sum"}, tmp_path) == FinetuneConfig(**raw)
+    with pytest.raises(InputError, match="mode='joint' is no longer supported"):
+        finetune_config_from({**raw, "mode": "joint"}, tmp_path)
+    with pytest.raises(InputError, match="combine='sum_absdiff' is no longer supported"):
+        finetune_config_from({**raw, "combine": "sum_absdiff"}, tmp_path)
+    with pytest.raises(InputError, match="unknown fine-tuning settings"):
+        finetune_config_from({**raw, "heads": 2}, tmp_path)
 
 
 def test_preset_text_names_what_the_cpu_preset_reduces():

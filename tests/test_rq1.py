@@ -3,11 +3,12 @@ import pytest
 import torch
 
 from lmeqtl import cli
+from lmeqtl.book.chapters.genotypes import summary_text
 from lmeqtl.config import GenotypeEvalConfig, ModelConfig
 from lmeqtl.data.encoding import decode_haplotypes
 from lmeqtl.data.io import write_dataset, write_meta
 from lmeqtl.genotypes import beagle
-from lmeqtl.genotypes.comparison import load_rq1, per_gene_table, plot_rq1, run_rq1, summary_text
+from lmeqtl.genotypes.comparison import load_rq1, per_gene_table, plot_rq1, run_rq1
 from lmeqtl.mlm.checkpoint import save_checkpoint
 from lmeqtl.mlm.model import HaplotypeMLM
 from tests.mlm_fixtures import founder_cohort

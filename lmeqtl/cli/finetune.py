@@ -16,8 +16,8 @@ from lmeqtl.config import FinetuneConfig
 
 # FinetuneConfig field -> (flag, type)
 _FLAGS = {
-    "freeze": ("--freeze", str), "pooling": ("--pooling", str), "combine": ("--combine", str),
-    "window_snps": ("--window-snps", int), "mode": ("--mode", str), "epochs": ("--epochs", int),
+    "freeze": ("--freeze", str), "pooling": ("--pooling", str), "window_snps": ("--window-snps", int),
+    "epochs": ("--epochs", int),
     "batch_size": ("--batch-size", int), "learning_rate": ("--learning-rate", float),
     "head_learning_rate": ("--head-learning-rate", float), "weight_decay": ("--weight-decay", float),
     "val_fraction": ("--val-fraction", float), "patience": ("--patience", int),

@@ -18,9 +18,6 @@ def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
     parser.add_argument("--out", required=True, help="output directory (rq1_table.csv, rq1_per_snp.parquet, rq1.json)")
     parser.add_argument("--max-samples", dest="max_samples", type=int, help="a seeded subset of the test split")
     parser.add_argument("--mask-rate", dest="mask_rate", type=float, default=0.2)
-    parser.add_argument("--mask-design", dest="mask_design", default="snps", choices=["snps", "sporadic"],
-                        help="snps: the same SNPs masked in every person (untyped markers for Beagle); "
-                             "sporadic: a different set per person (missing calls)")
     parser.add_argument("--masking", default="uniform", choices=["uniform", "maf_stratified", "maf_balanced"])
     parser.add_argument("--edge-frame", dest="edge_frame", type=int, default=30)
     parser.add_argument("--batch-size", dest="batch_size", type=int, default=8, help="people per forward pass")
@@ -32,7 +29,7 @@ def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
 
 def run(args) -> int:  # noqa: ANN001 - argparse.Namespace
     model, info, cohort = load_model_and_cohort(args)
-    config = GenotypeEvalConfig(mask_rate=args.mask_rate, mask_design=args.mask_design, mask_strategy=args.masking,
+    config = GenotypeEvalConfig(mask_rate=args.mask_rate, mask_strategy=args.masking,
                                 edge_frame=args.edge_frame, max_samples=args.max_samples, batch_size=args.batch_size,
                                 run_beagle=args.beagle, beagle_threads=args.beagle_threads, seed=args.seed)
     result = run_rq1(model, cohort, config, gene_map=info.get("genes") or None, out_dir=args.out, device=args.device)

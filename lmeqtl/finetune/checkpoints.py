@@ -38,6 +38,7 @@ from lmeqtl.mlm.checkpoint import (
 
 FORMAT, FORMAT_VERSION = "lmeqtl-finetuned-expression", 1
 WEIGHTS_FILE, INFO_FILE = "finetuned.pt", "finetune.json"
+RETIRED = {"mode": "per_gene", "combine": "sum"}  # removed settings -> the behaviour that is left
 
 
 def save_finetuned(path_dir: str | os.PathLike[str], model: ExpressionModel, *, pretrained: str | os.PathLike[str],
@@ -69,7 +70,16 @@ def read_finetuned_info(path_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def finetune_config_from(raw: dict[str, Any], source: str | os.PathLike[str]) -> FinetuneConfig:
-    """A :class:`FinetuneConfig` from its JSON; unknown fields are an error."""
+    """A :class:`FinetuneConfig` from its JSON; unknown fields are an error.
+
+    Checkpoints written before ``mode`` and ``combine`` were removed still load when they hold
+    the one behaviour that is left (a model per gene, the haplotypes summed).
+    """
+    for name, kept in RETIRED.items():
+        if name in raw and raw[name] != kept:
+            raise InputError(f"fine-tuning setting {name}={raw[name]!r} is no longer supported", path=source,
+                             where="finetune_config", expected=f"{name}={kept!r} (the only one left)")
+    raw = {k: v for k, v in raw.items() if k not in RETIRED}
     fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
     unknown = sorted(set(raw) - fields)
     if unknown:
@@ -110,8 +120,7 @@ def load_finetuned(path_dir: str | os.PathLike[str], pretrained: str | os.PathLi
 def finetuned_checkpoints(output_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """The fine-tuned checkpoints under a run's ``output_dir`` (``units/<unit>/fold_<k>/``).
 
-    One row per gene and outer fold: ``gene, fold, unit, path, best_epoch`` (a joint model
-    appears once per gene), sorted; for RQ5: ``load_finetuned(row.path)[0].predictor(row.gene)``
+    One row per gene and outer fold: ``gene, fold, unit, path, best_epoch``, sorted; for RQ5: ``load_finetuned(row.path)[0].predictor(row.gene)``
     predicts the people of that fold's test set, which the model never saw.
     """
     rows = []

@@ -1,7 +1,7 @@
-"""RQ3 on RQ2's outer folds: fine-tune per gene (or jointly) and predict every test fold.
+"""RQ3 on RQ2's outer folds: fine-tune a model per gene and predict every test fold.
 
 :func:`finetune_expression` is the library entry point (the chapter and ``lmeqtl finetune``
-call it). For each *unit* (one gene, or all genes in ``joint`` mode) it caches the frozen
+call it). For each gene (a *unit*: the tables' ``unit`` column) it caches the frozen
 stages for every person once, then for each outer fold: covariates regressed out on the
 training rows (as :func:`lmeqtl.expression.nested_cv` does), an inner validation split of
 the training rows, :func:`~lmeqtl.finetune.training.fit_fold`, predictions of the test
@@ -13,8 +13,8 @@ rows. The predictions have the columns of :class:`lmeqtl.expression.Comparison`'
     history.csv, folds.csv (best epoch, stop reason, sizes, seconds)
     snp_weights.parquet  attention pooling weights per gene, fold and SNP (attention only)
     run.json             settings, pretrained checkpoint, data hash (resume must match)
-    units/<gene or joint>/fold_<k>/   a fine-tuned checkpoint (lmeqtl.finetune.checkpoints)
-                                      + its predictions.csv and history.csv
+    units/<gene>/fold_<k>/   a fine-tuned checkpoint (lmeqtl.finetune.checkpoints)
+                             + its predictions.csv and history.csv
 
 A run that is stopped resumes: folds whose checkpoint was written with the same settings
 are read back instead of trained again.
@@ -189,7 +189,7 @@ def finetune_expression(
     fold = fold_labels(folds, expression.index)
     people = cohort.subset(ids)
     windows = dict(zip(genes, tss_windows(cohort, genes, config.window_snps, tss), strict=True))
-    units = [[g] for g in genes] if config.mode == "per_gene" else [genes]
+    units = [[g] for g in genes]
     fold_ids = [int(k) for k in np.unique(fold)]
     budget = None if config.max_minutes is None else 60.0 * config.max_minutes / (len(units) * len(fold_ids))
     dtype = amp_dtype(config, device)
@@ -204,7 +204,7 @@ def finetune_expression(
     result = FinetuneResult(pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
     bar = tqdm(total=len(units) * len(fold_ids), desc="fine-tune", disable=not progress)
     for unit in units:
-        name = unit[0] if config.mode == "per_gene" else "joint"
+        name = unit[0]
         torch.manual_seed(config.seed)
         model = ExpressionModel(mlm, unit, [mlm_genes[genes.index(g)] for g in unit],
                                 [windows[g] for g in unit], config).to(device)
@@ -272,7 +272,7 @@ def _run_fold(model: ExpressionModel, inputs: list[torch.Tensor], y: np.ndarray,
     head = model.head
     predicted = head.target_mean.cpu().numpy() + head.target_scale.cpu().numpy() * standardised
     frames = [pd.DataFrame({"gene": gene, "method": method, "features": "haplotypes", "model": "finetune",
-                            "combine": config.combine, "sample_id": np.asarray(ids, dtype=object)[test],
+                            "combine": "sum", "sample_id": np.asarray(ids, dtype=object)[test],
                             "fold": k, "observed": observed[test, g], "predicted": predicted[:, g]})
               for g, gene in enumerate(unit)]
     weights = None

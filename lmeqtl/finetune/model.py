@@ -10,9 +10,8 @@ the whole trunk from tokens: the reference that the cached path must match.
 
 Head (:class:`ExpressionHead`), one per gene: pool each haplotype's last-block states over
 SNPs (``mean``, RQ2's embedding, or ``attention``: softmax weights per SNP, zero logits =
-the mean), standardise (training-fold statistics), combine the two haplotypes by a
-symmetric function (``sum`` or ``[sum, |difference|]``), then a linear map. Swapping the
-haplotypes cannot change a prediction. The head predicts standardised expression;
+the mean), standardise (training-fold statistics), sum the two haplotypes, then a linear
+map. Swapping the haplotypes cannot change a prediction. The head predicts standardised expression;
 ``target_mean``/``target_scale`` map it back to expression units.
 
 BatchNorm layers stay in eval mode (running statistics of pretraining): fine-tuning
@@ -36,8 +35,6 @@ from lmeqtl.mlm.masking import MASK
 from lmeqtl.mlm.model import HaplotypeMLM, conv_decode
 
 POOLINGS = ("mean", "attention")
-COMBINES = ("sum", "sum_absdiff")
-MODES = ("per_gene", "joint")
 INPUT_MODULES = ("encoder", "gene_embedding", "snp_embedding", "resnet")
 
 
@@ -65,10 +62,8 @@ def frozen_stages(freeze: str, n_layers: int) -> int:
 def check_config(config: FinetuneConfig, n_layers: int) -> int:
     """Validate the head/training choices of ``config``; return the number of frozen stages."""
     frozen = frozen_stages(config.freeze, n_layers)
-    for name, value, allowed in (("pooling", config.pooling, POOLINGS), ("combine", config.combine, COMBINES),
-                                 ("mode", config.mode, MODES)):
-        if value not in allowed:
-            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+    if config.pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {config.pooling!r}; choose one of {', '.join(POOLINGS)}")
     if config.mlm_weight < 0:
         raise ValueError(f"mlm_weight must be >= 0, got {config.mlm_weight}")
     if not 0 < config.val_fraction < 1:
@@ -85,14 +80,13 @@ def allele_tokens(haplotypes: np.ndarray) -> torch.Tensor:
 class ExpressionHead(nn.Module):
     """Per-gene regression on pooled haplotype states; order-invariant in the two haplotypes."""
 
-    def __init__(self, d_model: int, lengths: Sequence[int], pooling: str = "mean", combine: str = "sum") -> None:
+    def __init__(self, d_model: int, lengths: Sequence[int], pooling: str = "mean") -> None:
         super().__init__()
         n_genes = len(lengths)
-        self.pooling, self.combine = pooling, combine
+        self.pooling = pooling
         if pooling == "attention":
             self.position_logits = nn.ParameterList([nn.Parameter(torch.zeros(int(n))) for n in lengths])
-        width = d_model * (2 if combine == "sum_absdiff" else 1)
-        self.weight = nn.Parameter(torch.zeros(n_genes, width))
+        self.weight = nn.Parameter(torch.zeros(n_genes, d_model))
         self.bias = nn.Parameter(torch.zeros(n_genes))
         self.register_buffer("feature_mean", torch.zeros(n_genes, d_model))
         self.register_buffer("feature_scale", torch.ones(n_genes, d_model))
@@ -113,12 +107,9 @@ class ExpressionHead(nn.Module):
         return torch.softmax(self.position_logits[slot].detach(), dim=0)
 
     def features(self, pooled: torch.Tensor, slot: int) -> torch.Tensor:
-        """Pooled pairs ``(B, 2, H)`` -> standardised, symmetric features ``(B, D)``."""
+        """Pooled pairs ``(B, 2, H)`` -> standardised, symmetric features ``(B, H)``: their sum."""
         z = (pooled - self.feature_mean[slot]) / self.feature_scale[slot]  # (B, 2, H)
-        both = z[:, 0] + z[:, 1]  # (B, H)
-        if self.combine == "sum":
-            return both
-        return torch.cat([both, (z[:, 0] - z[:, 1]).abs()], dim=-1)  # (B, 2H)
+        return z[:, 0] + z[:, 1]  # (B, H)
 
     def forward(self, pooled: torch.Tensor, slot: int) -> torch.Tensor:
         """Pooled pairs ``(B, 2, H)`` -> standardised expression ``(B,)``."""
@@ -146,7 +137,7 @@ class ExpressionModel(nn.Module):
         self.windows = [(int(a), int(b)) for a, b in windows]
         self.n_layers = mlm.config.n_layers
         self.frozen = check_config(config, self.n_layers)
-        self.head = ExpressionHead(mlm.config.d_model, [b - a for a, b in self.windows], config.pooling, config.combine)
+        self.head = ExpressionHead(mlm.config.d_model, [b - a for a, b in self.windows], config.pooling)
         for name, parameter in self.mlm.named_parameters():
             parameter.requires_grad_(self._trains(name))
         self._pretrained = {k: v.detach().clone() for k, v in self.trunk_state().items()}
@@ -196,8 +187,7 @@ class ExpressionModel(nn.Module):
             for name, p in self.trunk_state().items():
                 p.copy_(self._pretrained[name])
         device = self.head.weight.device
-        fresh = ExpressionHead(self.mlm.config.d_model, [b - a for a, b in self.windows],
-                               self.config.pooling, self.config.combine)
+        fresh = ExpressionHead(self.mlm.config.d_model, [b - a for a, b in self.windows], self.config.pooling)
         self.head.load_state_dict(fresh.state_dict())
         self.head.to(device)
 

@@ -3,14 +3,10 @@
 Per gene window: the reference panel is the train split's phased haplotypes (a VCF, as
 the MLM was trained on them); the target is the imputed people with their masked
 genotypes removed and every other genotype given **phased** (``a|b``), because the MLM
-sees phased haplotypes too, and Beagle keeps the phase of ``|`` genotypes. Then:
-
-- ``design="snps"`` (the default): the masked SNPs are left out of the target VCF, so
-  Beagle imputes them as untyped markers from the reference panel alone — the same
-  information the MLM has — and reports DS, GP and per-haplotype AP1/AP2;
-- ``design="sporadic"``: masked genotypes are ``.|.`` calls; Beagle fills them while it
-  phases, helped by the other target people at that SNP (information the MLM never
-  sees), and reports hard calls only (GP/AP are the called genotype, DS its dosage).
+sees phased haplotypes too, and Beagle keeps the phase of ``|`` genotypes. The masked SNPs
+are left out of the target VCF, so Beagle imputes them as untyped markers from the
+reference panel alone — the same information the MLM has — and reports DS, GP and
+per-haplotype AP1/AP2.
 
 Install: ``apt-get install beagle`` (Debian/Ubuntu; Beagle 5.4 + OpenJDK), or set
 ``LMEQTL_BEAGLE`` to a command such as ``java -Xmx4g -jar /path/beagle.jar``. Without
@@ -58,15 +54,6 @@ def gene_records(meta: pd.DataFrame, haplotypes: np.ndarray, keep: np.ndarray | 
     return VcfRecords(str(rows["chrom"].iloc[0]), rows["pos"].to_numpy(), rows["id"].astype(str).to_numpy(),
                       rows["ref"].to_numpy(), rows["alt"].to_numpy(),
                       np.ascontiguousarray(haplotypes[:, :, keep].transpose(2, 0, 1)))  # (m, n, 2)
-
-
-def target_haplotypes(haplotypes: np.ndarray, masks: np.ndarray, design: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(target haplotypes (n, 2, L), SNPs to write (L,))``: masked SNPs left out (snps) or set missing (sporadic)."""
-    if design == "snps":
-        return haplotypes, ~masks[0]
-    target = haplotypes.copy()
-    target[np.broadcast_to(masks[:, None, :], target.shape)] = MISSING_ALLELE
-    return target, np.ones(masks.shape[1], dtype=bool)
 
 
 def run_beagle(ref: Path, target: Path, out_prefix: Path, *, threads: int = 2, seed: int = 1,
@@ -155,7 +142,6 @@ def impute_beagle(cohort: Cohort, setup: RQ1Setup, *, reference_split: str = "tr
     command = beagle_command()
     if command is None:
         raise FileNotFoundError(NOT_FOUND)
-    design = setup.config.mask_design
     reference = cohort.split_mask(reference_split)
     ref_ids = list(cohort.sample_ids[reference])
     people = cohort.subset(setup.sample_ids)
@@ -167,8 +153,8 @@ def impute_beagle(cohort: Cohort, setup: RQ1Setup, *, reference_split: str = "tr
             meta, haplotypes = cohort.gene_meta(gene), people.haplotypes[gene]  # (n, 2, L)
             stem = folder / gene.replace("/", "_")
             write_vcf(f"{stem}.ref.vcf.gz", gene_records(meta, cohort.haplotypes[gene][reference]), ref_ids)
-            target, keep = target_haplotypes(haplotypes, setup.masks[gene], design)
-            write_vcf(f"{stem}.target.vcf.gz", gene_records(meta, target, keep), list(setup.sample_ids))
+            unmasked = ~setup.masks[gene][0]  # (L,): the masks are the same SNPs in every person
+            write_vcf(f"{stem}.target.vcf.gz", gene_records(meta, haplotypes, unmasked), list(setup.sample_ids))
             output = run_beagle(Path(f"{stem}.ref.vcf.gz"), Path(f"{stem}.target.vcf.gz"), Path(f"{stem}.imputed"),
                                 threads=threads, seed=setup.config.seed, command=command)
             samples, pos, fields = read_beagle_vcf(output)

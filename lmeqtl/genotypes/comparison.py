@@ -29,14 +29,6 @@ from lmeqtl.genotypes.imputation import impute_mlm, impute_most_frequent, make_s
 from lmeqtl.genotypes.metrics import per_snp_metrics, rq1_table
 
 TABLE_FILE, PER_SNP_FILE, INFO_FILE = "rq1_table.csv", "rq1_per_snp.parquet", "rq1.json"
-DESIGN_TEXT = {  # the masking designs in words, for the book
-    "snps": ("The same SNPs are masked in every person (on both haplotypes). For Beagle these are markers "
-             "that the target people were not genotyped at, so it imputes them from the reference panel "
-             "alone, which is exactly the information the MLM has."),
-    "sporadic": ("Each person has a different random set of masked SNPs (on both haplotypes), like missing "
-                 "genotype calls. Beagle fills them while phasing, helped by the other target people who "
-                 "were genotyped at that SNP, information the MLM never sees; it reports hard calls only."),
-}
 
 
 @dataclass
@@ -111,32 +103,6 @@ def per_gene_table(per_snp: pd.DataFrame, metric: str = "genotype_accuracy") -> 
     return grouped.unstack("method")[list(dict.fromkeys(per_snp["method"]))]
 
 
-def summary_text(result: RQ1Result) -> str:
-    """Markdown sentences with the run's headline numbers (for ``glue``), whatever was run."""
-    table = result.table.xs("all", level="maf_bin")
-
-    def numbers(method: str) -> str:
-        row = table.loc[method]
-        r2 = "" if np.isnan(row["dosage_r2"]) else f", mean dosage r² {row['dosage_r2']:.3f}"
-        return f"genotype accuracy {row['genotype_accuracy']:.3f}, mean per-SNP IQS {row['iqs']:.3f}{r2}"
-
-    methods = list(table.index)
-    text = (f"On {result.info['n_genotypes']:,} masked genotypes of {result.info['n_people']} test people, "
-            f"the MLM reaches {numbers('MLM')}.")
-    if "Beagle 5" in methods:
-        gap = table.loc["Beagle 5", "iqs"] - table.loc["MLM", "iqs"]
-        text += (f" Beagle 5 reaches {numbers('Beagle 5')}: its mean IQS is {abs(gap):.3f} "
-                 f"{'above' if gap > 0 else 'below'} the MLM's, in {result.seconds['Beagle 5']:.0f} s against the "
-                 f"MLM's {result.seconds['MLM']:.0f} s on this machine.")
-    else:
-        text += " " + " ".join(result.notes) + "."
-    baseline = table.loc["most frequent genotype"]
-    text += (f" Calling every SNP's most frequent genotype already gives accuracy "
-             f"{baseline['genotype_accuracy']:.3f} (IQS 0 by construction): accuracy alone flatters common "
-             "genotypes, which is why IQS corrects for chance.")
-    return text
-
-
 def plot_rq1(table: pd.DataFrame, metrics: tuple[str, ...] = ("genotype_accuracy", "iqs", "dosage_r2")):
     """One panel per metric: each method's value by MAF bin (the ``all`` row as a dotted line)."""
     import matplotlib.pyplot as plt
@@ -156,9 +122,4 @@ def plot_rq1(table: pd.DataFrame, metrics: tuple[str, ...] = ("genotype_accuracy
         ax.tick_params(axis="x", rotation=45)
     axes[0][0].legend(title="method (dotted: all SNPs)", fontsize="small")
     return figure
-
-
-# --------------------------------------------------------------------------------------
-# lmeqtl rq1
-# --------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ A person's genotype at a masked SNP is unknown on BOTH haplotypes, so:
   (rows ``2i`` and ``2i + 1`` are the haplotypes of person ``i``) and puts the MASK token
   at the masked SNPs of both rows;
 - :func:`genotype_masks` draws the masks once per gene from the seed: the same SNPs in
-  every person (``design="snps"``) or a different set per person (``"sporadic"``);
+  every person (untyped markers, as in imputation from a reference panel);
 - the model predicts ``p1, p2`` = P(ALT) on each haplotype; assuming the haplotypes
   independent given the context, P(dosage 0, 1, 2) = ``((1-p1)(1-p2), p1(1-p2) + (1-p1)p2,
   p1 p2)`` (:func:`genotype_probabilities`); the call is its argmax and the expected
@@ -34,8 +34,6 @@ from lmeqtl.data.cohort import Cohort
 from lmeqtl.data.encoding import MISSING_ALLELE
 from lmeqtl.mlm.distributed import resolve_device
 from lmeqtl.mlm.masking import MASK, maf_bins, select_positions
-
-MASK_DESIGNS = ("snps", "sporadic")
 
 
 @dataclass
@@ -79,13 +77,9 @@ def genotype_probabilities(p_alt: np.ndarray) -> np.ndarray:
 
 
 def genotype_masks(n_people: int, length: int, rng: np.random.Generator, *, rate: float = 0.2,
-                   edge_frame: int = 30, strategy: str = "uniform", bins: np.ndarray | None = None,
-                   design: str = "snps") -> np.ndarray:
-    """Masked genotypes ``(n_people, L)`` bool: the same SNPs for all (``snps``) or per person (``sporadic``)."""
-    if design not in MASK_DESIGNS:
-        raise ValueError(f"unknown mask design {design!r}; choose one of {MASK_DESIGNS}")
-    rows = 1 if design == "snps" else n_people
-    chosen = select_positions(rows, length, rng, rate=rate, edge_frame=edge_frame, strategy=strategy, bins=bins)
+                   edge_frame: int = 30, strategy: str = "uniform", bins: np.ndarray | None = None) -> np.ndarray:
+    """Masked genotypes ``(n_people, L)`` bool: the same SNPs in every person."""
+    chosen = select_positions(1, length, rng, rate=rate, edge_frame=edge_frame, strategy=strategy, bins=bins)
     return np.broadcast_to(chosen, (n_people, length)).copy()
 
 
@@ -100,8 +94,7 @@ def make_setup(cohort: Cohort, config: GenotypeEvalConfig, split: str = "test") 
         length = cohort.haplotypes[gene].shape[2]
         rng = np.random.default_rng([config.seed, zlib.crc32(gene.encode())])
         masks[gene] = genotype_masks(len(ids), length, rng, rate=config.mask_rate, edge_frame=config.edge_frame,
-                                     strategy=config.mask_strategy, bins=maf_bins(cohort.gene_meta(gene)["AF"]),
-                                     design=config.mask_design)
+                                     strategy=config.mask_strategy, bins=maf_bins(cohort.gene_meta(gene)["AF"]))
     return RQ1Setup(ids, masks, config)
 
 

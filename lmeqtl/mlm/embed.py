@@ -14,7 +14,7 @@ Modes (``EmbedConfig.mode``), all on whole sequences in eval mode:
     is taken from the copy that masks it, then pooled. The ``k`` copies of several
     haplotypes go through the model together, ``batch_size`` sequences per pass.
 
-Pooling (``EmbedConfig.pooling``): ``mean`` or ``max`` over all positions, or
+Pooling (``EmbedConfig.pooling``): ``mean`` over all positions, or
 ``tss_window``: the mean over the ``tss_window`` SNPs nearest the gene's TSS (given, or
 the middle of the window in bp, which for the nearest-N-SNP windows of ``prepare`` is
 close to it).
@@ -66,14 +66,14 @@ __all__ = ["MODES", "POOLINGS", "Embeddings", "describe", "embed_cohort", "embed
            "mode_agreement", "pool", "tss_window_index"]
 
 MODES = ("single", "masked", "rolling")
-POOLINGS = ("mean", "max", "tss_window")
+POOLINGS = ("mean", "tss_window")
 
 
 def describe(config: EmbedConfig, n_layers: int) -> str:
     """The embedding in words, e.g. "the mean over the SNPs of the output of block 4 of 4, in single mode"."""
     layer = config.layer if config.layer >= 0 else n_layers + 1 + config.layer
     where = "the input of block 1" if layer == 0 else f"the output of block {layer} of {n_layers}"
-    pooled = {"mean": "the mean over the SNPs", "max": "the maximum over the SNPs",
+    pooled = {"mean": "the mean over the SNPs",
               "tss_window": f"the mean over the {config.tss_window} SNPs nearest the TSS"}[config.pooling]
     mode = {"single": "one unmasked pass", "masked": f"one pass with {config.mask_rate:.0%} of the SNPs masked",
             "rolling": f"a rolling mask over {config.rolling_copies} copies"}[config.mode]
@@ -98,11 +98,9 @@ def tss_window_index(positions: np.ndarray, size: int, tss: int | None = None) -
 
 
 def pool(hidden: torch.Tensor, pooling: str, window: torch.Tensor | None = None) -> torch.Tensor:
-    """``(B, L, H) -> (B, H)``: mean, max, or mean over the positions in ``window``."""
+    """``(B, L, H) -> (B, H)``: the mean over all positions, or over the positions in ``window``."""
     if pooling == "mean":
         return hidden.mean(1)
-    if pooling == "max":
-        return hidden.amax(1)
     return hidden[:, window].mean(1)
 
 

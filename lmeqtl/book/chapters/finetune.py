@@ -163,7 +163,6 @@ def setup_text(checkpoint: Path, source: str, config, expression: pd.DataFrame, 
     trained = f" (after {info.get('epoch')} epochs; validation masked accuracy {accuracy:.3f})" if accuracy else ""
     pooling = ("attention over the SNPs: a learned weight per SNP, starting from the plain mean that RQ2 uses"
                if config.pooling == "attention" else "the mean over the SNPs, RQ2's embedding")
-    combine = "their sum" if config.combine == "sum" else "their sum and their absolute difference"
     genes = list(expression.columns)
     windows = tss_windows(cohort, genes, config.window_snps, tss)
     lengths = [cohort.haplotypes[g].shape[2] for g in genes]
@@ -182,10 +181,10 @@ def setup_text(checkpoint: Path, source: str, config, expression: pd.DataFrame, 
                    f"the {folds.nunique()} outer folds of RQ2 (drawn by the same function with the same seed)")
     return (f"The model is {source}: d_model {model['d_model']}, {model['n_layers']} state-space blocks{trained}. "
             f"Here {_freeze_words(config.freeze, model['n_layers'])}. The head of each gene pools each haplotype's "
-            f"last-block states by {pooling}, standardises them, combines the two haplotypes by {combine} (so swapping "
+            f"last-block states by {pooling}, standardises them, combines the two haplotypes by their sum (so swapping "
             f"them cannot change a prediction) and maps the result linearly to expression. The model reads {window}. "
             f"It is trained on {len(expression):,} people and {_count(len(genes), 'gene')}, "
-            f"{'one model per gene' if config.mode == 'per_gene' else 'one model for all genes'}, on {fold_source}; "
+            f"one model per gene, on {fold_source}; "
             f"inside each training fold {config.val_fraction:.0%} of the people "
             f"are held out to choose the epoch (at most {config.epochs}, stopping after {config.patience} without "
             f"improvement).{mlm}")

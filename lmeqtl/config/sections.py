@@ -1,20 +1,14 @@
-"""Presets: one typed configuration per way of running the book.
+"""The typed settings of each stage: one frozen dataclass per section of a preset.
 
-``smoke``      CI: a few hundred people, 3 genes, a tiny model; minutes on 2 CPU cores.
-``top10``      the default of ``make book``: the simulated cohort on the real top10 gene
-               windows, with a reduced model so the whole book builds in < 60 min on 2 cores.
-``top10-gpu``  the same data with the original's full-size model (d_model 256, 16 layers).
-``top100``     100 simulated gene windows (additive expression), full-size model, for a GPU.
-
-Each step saves ``preset.to_dict()`` next to what it wrote, and each notebook prints it.
+``SimulationConfig`` (``lmeqtl simulate``), ``ModelConfig`` and ``TrainConfig`` (the MLM),
+``EmbedConfig``, ``GenotypeEvalConfig`` (RQ1), ``ExpressionConfig`` (RQ2/RQ4),
+``FinetuneConfig`` (RQ3), ``ExplainConfig`` (RQ5). The defaults are the ``top10-gpu`` preset;
+:mod:`lmeqtl.config.presets` names the combinations the book runs.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from typing import Any
 
 # 1000 Genomes Phase 3 super-population sizes (2504 people in all).
 PHASE3_SUPER_POPULATIONS = {"AFR": 661, "AMR": 347, "EAS": 504, "EUR": 503, "SAS": 489}
@@ -121,13 +115,13 @@ class EmbedConfig:
     positions masked, seeded), ``rolling`` (``rolling_copies`` copies, position i masked in
     copy ``i % rolling_copies``; each position's state comes from the copy that masks it).
     ``layer``: index into ``HaplotypeMLM.hidden_states`` (-1: the last block's output).
-    ``pooling``: ``mean``, ``max``, or ``tss_window`` (mean over the ``tss_window`` SNPs
-    nearest the TSS). ``batch_size``: sequences per forward pass (rolling copies included).
+    ``pooling``: ``mean``, or ``tss_window`` (mean over the ``tss_window`` SNPs nearest the
+    TSS). ``batch_size``: sequences per forward pass (rolling copies included).
     """
 
     mode: str = "single"  # single | masked | rolling
     layer: int = -1
-    pooling: str = "mean"  # mean | tss_window | max
+    pooling: str = "mean"  # mean | tss_window
     tss_window: int = 500  # SNPs nearest the TSS (pooling="tss_window")
     rolling_copies: int = 50
     mask_rate: float = 0.2  # mode="masked"
@@ -139,17 +133,14 @@ class EmbedConfig:
 class GenotypeEvalConfig:
     """RQ1: genotype reconstruction of test-split people (``lmeqtl.genotypes.imputation``, ``lmeqtl.genotypes.comparison``).
 
-    ``mask_design``: ``snps`` masks the same ``mask_rate`` of each gene's SNPs in every
-    person (both haplotypes; for Beagle these are untyped markers, imputed from the
-    reference panel only) or ``sporadic`` (a different random set per person, as missing
-    genotype calls; Beagle then also learns from the other target people at that SNP and
-    reports hard calls only). Masked genotypes are always the MASK token (no 80/10/10).
+    The same ``mask_rate`` of each gene's SNPs is masked in every person (both haplotypes; for
+    Beagle these are untyped markers, imputed from the reference panel only). Masked
+    genotypes are always the MASK token (no 80/10/10).
     ``max_samples``: a seeded subset of the test split (None: all). Beagle
     (``run_beagle``) uses the train split as reference panel.
     """
 
     mask_rate: float = 0.2
-    mask_design: str = "snps"  # snps | sporadic
     mask_strategy: str = "uniform"  # lmeqtl.mlm.masking strategies
     edge_frame: int = 30
     max_samples: int | None = None
@@ -197,29 +188,22 @@ class FinetuneConfig:
     head only; = ``all_but_last_0``). The MLM decoder is never trained. Frozen stages run
     once per haplotype and their output is cached; each epoch runs only what trains.
     Head, one per gene: ``pooling`` over SNPs, ``mean`` (RQ2's embedding) or ``attention``
-    (a learned weight per SNP, starting from the mean), then the two haplotypes combined by
-    a symmetric function (``combine``: ``sum`` or ``sum_absdiff``), then linear.
+    (a learned weight per SNP, starting from the mean), then the sum of the two haplotypes
+    (order-invariant), then linear. One model per gene.
     ``window_snps``: the model reads the SNPs nearest the TSS (None: the whole window).
-    ``mode``: ``per_gene`` (a model per gene) or ``joint`` (one trunk, a head per gene).
     Training: AdamW (``learning_rate`` for the trunk, ``head_learning_rate`` for the head),
     ``batch_size`` people; the inner validation split (``val_fraction`` of each outer
     training fold) picks the best epoch and stops after ``patience`` epochs without
     improvement. ``mlm_weight`` > 0 adds the masked-LM loss on crops of train-split
     haplotypes (the MLM's own data) as a regulariser (ignored when only the head trains). ``max_minutes``: training budget
     shared equally by the (gene, fold) units; where it stops a run, the result depends on the machine's speed
-    and load (not reproducible bit for bit), so only the smoke preset uses it.
-
-    GPU settings (the defaults; ``top10-gpu``/``top100``): last 2 blocks + head, whole
-    windows, mean pooling, MLM weight 0.1, 20 epochs. CPU (``top10``): the trunk stays
-    frozen (one trainable block at 5000 SNPs costs ~0.05 s per haplotype per epoch, see
-    ``benchmarks/bench_finetune.py``) and the head learns where to look (attention pooling).
+    and load (not reproducible bit for bit), so only the smoke preset uses it. The defaults are
+    the GPU presets' (``top10-gpu``, ``top100``); ``top10`` trains the head only (see its preset).
     """
 
     freeze: str = "all_but_last_2"  # none | encoder | all_but_last_<k> | all
     pooling: str = "mean"  # mean | attention
-    combine: str = "sum"  # sum | sum_absdiff (both order-invariant)
     window_snps: int | None = None  # SNPs nearest the TSS read by the model (None: all)
-    mode: str = "per_gene"  # per_gene | joint
     epochs: int = 20
     batch_size: int = 16
     learning_rate: float = 1e-4  # trainable trunk blocks
@@ -254,124 +238,3 @@ class ExplainConfig:
     top_k: int = 50  # top SNPs per gene tested for chromatin enrichment
     n_permutations: int = 1000  # matched-background permutations
     seed: int = 1
-
-
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    description: str
-    simulation: SimulationConfig = field(default_factory=SimulationConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    embed: EmbedConfig = field(default_factory=EmbedConfig)
-    genotype_eval: GenotypeEvalConfig = field(default_factory=GenotypeEvalConfig)
-    expression: ExpressionConfig = field(default_factory=ExpressionConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    explain: ExplainConfig = field(default_factory=ExplainConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    def describe(self) -> str:
-        """A short human-readable summary, printed at the top of every notebook."""
-        lines = [f"preset {self.name!r}: {self.description}"]
-        for section in dataclasses.fields(self):
-            value = getattr(self, section.name)
-            if dataclasses.is_dataclass(value):
-                items = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(value).items())
-                lines.append(f"  {section.name}: {items}")
-        return "\n".join(lines)
-
-
-def _smoke() -> Preset:
-    return Preset(
-        name="smoke",
-        description="CI: 3 simulated genes, ~300 people, tiny model; minutes on 2 CPU cores",
-        simulation=SimulationConfig(
-            genes="synthetic", n_genes=3, max_snps=500, window_bp=150_000,
-            super_population_sizes={"AFR": 60, "AMR": 30, "EAS": 40, "EUR": 130, "SAS": 40},
-            n_expression_eur=100, n_expression_yri=20,
-        ),
-        model=ModelConfig(d_model=32, n_layers=2, n_resnet_blocks=1, d_state=16, dropout=0.0,
-                          snp_embedding=True),
-        # CI: 3 short epochs (10 steps of 32 crops) so that chapter 01 has curves and stays under a minute
-        train=TrainConfig(epochs=3, batch_size=32, learning_rate=3e-3, warmup_steps=10, crop_length=256,
-                          epoch_size=320, val_max_haplotypes=120, max_minutes=1.0),
-        embed=EmbedConfig(rolling_copies=5),
-        genotype_eval=GenotypeEvalConfig(max_samples=40),
-        # CI: 3 models x 2 combinations (a path CV, a grid search, both kinds of combination), ~20 s
-        expression=ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=100,
-                                    models=("ridge", "elasticnet", "svr_rbf"), combine=("sum", "product_absdiff")),
-        # exercises the trainable-block path, the TSS window and the MLM regulariser in seconds
-        finetune=FinetuneConfig(freeze="all_but_last_1", window_snps=200, epochs=3, patience=3, mlm_crop_length=128,
-                                max_minutes=0.5),
-        explain=ExplainConfig(n_individuals=4, ig_steps=4, ism_max_snps=10, susie_effects=5, enet_folds=3,
-                              enet_alphas=15, recall_ks=(1, 5, 10, 20), top_k=20, n_permutations=200),
-    )
-
-
-def _top10() -> Preset:
-    return Preset(
-        name="top10",
-        description="simulated cohort on the real top10 gene windows; reduced model for 2 CPU cores",
-        model=ModelConfig(d_model=64, n_layers=4, n_resnet_blocks=1, d_state=32, dropout=0.0,
-                          snp_embedding=True),
-        # ~15 min on 2 cores: 14 epochs of 4000 random 1000-SNP crops, validation on 500 fixed
-        # whole haplotypes. Measured on sim_top10 (shared 2-core machine, 15-min cap): stopped in
-        # epoch 11 at validation masked accuracy 0.972, per-SNP IQS 0.83 (pooled 0.93)
-        # chapter 01 scores 600 of the 10,060 test haplotypes (~15 haplotypes/s on whole 5000-SNP windows)
-        train=TrainConfig(epochs=14, batch_size=32, learning_rate=6e-3, warmup_steps=50, crop_length=1000,
-                          epoch_size=4000, val_max_haplotypes=500, max_minutes=14.0, test_max_haplotypes=600),
-        embed=EmbedConfig(rolling_copies=10),
-        genotype_eval=GenotypeEvalConfig(max_samples=200),
-        # one real top10 gene (373 people, 5000 SNPs, this preset's 64-d embeddings), all 6 models x 3 combinations
-        # + baselines: 113 s wall on one worker on the shared machine (load ~9; CPU time ~0.47 of wall), i.e.
-        # ~53 s CPU; PrediXcan 30 % of it, the elastic net on embeddings (3 l1 ratios) 33 %. Without that
-        # elastic net (lasso and ridge are its two ends), measured on the same gene: 73 s wall on 2 workers at
-        # load ~6 (94 s of task time, PrediXcan 36 s). 10 genes: ~12 min on that busy machine, ~4 min on 2 idle
-        # cores if CPU time stays ~half of wall (extrapolations); the chapter's budget is ~8 min
-        expression=ExpressionConfig(n_jobs=2, models=("ols", "ridge", "lasso", "svr_rbf", "svr_linear")),
-        # the trunk stays frozen (one trainable block costs ~0.05 s per haplotype and epoch at 5000 SNPs);
-        # its states of the 1000 SNPs nearest each TSS are cached once, the head learns an attention pooling.
-        # No time budget (it would make the kept epochs depend on the machine's load): at most 15 epochs,
-        # patience 5; a 40-epoch / 5-minute run kept epoch 5 on median (max 13) over the 50 gene-folds.
-        # Head learning rate 0.005: out-of-fold r +0.03 to +0.05 over 0.02 on 3 of the 3 genes tried
-        finetune=FinetuneConfig(freeze="all", pooling="attention", window_snps=1000, epochs=15, patience=5,
-                                batch_size=32, head_learning_rate=0.005),
-        # step 06 must fit in ~6 min on 2 cores. Measured on a shared, overloaded 2-core machine (load ~8):
-        # IG + ISM of the embedding+ridge predictor on one 5000-SNP gene took 215 s with 8 people x 8 steps
-        # x ISM 10 SNPs, so 4 x 4 x 5 (~1/4 of the passes); the elastic net took 37 s per gene with 5 folds x
-        # 30 penalties, so 3 x 15. Embeddings for the ridge fit come from step 02. GPU presets attribute more.
-        explain=ExplainConfig(n_individuals=4, ig_steps=4, ism_max_snps=5, ism_batch_size=32, enet_folds=3,
-                              enet_alphas=15),
-    )
-
-
-def _top10_gpu() -> Preset:
-    return Preset(
-        name="top10-gpu",
-        description="simulated top10 cohort with the original's full-size model (GPU)",
-    )
-
-
-def _top100() -> Preset:
-    return Preset(
-        name="top100",
-        description="100 simulated gene windows (SIMG ids, additive expression), full-size model (GPU)",
-        simulation=SimulationConfig(genes="synthetic", n_genes=100, interaction_fraction=0.0),
-    )
-
-
-PRESETS: dict[str, Preset] = {p.name: p for p in (_smoke(), _top10(), _top10_gpu(), _top100())}
-
-
-def get_preset(name: str) -> Preset:
-    """The preset called ``name``; the error lists the known ones."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
-
