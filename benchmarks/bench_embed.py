@@ -3,7 +3,7 @@
 1. Speed, in one process and one run (so the ratios share the machine's load): genotypes
    (= 2 haplotypes) per second of ``lmeqtl.mlm.embed.embed_haplotypes`` in ``single``,
    ``masked`` and ``rolling`` mode at the default model size (d_model 256, 16 layers,
-   L = 5000), against the original's cost profile (``set_fast_kernels(False)``: kernels
+   L = 5000), against the original's cost profile (``benchmarks.original_dss``: kernels
    regenerated every call). The original embeds a genotype with 2 passes (plain) or
    2 x 50 passes (rolling, ``mask_stride = 50``); its per-genotype times are one timed
    original pass times 2 and times 100. Rolling is timed on ``--rolling-haplotypes``
@@ -43,6 +43,7 @@ def _timed(fn) -> tuple[float, object]:  # noqa: ANN001 - a callable
 
 
 def speed(args: argparse.Namespace) -> list[dict]:
+    from benchmarks.original_dss import use_original_path
     from lmeqtl.config import EmbedConfig, ModelConfig
     from lmeqtl.mlm.embed import embed_haplotypes
     from lmeqtl.mlm.model import HaplotypeMLM
@@ -52,7 +53,7 @@ def speed(args: argparse.Namespace) -> list[dict]:
     alleles = np.random.default_rng(0).integers(0, 2, size=(2 * args.genotypes, args.length), dtype=np.uint8)
     keys = [(0, i) for i in range(len(alleles))]
     rows = []
-    model.set_fast_kernels(False)
+    use_original_path(model)
     with torch.no_grad():
         model.hidden_states(torch.zeros(1, 64, dtype=torch.long), torch.zeros(1, dtype=torch.long))  # warm libraries
         seconds, _ = _timed(lambda: model.hidden_states(torch.as_tensor(alleles[:1], dtype=torch.long),
@@ -60,7 +61,7 @@ def speed(args: argparse.Namespace) -> list[dict]:
     rows.append({"case": "original: plain (2 passes)", "s_per_genotype": 2 * seconds, "note": "1 pass timed x 2"})
     rows.append({"case": f"original: rolling (2 x {args.copies} passes)", "s_per_genotype": 2 * args.copies * seconds,
                  "note": f"1 pass timed x {2 * args.copies}"})
-    model.set_fast_kernels(True)
+    use_original_path(model, original=False)
     seconds, _ = _timed(lambda: embed_haplotypes(model, alleles[:1], 0))  # builds the kernel cache (once per length)
     rows.append({"case": "ours: first call (builds the kernel cache)", "s_per_genotype": 2 * seconds,
                  "note": "1 haplotype timed x 2; once per model and length"})

@@ -5,7 +5,7 @@ state-space kernel on every call (H*N*L complex exponentials per layer). This be
 times, each case in a fresh process (so that peak memory is its own):
 
 - ``eval``: a forward pass in eval mode (no_grad) — fast path with cached kernels vs the
-  original path (``model.set_fast_kernels(False)``);
+  original path (:func:`benchmarks.original_dss.use_original_path`);
 - ``train``: one optimiser step (forward + backward + Adam) in train mode;
 - optionally the same with bf16 autocast (``--bf16``), labelled as such;
 - optionally (``--frozen-kernels``) a train step with every kernel parameter frozen, so that
@@ -39,6 +39,7 @@ def _case(args: argparse.Namespace) -> dict:
     """Run one case in this process and return its measurements."""
     import torch
 
+    from benchmarks.original_dss import use_original_path
     from lmeqtl.config import ModelConfig
     from lmeqtl.mlm.model import HaplotypeMLM
 
@@ -47,7 +48,8 @@ def _case(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = HaplotypeMLM(ModelConfig(d_model=args.d_model, n_layers=args.n_layers, dropout=0.0), 10).to(device)
-    model.set_fast_kernels(args.path != "original")
+    if args.path == "original":
+        use_original_path(model)
     if args.path == "frozen":
         for layer in model.layers:
             layer.kernel.requires_grad_(False)

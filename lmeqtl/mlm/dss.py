@@ -23,9 +23,11 @@ Speed (design notes section 6):
   channels-first copy, on cache-sized chunks of the batch (one haplotype at the default
   size: 2-3x faster per haplotype than whole batches), with a hand-written backward
   (:class:`FFTConv`; autograd's irfft backward runs a full complex FFT);
-- the skip term ``D u`` is folded into the kernel at lag 0;
-- ``fast = False`` restores the original's cost profile: direct exponentials every call,
-  FFT length 2L, autograd FFTs. Both paths agree to float rounding.
+- the skip term ``D u`` is folded into the kernel at lag 0.
+
+``benchmarks/original_dss.py`` rebuilds the original's cost profile (direct exponentials every
+call, FFT length 2L, autograd FFTs) around the same parameters, to time against; both paths
+agree to float rounding (``tests/test_model.py``).
 """
 
 from __future__ import annotations
@@ -106,12 +108,9 @@ class DSSKernel(nn.Module):
             w = w * num * _reciprocal(den * lam, eps=1e-7)  # 1 / sum_l exp(dt_lam l)
         return dt_lam, w, offset
 
-    def forward(self, length: int, direct: bool = False) -> torch.Tensor:
-        """The kernels ``(C, H, length)`` (float32)."""
+    def forward(self, length: int) -> torch.Tensor:
+        """The kernels ``(C, H, length)`` (float32), by :class:`ModeSum`."""
         dt_lam, w, offset = self._modes(length)
-        if direct:  # the original's way: H*N*L complex exponentials
-            powers = (dt_lam[..., None] * torch.arange(length, device=w.device) - offset[..., None]).exp()
-            return torch.einsum("chn,hnl->chl", w, powers).real  # (C, H, L)
         block = max(1, math.ceil(math.sqrt(length)))  # M
         n_blocks = math.ceil(length / block)  # A
         kernel = ModeSum.apply(dt_lam.real, dt_lam.imag, w.real, w.imag, offset.real, offset.imag,
@@ -265,17 +264,16 @@ class DSSLayer(nn.Module):
         self.D = nn.Parameter(torch.randn(d_model))  # (H,) skip term
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.output_linear = nn.Linear(d_model, 2 * d_model)
-        self.fast = True
         self._cache: tuple[tuple, torch.Tensor] | None = None
 
-    def two_sided_kernel(self, length: int, n_fft: int, skip: bool = True) -> torch.Tensor:
+    def two_sided_kernel(self, length: int, n_fft: int) -> torch.Tensor:
         """``(H, n_fft)``: k0 at lags 0..L-1, k1 at lags -1..-L (the original's layout at n_fft = 2L).
 
-        ``skip``: the ``D u`` term is folded in at lag 0 (one pass over the input fewer).
+        The ``D u`` term is folded in at lag 0 (one pass over the input fewer).
         """
         with torch.autocast(self.kernel.W.device.type, enabled=False):  # kernels in float32
-            k = self.kernel(length, direct=not self.fast)  # (2, H, L)
-            forward = torch.cat([k[0, :, :1] + self.D[:, None], k[0, :, 1:]], dim=-1) if skip else k[0]
+            k = self.kernel(length)  # (2, H, L)
+            forward = torch.cat([k[0, :, :1] + self.D[:, None], k[0, :, 1:]], dim=-1)
             gap = k.new_zeros(k.shape[1], n_fft - 2 * length)
             return torch.cat([forward, gap, k[1].flip(-1)], dim=-1)
 
@@ -293,10 +291,6 @@ class DSSLayer(nn.Module):
     def convolve(self, u: torch.Tensor) -> torch.Tensor:
         """``K * u + D u`` for ``u (B, L, H)``: the two-sided long convolution plus the skip term."""
         length = u.shape[1]
-        if not self.fast:  # the original: kernels and autograd FFTs every call, length 2L
-            spec = torch.fft.rfft(self.two_sided_kernel(length, 2 * length, skip=False), n=2 * length)  # (H, F)
-            y = torch.fft.irfft(torch.fft.rfft(u, n=2 * length, dim=1) * spec.t(), n=2 * length, dim=1)
-            return y[:, :length] + u * self.D
         n_fft = scipy.fft.next_fast_len(2 * length, real=True)
         needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in (*self.kernel.parameters(), self.D))
         if needs_grad:  # once per forward, for the whole batch, with gradients
