@@ -220,9 +220,9 @@ def test_cli_finetunes_from_files(planted, tmp_path, capsys):
 
 
 def test_chapter_finds_the_checkpoint_and_rq2_outputs(tmp_path):
+    from lmeqtl.book.chapters import finetune as chapter
     from lmeqtl.book.run import NotebookRun
     from lmeqtl.config import get_preset
-    from lmeqtl.book.chapters import finetune as chapter
 
     run = NotebookRun("04_rq3_finetuning", get_preset("smoke"), tmp_path, None, tmp_path / "given", "cpu")
     assert chapter.pretrained_checkpoint(run) == (tmp_path / "given", "the checkpoint given to the book (--checkpoint)")
@@ -240,8 +240,8 @@ def test_chapter_finds_the_checkpoint_and_rq2_outputs(tmp_path):
 
 
 def test_true_genetic_values_and_attention_near_causal_snps():
-    from lmeqtl.data.formats import Truth
     from lmeqtl.book.chapters import finetune as chapter
+    from lmeqtl.data.formats import Truth
 
     people = founder_cohort(n_samples=30, genes={"ENSG01.1": 20}, seed=1)
     causal = pd.DataFrame({"gene_id": "ENSG01.1", "id": ["rs1", "rs2"], "seq_idx": [3, 12], "effect": [0.5, -1.0]})
@@ -269,8 +269,8 @@ def test_settings_of_removed_options_load_only_as_the_behaviour_that_is_left(tmp
 
 
 def test_preset_text_names_what_the_cpu_preset_reduces():
-    from lmeqtl.config import get_preset
     from lmeqtl.book.chapters import finetune as chapter
+    from lmeqtl.config import get_preset
 
     top10 = chapter.preset_text(get_preset("top10").finetune, "top10")
     assert "freeze all (GPU: all_but_last_2)" in top10 and "window_snps 1000 (GPU: none)" in top10
