@@ -8,7 +8,9 @@ import torch
 from explain_fixtures import ld_haplotypes
 
 from lmeqtl.config import get_preset
-from lmeqtl.explain.analysis import (
+from lmeqtl.explain.chromatin import annotate_snps
+from lmeqtl.explain.plots import plot_enrichment_forest, plot_locus, plot_ranking_metric
+from lmeqtl.explain.scoring import (
     attribution_scores,
     baseline_scores,
     choose_individuals,
@@ -16,8 +18,6 @@ from lmeqtl.explain.analysis import (
     evaluate_genes,
     snp_table,
 )
-from lmeqtl.explain.chromatin import annotate_snps
-from lmeqtl.explain.plots import plot_enrichment_forest, plot_locus, plot_ranking_metric
 
 matplotlib.use("Agg")
 CONFIG = get_preset("smoke").explain

@@ -8,21 +8,12 @@ module             concept
 ``finemap``        SuSiE (IBSS, Wang et al. 2020) posterior inclusion probabilities
 ``chromatin``      peak files (BED/narrowPeak), ``chr`` naming, SNP-in-peak overlap
 ``enrichment``     odds ratio + Fisher's exact test, matched-background permutation test, per mark
+``predictors``     the embedding + ridge pipeline of RQ2 as one differentiable predictor
+``scoring``        every method's per-SNP scores, per gene and over a cohort's genes; their evaluation
 ``plots``          locus plot, enrichment forest plot, ranking metric plot
-``analysis``       the chapter's library calls: scores per gene, evaluation, enrichment per method
-``rq5``            the chapter's per-gene loops: baselines, embedding + ridge and fine-tuned attributions
-``chapter``        earlier steps' outputs (fine-tuned models, embeddings), summaries and prose
 =================  ===========================================================================
 """
 
-from lmeqtl.explain.analysis import (
-    attribution_scores,
-    baseline_scores,
-    choose_individuals,
-    enrichment_by_method,
-    evaluate_genes,
-    snp_table,
-)
 from lmeqtl.explain.attribution import (
     aggregate,
     coefficient_scores,
@@ -58,13 +49,29 @@ from lmeqtl.explain.ranking import (
     ranking_agreement,
     recall_at_k,
 )
+from lmeqtl.explain.scoring import (
+    agreement_by_gene,
+    attribution_scores,
+    baseline_scores,
+    baseline_scores_by_gene,
+    causal_masks,
+    choose_individuals,
+    enrichment_by_method,
+    evaluate_genes,
+    finetuned_attributions,
+    merge_scores,
+    ridge_attributions,
+    scored_methods,
+    snp_scores,
+    snp_table,
+)
 
 __all__ = [
-    "SusieFit", "aggregate", "annotate_snps", "attribution_scores", "average_precision", "baseline_scores",
-    "check_peaks", "choose_individuals", "coefficient_scores", "elastic_net_scores", "embedding_ridge_predictor",
+    "SusieFit", "aggregate", "agreement_by_gene", "annotate_snps", "attribution_scores", "average_precision",
+    "baseline_scores", "baseline_scores_by_gene", "causal_masks", "check_peaks", "choose_individuals", "coefficient_scores", "elastic_net_scores", "embedding_ridge_predictor",
     "enrichment_by_method", "enrichment_table", "eqtl_table_scores", "evaluate_genes", "evaluate_methods",
-    "fisher_enrichment", "haplotype_onehot", "in_peaks", "in_silico_mutagenesis", "integrated_gradients",
-    "marginal_association", "merge_peaks", "permutation_enrichment", "plot_enrichment_forest", "plot_locus",
+    "finetuned_attributions", "fisher_enrichment", "haplotype_onehot", "in_peaks", "in_silico_mutagenesis",
+    "integrated_gradients", "marginal_association", "merge_peaks", "merge_scores", "permutation_enrichment", "plot_enrichment_forest", "plot_locus",
     "plot_ranking_metric", "proxy_recall_at_k", "ranking_agreement", "read_peak_bed", "recall_at_k", "reference_baseline",
-    "select_snps", "snp_table", "susie", "top_per_group",
+    "ridge_attributions", "scored_methods", "select_snps", "snp_scores", "snp_table", "susie", "top_per_group",
 ]

@@ -1,14 +1,27 @@
-"""The RQ5 chapter's per-gene loops: every method's SNP scores, gene by gene, on the same people.
+"""RQ5's per-SNP scores: every method's score of each SNP, per gene and over a cohort's genes,
+and their evaluation against the truth.
+
+Methods (score: higher = more relevant):
+
+- ``integrated_gradients``: mean |IG attribution| over individuals and haplotypes;
+- ``ism``: mean |effect of the alternative allele| (in-silico mutagenesis) on the SNPs that
+  IG put on top (``ExplainConfig.ism_max_snps``; the others NaN = ranked last);
+- ``marginal_eqtl``: -log10 p of the single-SNP association (the eQTL scan);
+- ``elastic_net``: |coefficient| of a PrediXcan-style elastic net on all window SNPs;
+- ``susie_pip``: SuSiE posterior inclusion probability (:mod:`.finemap`).
+
+One gene: :func:`attribution_scores` (IG, ISM of any predictor), :func:`baseline_scores`,
+:func:`snp_table`. A cohort's genes (the chapter's loops, on the same people):
 
 - :func:`baseline_scores_by_gene`: marginal eQTL, elastic net, SuSiE and the eQTL table's -log10 p;
 - :func:`ridge_attributions`: the pretrained MLM's embedding + a ridge fitted on these people, IG and ISM;
 - :func:`finetuned_attributions`: step 04's fine-tuned models, IG and ISM;
 - :func:`merge_scores`, :func:`scored_methods`: one score dict per gene, the methods that scored every gene;
-- :func:`causal_masks`, :func:`snp_scores`: the truth per gene; the one-row-per-SNP table the chapter saves;
-- :func:`agreement_by_gene`: each method's agreement with the eQTL table, averaged over genes.
+- :func:`causal_masks`, :func:`snp_scores`: the truth per gene; the one-row-per-SNP table the chapter saves.
 
-Scores are ``gene -> {method: score (L,)}`` (higher = more relevant), ``L`` the gene's SNPs in
-``seq_idx`` order, so the chapter merges the methods per gene.
+Evaluation: :func:`evaluate_genes` (AP, recall@k per gene and method), :func:`agreement_by_gene`
+(agreement with the eQTL table), :func:`enrichment_by_method` (chromatin enrichment of top SNPs).
+Scores are ``gene -> {method: score (L,)}``, ``L`` the gene's SNPs in ``seq_idx`` order.
 """
 
 from __future__ import annotations
@@ -24,9 +37,25 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from lmeqtl.config import EmbedConfig, ExplainConfig
-from lmeqtl.explain.analysis import attribution_scores, baseline_scores, snp_table
+from lmeqtl.explain.attribution import (
+    Predictor,
+    aggregate,
+    elastic_net_scores,
+    haplotype_onehot,
+    in_silico_mutagenesis,
+    integrated_gradients,
+    scatter_scores,
+    select_snps,
+)
+from lmeqtl.explain.enrichment import enrichment_table, top_per_group
+from lmeqtl.explain.finemap import susie
 from lmeqtl.explain.predictors import EmbeddingRidge, fit_embedding_ridge
-from lmeqtl.explain.ranking import eqtl_table_scores, ranking_agreement
+from lmeqtl.explain.ranking import (
+    eqtl_table_scores,
+    evaluate_methods,
+    marginal_association,
+    ranking_agreement,
+)
 from lmeqtl.mlm.masking import N_TOKENS
 
 if TYPE_CHECKING:
@@ -35,6 +64,90 @@ if TYPE_CHECKING:
 
 Scores = dict[str, dict[str, np.ndarray]]  # gene -> method -> (L,)
 METHOD_ORDER = ("finetuned_ig", "finetuned_ism", "ridge_ig", "ridge_ism", "marginal_eqtl", "elastic_net", "susie_pip")
+DEFAULT_CONFIG = ExplainConfig()
+
+
+def choose_individuals(n: int, n_individuals: int, seed: int) -> np.ndarray:
+    """A seeded random subset of row indices (sorted), all when ``n <= n_individuals``."""
+    if n <= n_individuals:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=n_individuals, replace=False))
+
+
+def attribution_scores(predictor: Predictor, haplotypes: np.ndarray, *extra: torch.Tensor,
+                       config: ExplainConfig = DEFAULT_CONFIG, n_tokens: int = 2,
+                       device: torch.device | str = "cpu", progress: bool = False) -> dict[str, np.ndarray]:
+    """IG and ISM scores ``(L,)`` of one gene for a predictor of a person's haplotypes ``(n, 2, L)``.
+
+    ``config.n_individuals`` people are drawn (seeded); ``extra`` are per-person predictor
+    arguments (e.g. the gene index), indexed the same way. ISM runs on the
+    ``config.ism_max_snps`` SNPs with the highest IG score.
+    """
+    rows = choose_individuals(len(haplotypes), config.n_individuals, config.seed)
+    onehot = haplotype_onehot(haplotypes[rows], n_tokens, device)  # (n, 2, V, L)
+    extra = tuple(e[torch.as_tensor(rows, device=e.device)] for e in extra)
+    ig, _ = integrated_gradients(predictor, onehot, *extra, n_steps=config.ig_steps,
+                                 internal_batch_size=config.ig_batch_size)
+    ig_score = aggregate(ig, config.aggregate, alt=haplotypes[rows])
+    snps = select_snps(ig_score, config.ism_max_snps)
+    effect = in_silico_mutagenesis(predictor, onehot, *extra, snps=snps, batch_size=config.ism_batch_size,
+                                   progress=progress)
+    ism_score = aggregate(effect, "carrier_mean_abs" if config.aggregate == "carrier_mean_abs" else "mean_abs",
+                          alt=haplotypes[rows][:, :, snps])
+    return {"integrated_gradients": ig_score, "ism": scatter_scores(ism_score, snps, haplotypes.shape[2])}
+
+
+def baseline_scores(dosage: np.ndarray, expression: np.ndarray, config: ExplainConfig = DEFAULT_CONFIG
+                    ) -> dict[str, np.ndarray]:
+    """Marginal eQTL -log10 p, elastic-net |coefficients| and SuSiE PIPs of one gene ``(L,)``."""
+    return {
+        "marginal_eqtl": marginal_association(dosage, expression)["minus_log10_p"].to_numpy(),
+        "elastic_net": elastic_net_scores(dosage, expression, n_alphas=config.enet_alphas, folds=config.enet_folds,
+                                          seed=config.seed),
+        "susie_pip": susie(dosage, expression, n_effects=config.susie_effects).pip,
+    }
+
+
+def evaluate_genes(scores: Mapping[str, Mapping[str, np.ndarray]], is_causal: Mapping[str, np.ndarray],
+                   dosage: Mapping[str, np.ndarray] | None = None, config: ExplainConfig = DEFAULT_CONFIG
+                   ) -> pd.DataFrame:
+    """Ranking metrics (AP, recall@k, LD-proxy recall@k) per gene and method."""
+    tables = []
+    for gene, by_method in scores.items():
+        table = evaluate_methods(by_method, is_causal[gene], ks=config.recall_ks,
+                                 dosage=None if dosage is None else dosage[gene], r2_threshold=config.ld_proxy_r2)
+        tables.append(table.assign(gene=gene))
+    out = pd.concat(tables, ignore_index=True)
+    return out.loc[:, ["gene", *[c for c in out.columns if c != "gene"]]]
+
+
+def snp_table(meta: pd.DataFrame, scores: Mapping[str, np.ndarray], tss: int) -> pd.DataFrame:
+    """One gene's SNPs (``chrom, pos, id, AF, GENE_ID, seq_idx``), TSS distance and one column per method."""
+    table = meta.loc[:, ["chrom", "pos", "id", "AF", "GENE_ID", "seq_idx"]].reset_index(drop=True)
+    table["tss_distance"] = table["pos"].to_numpy(dtype=np.int64) - int(tss)
+    for method, values in scores.items():  # boolean columns (e.g. is_causal) stay boolean
+        values = np.asarray(values)
+        table[method] = values if values.dtype == bool else values.astype(float)
+    return table
+
+
+def enrichment_by_method(snps: pd.DataFrame, annotation: pd.DataFrame, methods: list[str], *,
+                         config: ExplainConfig = DEFAULT_CONFIG,
+                         planted: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Enrichment table per method: the top ``config.top_k`` SNPs of each gene vs the rest.
+
+    ``snps``: rows of :func:`snp_table` for all genes; ``annotation``: one boolean column per
+    mark, same rows. A method may also be a boolean column (e.g. ``is_causal`` = the truth).
+    """
+    tables = []
+    for method in methods:
+        values = snps[method]
+        top = values.to_numpy(dtype=bool) if values.dtype == bool else top_per_group(
+            values.to_numpy(dtype=float), snps["GENE_ID"].to_numpy(), config.top_k)
+        tables.append(enrichment_table(top, annotation, snps["AF"].to_numpy(), snps["tss_distance"].to_numpy(),
+                                       snps["GENE_ID"].to_numpy(), n_permutations=config.n_permutations,
+                                       seed=config.seed, planted=planted, method=method))
+    return pd.concat(tables, ignore_index=True)
 
 
 def baseline_scores_by_gene(people: Cohort, expression: pd.DataFrame, eqtl: pd.DataFrame,

@@ -7,7 +7,7 @@ import torch
 
 from lmeqtl.config import EmbedConfig, ExplainConfig, FinetuneConfig, ModelConfig
 from lmeqtl.data.formats import Truth
-from lmeqtl.explain import gene_scores
+from lmeqtl.explain import scoring
 from lmeqtl.finetune.checkpoints import save_finetuned
 from lmeqtl.finetune.model import ExpressionModel
 from lmeqtl.mlm.checkpoint import load_checkpoint, save_checkpoint
@@ -44,7 +44,7 @@ def setup():
 
 def test_baseline_scores_by_gene_one_score_per_snp_and_the_eqtl_table(setup):
     people, expression, eqtl, _, _ = setup
-    scores = gene_scores.baseline_scores_by_gene(people, expression, eqtl, CONFIG)
+    scores = scoring.baseline_scores_by_gene(people, expression, eqtl, CONFIG)
     assert list(scores) == list(GENES)
     for gene, length in GENES.items():
         assert set(scores[gene]) == {"marginal_eqtl", "elastic_net", "susie_pip", "eqtl_table"}
@@ -54,7 +54,7 @@ def test_baseline_scores_by_gene_one_score_per_snp_and_the_eqtl_table(setup):
     table = scores["ENSG01.1"]["eqtl_table"]
     assert table[11] == pytest.approx(6.0) and np.isnan(np.delete(table, 11)).all()  # matched on id
     assert scores["ENSG02.1"]["eqtl_table"][5] == pytest.approx(3.0)  # matched on position
-    again = gene_scores.baseline_scores_by_gene(people, expression, eqtl, CONFIG)
+    again = scoring.baseline_scores_by_gene(people, expression, eqtl, CONFIG)
     for gene in GENES:
         for method, values in scores[gene].items():
             np.testing.assert_array_equal(values, again[gene][method])
@@ -63,16 +63,16 @@ def test_baseline_scores_by_gene_one_score_per_snp_and_the_eqtl_table(setup):
 def test_ridge_attributions_shapes_fits_and_seed(setup):
     people, expression, _, mlm, embeddings = setup
     gene_map = {g: i for i, g in enumerate(GENES)}
-    scores, fits = gene_scores.ridge_attributions(mlm, gene_map, people, expression, embeddings, CONFIG, SINGLE)
+    scores, fits = scoring.ridge_attributions(mlm, gene_map, people, expression, embeddings, CONFIG, SINGLE)
     assert list(fits.index) == list(GENES) and list(fits.columns) == ["alpha", "in_sample_r"]
     assert (fits["in_sample_r"] > 0).all()
     for gene, length in GENES.items():
         ig, ism = scores[gene]["ridge_ig"], scores[gene]["ridge_ism"]
         assert ig.shape == ism.shape == (length,) and np.isfinite(ig).all() and ig.max() > 0
         assert np.isfinite(ism).sum() == CONFIG.ism_max_snps  # ISM only on IG's top SNPs
-    again, _ = gene_scores.ridge_attributions(mlm, gene_map, people, expression, embeddings, CONFIG, SINGLE)
+    again, _ = scoring.ridge_attributions(mlm, gene_map, people, expression, embeddings, CONFIG, SINGLE)
     np.testing.assert_array_equal(scores["ENSG01.1"]["ridge_ig"], again["ENSG01.1"]["ridge_ig"])
-    other, _ = gene_scores.ridge_attributions(mlm, gene_map, people, expression, embeddings,
+    other, _ = scoring.ridge_attributions(mlm, gene_map, people, expression, embeddings,
                                       dataclasses.replace(CONFIG, seed=4), SINGLE)  # another draw of people
     assert not np.allclose(scores["ENSG01.1"]["ridge_ig"], other["ENSG01.1"]["ridge_ig"])
 
@@ -86,11 +86,11 @@ def test_finetuned_attributions_load_each_gene_model(setup, tmp_path):
                             FinetuneConfig(freeze="all", pooling="mean"))
     torch.nn.init.normal_(model.head.weight)  # a fresh head predicts a constant: nothing to attribute
     save_finetuned(tmp_path / "tuned", model, pretrained=tmp_path / "pretrained", pretrained_sha256=sha)
-    scores = gene_scores.finetuned_attributions({"ENSG02.1": tmp_path / "tuned"}, tmp_path / "pretrained", people, CONFIG)
+    scores = scoring.finetuned_attributions({"ENSG02.1": tmp_path / "tuned"}, tmp_path / "pretrained", people, CONFIG)
     assert list(scores) == ["ENSG02.1"]  # genes without a model are absent
     ig = scores["ENSG02.1"]["finetuned_ig"]
     assert ig.shape == scores["ENSG02.1"]["finetuned_ism"].shape == (GENES["ENSG02.1"],) and ig.max() > 0
-    again = gene_scores.finetuned_attributions({"ENSG02.1": tmp_path / "tuned"}, tmp_path / "pretrained", people, CONFIG)
+    again = scoring.finetuned_attributions({"ENSG02.1": tmp_path / "tuned"}, tmp_path / "pretrained", people, CONFIG)
     np.testing.assert_array_equal(ig, again["ENSG02.1"]["finetuned_ig"])
 
 
@@ -98,15 +98,15 @@ def test_merge_methods_causal_masks_and_snp_table(setup):
     people, _, _, _, _ = setup
     one = {g: {"marginal_eqtl": np.arange(n, dtype=float), "eqtl_table": np.zeros(n)} for g, n in GENES.items()}
     tuned = {"ENSG02.1": {"finetuned_ig": np.ones(GENES["ENSG02.1"])}}
-    scores = gene_scores.merge_scores(one, tuned)
+    scores = scoring.merge_scores(one, tuned)
     assert list(scores["ENSG02.1"]) == ["marginal_eqtl", "eqtl_table", "finetuned_ig"]
-    assert gene_scores.scored_methods(scores, list(GENES)) == ["marginal_eqtl"]  # ENSG01.1 has no fine-tuned model
+    assert scoring.scored_methods(scores, list(GENES)) == ["marginal_eqtl"]  # ENSG01.1 has no fine-tuned model
     truth = Truth(causal_snps=pd.DataFrame({"gene_id": list(CAUSAL), "seq_idx": list(CAUSAL.values())}),
                   **{f.name: None for f in dataclasses.fields(Truth) if f.name != "causal_snps"})
-    is_causal = gene_scores.causal_masks(truth, people)
-    assert gene_scores.causal_masks(None, people) is None
+    is_causal = scoring.causal_masks(truth, people)
+    assert scoring.causal_masks(None, people) is None
     assert [np.flatnonzero(is_causal[g]).tolist() for g in GENES] == [[11], [5]]
-    snps = gene_scores.snp_scores(people, gene_scores.merge_scores(one), is_causal, {"ENSG01.1": 1_000_500})
+    snps = scoring.snp_scores(people, scoring.merge_scores(one), is_causal, {"ENSG01.1": 1_000_500})
     assert len(snps) == sum(GENES.values()) and snps["is_causal"].sum() == 2
     assert snps.loc[snps["GENE_ID"] == "ENSG01.1", "tss_distance"].iloc[0] == -500
     second = snps[snps["GENE_ID"] == "ENSG02.1"]  # no TSS: the window's median position
@@ -117,7 +117,7 @@ def test_agreement_by_gene_averages_over_genes():
     reference = np.array([5.0, 4.0, 3.0, np.nan, np.nan, np.nan])  # the table lists three SNPs
     scores = {"g1": {"same": np.arange(6, 0, -1.0), "reversed": np.arange(6.0), "eqtl_table": reference},
               "g2": {"same": np.arange(6, 0, -1.0), "reversed": np.arange(6, 0, -1.0), "eqtl_table": reference}}
-    mean = gene_scores.agreement_by_gene(scores, ["same", "reversed"], k=3)
+    mean = scoring.agreement_by_gene(scores, ["same", "reversed"], k=3)
     assert list(mean.index) == ["same", "reversed"] and list(mean.columns) == ["spearman", "top_3_overlap"]
     assert mean.loc["same", "spearman"] == pytest.approx(1.0) and mean.loc["same", "top_3_overlap"] == 1.0
     assert mean.loc["reversed", "spearman"] == pytest.approx(0.0)  # -1 on g1, +1 on g2
