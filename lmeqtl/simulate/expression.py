@@ -35,7 +35,8 @@ import pandas as pd
 from scipy import stats
 
 from lmeqtl.config import SimulationConfig
-from lmeqtl.simulate import chromatin
+from lmeqtl.data.peaks import REPRESSIVE_MARKS, in_peaks
+from lmeqtl.simulate.chromatin import CAUSAL_ENRICHED_MARKS
 
 RUN_DATES = ("111124", "111215", "120110", "120207", "120313", "120405")
 
@@ -196,9 +197,9 @@ def simulate_expression(genes: list[GeneGenotypes], eur: np.ndarray, tracks: dic
     """
     log_expression, gene_rows, causal_rows, window_rows = [], [], [], []
     for gene in genes:
-        marks = {m: chromatin.in_peaks(t, gene.chrom, gene.pos) for m, t in tracks.items()}
-        active = np.any([marks[m] for m in chromatin.ACTIVE_MARKS], axis=0)
-        repressed = np.any([marks[m] for m in chromatin.REPRESSIVE_MARKS], axis=0) & ~active
+        marks = {m: in_peaks(gene.chrom, gene.pos, t) for m, t in tracks.items()}
+        active = np.any([marks[m] for m in CAUSAL_ENRICHED_MARKS], axis=0)
+        repressed = np.any([marks[m] for m in REPRESSIVE_MARKS], axis=0) & ~active
         n_causal = int(rng.integers(config.n_causal_range[0], config.n_causal_range[1] + 1))
         causal, partner = choose_causal(gene.pos, gene.tss, gene.true[eur].sum(axis=1).astype(float), active,
                                         repressed, n_causal, config, rng)
