@@ -177,16 +177,6 @@ def cis_eqtl_scan(dosage: np.ndarray, phenotype: np.ndarray) -> tuple[np.ndarray
     return r, np.exp(log_p), -log_p / np.log(10)
 
 
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """BH q-values (adjusted p-values)."""
-    order = np.argsort(p)
-    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty_like(q)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 def simulate_expression(genes: list[GeneGenotypes], eur: np.ndarray, tracks: dict[str, pd.DataFrame],
                         config: SimulationConfig, rng: np.random.Generator) -> dict:
     """Causal SNPs and person-level log expression of every gene, and the truth tables.
@@ -242,6 +232,6 @@ def eqtl_table(genes: list[GeneGenotypes], phenotype: np.ndarray, config: Simula
             "CHR_SNP": gene.chrom, "CHR_GENE": gene.chrom, "SNPpos": pos, "TSSpos": gene.tss,
             "distance": np.abs(pos - gene.tss), "rvalue": r, "pvalue": p, "log10pvalue": log10p, "_gene": k}))
     table = pd.concat(parts, ignore_index=True)
-    table = table[benjamini_hochberg(table["pvalue"].to_numpy()) <= config.eqtl_fdr]
+    table = table[stats.false_discovery_control(table["pvalue"].to_numpy()) <= config.eqtl_fdr]  # BH q-values
     table = table.sort_values(["_gene", "pvalue", "SNPpos"], kind="stable")
     return table.drop(columns="_gene").reset_index(drop=True)
