@@ -20,7 +20,7 @@ from lmeqtl.data.io import sha256_file
 PACKAGE_DIR = Path(lmeqtl.__file__).resolve().parent
 # The packages whose versions can change a number in the book.
 TRACKED_PACKAGES = (
-    "lmeqtl", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "statsmodels", "torch",
+    "lmeqtl", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "torch",
     "captum", "msprime", "stdpopsim", "tskit", "matplotlib", "papermill", "jupyter-book", "myst-nb",
 )
 
