@@ -25,9 +25,10 @@ from scipy.stats import ks_2samp
 
 from benchmarks.common import measure
 from lmeqtl.data.cohort import load_cohort
-from lmeqtl.data.formats import library_samples, read_geuvadis_expression, read_truth
+from lmeqtl.data.formats import library_samples, read_geuvadis_expression
 from lmeqtl.data.io import read_meta
 from lmeqtl.data.paths import DataPaths
+from lmeqtl.data.truth import read_truth
 from lmeqtl.simulate.top10 import real_top10_meta
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from lmeqtl.book.chapters import cohort as cs
-from lmeqtl.data.formats import Truth
+from lmeqtl.data.truth import Truth
 
 
 def _meta(genes):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lmeqtl.config import EmbedConfig, ExplainConfig, FinetuneConfig, ModelConfig
-from lmeqtl.data.formats import Truth
+from lmeqtl.data.truth import Truth
 from lmeqtl.explain import scoring
 from lmeqtl.finetune.checkpoints import save_finetuned
 from lmeqtl.finetune.model import ExpressionModel

@@ -241,7 +241,7 @@ def test_chapter_finds_the_checkpoint_and_rq2_outputs(tmp_path):
 
 def test_true_genetic_values_and_attention_near_causal_snps():
     from lmeqtl.book.chapters import finetune as chapter
-    from lmeqtl.data.formats import Truth
+    from lmeqtl.data.truth import Truth
 
     people = founder_cohort(n_samples=30, genes={"ENSG01.1": 20}, seed=1)
     causal = pd.DataFrame({"gene_id": "ENSG01.1", "id": ["rs1", "rs2"], "seq_idx": [3, 12], "effect": [0.5, -1.0]})

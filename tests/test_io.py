@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +23,17 @@ def test_atomic_path_keeps_suffixes(tmp_path):
         assert tmp.name.endswith(".vcf.gz")
         tmp.write_text("ok")
     assert (tmp_path / "x.vcf.gz").read_text() == "ok"
+
+
+def test_atomic_path_gives_the_permissions_of_the_umask_at_write_time(tmp_path):
+    before = os.umask(0o027)  # set after lmeqtl.data.io was imported: still obeyed
+    try:
+        with atomic_path(tmp_path / "x.txt") as tmp:
+            tmp.write_text("x")
+        assert os.umask(0o027) == 0o027  # writing left the umask as it was
+    finally:
+        os.umask(before)
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o640
 
 
 def test_dataset_round_trip(tiny_files):

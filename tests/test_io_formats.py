@@ -1,6 +1,6 @@
-"""Readers and writers of the published formats (lmeqtl.data.formats) and the data directory (lmeqtl.data.io)."""
+"""Readers and writers of the published formats (lmeqtl.data.formats), the simulation's truth (lmeqtl.data.truth)
+and the data directory (lmeqtl.data.io)."""
 
-import gzip
 import json
 
 import numpy as np
@@ -9,23 +9,19 @@ import pytest
 
 from lmeqtl.data.formats import (
     EQTL_COLUMNS,
-    Truth,
     library_samples,
     read_eqtl_table,
     read_genes,
     read_geuvadis_expression,
-    read_narrowpeak,
     read_panel,
-    read_truth,
     write_eqtl_table,
     write_genes,
     write_geuvadis_expression,
-    write_narrowpeak,
     write_panel,
-    write_truth,
 )
 from lmeqtl.data.io import sha256_file, write_meta
 from lmeqtl.data.paths import DataPaths, write_manifest
+from lmeqtl.data.truth import Truth, read_truth, write_truth
 from lmeqtl.errors import InputError
 
 
@@ -103,28 +99,6 @@ def test_eqtl_table_round_trip_and_checks(tmp_path):
     write_eqtl_table(tmp_path / "bad.txt.gz", _eqtls().assign(rvalue=[0.5, 1.5]))
     with pytest.raises(InputError, match="line 3, column rvalue"):
         read_eqtl_table(tmp_path / "bad.txt.gz")
-
-
-def test_narrowpeak_accepts_both_chrom_styles_and_sorts(tmp_path):
-    lines = ["chr6\t500\t900\tp2\t10\t.\t3.5\t5.0\t2.0\t100", "6\t100\t300\tp1\t1000\t.\t9.0\t20.0\t18.0\t-1",
-             "chr17\t5\t10\tp3\t0\t+\t1\t1\t1\t2"]
-    (tmp_path / "x.narrowPeak").write_text("track name=x\n" + "\n".join(lines) + "\n")
-    peaks = read_narrowpeak(tmp_path / "x.narrowPeak")
-    assert peaks["chrom"].tolist() == ["17", "6", "6"] and peaks["start"].tolist() == [5, 100, 500]
-    write_narrowpeak(tmp_path / "y.narrowPeak.gz", peaks)
-    assert gzip.open(tmp_path / "y.narrowPeak.gz", "rt").readline().startswith("chr17\t5\t10")
-    pd.testing.assert_frame_equal(read_narrowpeak(tmp_path / "y.narrowPeak.gz"), peaks)
-
-
-@pytest.mark.parametrize(("line", "message"), [
-    ("chr6\t900\t500\tp\t0\t.\t1\t1\t1\t2", "line 1: start 900 is not before end 500"),
-    ("chr6\t100\t500\tp\t0\t.\t1\t1\t1", "9 columns"),
-    ("chr6\t-5\t500\tp\t0\t.\t1\t1\t1\t2", "line 1, column start"),
-])
-def test_bad_narrowpeak(tmp_path, line, message):
-    (tmp_path / "x.bed").write_text(line + "\n")
-    with pytest.raises(InputError, match=message):
-        read_narrowpeak(tmp_path / "x.bed")
 
 
 def test_truth_round_trip(tmp_path):

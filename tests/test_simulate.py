@@ -15,13 +15,13 @@ from lmeqtl.data.formats import (
     read_eqtl_table,
     read_genes,
     read_geuvadis_expression,
-    read_narrowpeak,
     read_panel,
-    read_truth,
 )
 from lmeqtl.data.io import read_dataset, read_json, read_meta, sha256_file
-from lmeqtl.data.paths import PEAK_MARKS, DataPaths
+from lmeqtl.data.paths import DataPaths
+from lmeqtl.data.peaks import PEAK_MARKS, REPRESSIVE_MARKS, in_peaks, read_narrowpeak
 from lmeqtl.data.prepare import prepare
+from lmeqtl.data.truth import read_truth
 from lmeqtl.data.vcf import vcf_samples
 from lmeqtl.simulate import chromatin
 from lmeqtl.simulate.coalescent import match_frequencies
@@ -158,13 +158,13 @@ def test_in_peaks_matches_brute_force():
     tracks = chromatin.simulate_peaks([("6", 1_000_000, 1_500_000)], {"6": np.array([1_200_000])}, rng)
     positions = rng.integers(1_000_000, 1_500_000, 2000)
     active = tracks["H3K27ac"]
-    for mark in chromatin.REPRESSIVE_MARKS:  # never on an acetylated stretch
+    for mark in REPRESSIVE_MARKS:  # never on an acetylated stretch
         for peak in tracks[mark].itertuples():
             assert not ((active.start < peak.end) & (active.end > peak.start)).any()
     for mark, peaks in tracks.items():
         brute = ((peaks.start.to_numpy()[None] <= positions[:, None] - 1)
                  & (peaks.end.to_numpy()[None] > positions[:, None] - 1)).any(axis=1)
-        assert (chromatin.in_peaks(peaks, "6", positions) == brute).all(), mark
+        assert (in_peaks("6", positions, peaks) == brute).all(), mark
         assert (peaks["start"] < peaks["end"]).all() and peaks["start"].is_monotonic_increasing
 
 

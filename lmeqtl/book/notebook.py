@@ -70,15 +70,6 @@ def resolve_preset(preset: str | Preset, seed: int | None = None, epochs: int | 
     return dataclasses.replace(preset, **replaced)
 
 
-def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _device_name(device: str) -> str:
     import torch
 
@@ -116,12 +107,14 @@ def notebook_setup(step: str, preset: str | Preset = "top10", data_dir: str | Pa
     fingerprint, so every chapter starts the same way; writes ``provenance.json`` into the
     step's output directory (created) and sets readable figure defaults.
     """
+    from lmeqtl.mlm.distributed import resolve_device  # torch only once a chapter starts
+
     resolved = resolve_preset(preset, seed=seed, epochs=epochs, overrides=overrides)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(resolved.name)
     run = NotebookRun(step=step, preset=resolved, run_dir=run_dir.resolve(),
                       data_dir=Path(data_dir).resolve() if data_dir is not None else None,
                       checkpoint=Path(checkpoint).resolve() if checkpoint is not None else None,
-                      device=resolve_device(device))
+                      device=str(resolve_device(device)))
     run.out_dir.mkdir(parents=True, exist_ok=True)
     cache_path = run.run_dir / DIGEST_CACHE
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}

@@ -26,13 +26,12 @@ from lmeqtl.book.provenance import (
     file_digests,
     fingerprint,
     package_fingerprint,
-    sha256_file,
     sha256_json,
     versions,
 )
 from lmeqtl.book.template import STEP_NAME, check_notebook, read_notebook
 from lmeqtl.config import Preset
-from lmeqtl.data.io import read_json, write_json
+from lmeqtl.data.io import read_json, sha256_file, write_json
 from lmeqtl.errors import InputError
 
 STATE_FILE = "book-state.json"

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import lmeqtl
+from lmeqtl.data.io import sha256_file
 
 PACKAGE_DIR = Path(lmeqtl.__file__).resolve().parent
 # The packages whose versions can change a number in the book.
 TRACKED_PACKAGES = (
-    "lmeqtl", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "statsmodels", "torch",
+    "lmeqtl", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "torch",
     "captum", "msprime", "stdpopsim", "tskit", "matplotlib", "papermill", "jupyter-book", "myst-nb",
 )
-_CHUNK = 1 << 20
 
 
 def versions() -> dict[str, str]:
@@ -34,15 +34,6 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[name] = "-"
     return found
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's content, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sha256_json(obj: Any) -> str:

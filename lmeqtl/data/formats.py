@@ -7,28 +7,26 @@ file                                          format
 ``genes.tsv``                                 our gene list: ``gene_id chrom tss [symbol]``
 ``GD660.GeneQuantRPKM.txt.gz``                GEUVADIS RPKM: ``TargetID Gene_Symbol Chr Coord`` + one column per library
 ``EUR373.gene.cis.FDR5.all.rs137.txt.gz``     GEUVADIS cis-eQTLs (12 columns, :data:`EQTL_COLUMNS`)
-``*.narrowPeak[.gz]`` / ENCODE ``.bed.gz``    ENCODE narrowPeak (BED6+4, no header)
-``truth/``                                    simulated truth: parquet tables + ``truth.json``
 ============================================  ============================================
 
 Readers validate and raise :class:`~lmeqtl.errors.InputError` naming the file, the
 1-based line (header = line 1) and column, and what was expected. Chromosome names are
 returned without ``chr`` everywhere (the 1000 Genomes convention, as in ``meta.csv.gz``).
-Gzip outputs are byte-reproducible (no timestamp in the header).
+Gzip outputs are byte-reproducible (no timestamp in the header). ENCODE narrowPeak files are
+read by :mod:`lmeqtl.data.peaks`, the simulation's ``truth/`` by :mod:`lmeqtl.data.truth`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lmeqtl.data.io import atomic_path, read_json, write_gzip_text, write_json
+from lmeqtl.data.io import atomic_path, write_gzip_text
 from lmeqtl.errors import InputError
 
 PANEL_COLUMNS = ("sample", "pop", "super_pop", "gender")
@@ -36,8 +34,6 @@ GENE_COLUMNS = ("gene_id", "chrom", "tss")
 EXPRESSION_ID_COLUMNS = ("TargetID", "Gene_Symbol", "Chr", "Coord")
 EQTL_COLUMNS = ("SNP_ID", "ID", "GENE_ID", "PROBE_ID", "CHR_SNP", "CHR_GENE", "SNPpos", "TSSpos",
                 "distance", "rvalue", "pvalue", "log10pvalue")
-NARROWPEAK_COLUMNS = ("chrom", "start", "end", "name", "score", "strand", "signalValue", "pValue",
-                      "qValue", "peak")
 # GEUVADIS library columns: sample, library number, run (e.g. HG00096.1.M_111124_6)
 LIBRARY_PATTERN = re.compile(r"^(?P<sample>[A-Za-z0-9]+)\.(?P<library>\d+)\.(?P<run>\S+)$")
 
@@ -109,27 +105,10 @@ def _no_blanks(frame: pd.DataFrame, columns, path) -> None:
                              expected="a non-empty value")
 
 
-def _header_lines(path: str | os.PathLike[str], prefixes: tuple[str, ...]) -> int:
-    """How many lines at the top of a (possibly gzipped) text file start with one of ``prefixes``."""
-    import gzip
-
-    try:
-        with open(path, "rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
-        with (gzip.open(path, "rt") if gzipped else open(path)) as handle:
-            count = 0
-            for line in handle:
-                if not line.startswith(prefixes):
-                    break
-                count += 1
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    return count
-
-
-def normalise_chrom(values: pd.Series) -> pd.Series:
-    """``chr6`` and ``6`` -> ``6`` (the 1000 Genomes / GEUVADIS convention)."""
-    return values.astype(str).str.strip().str.removeprefix("chr")
+def normalise_chrom(values: pd.Series | np.ndarray | Sequence[str]) -> pd.Series:
+    """``chr6`` and ``6`` -> ``6`` (the 1000 Genomes / GEUVADIS convention), as strings (a Series keeps its index)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
+    return series.astype(str).str.strip().str.removeprefix("chr")
 
 
 # --------------------------------------------------------------------------------------
@@ -273,100 +252,3 @@ def write_eqtl_table(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
         raise ValueError(f"eQTL table lacks columns {sorted(missing)}")
     write_gzip_text(path, table.loc[:, list(EQTL_COLUMNS)].to_csv(sep="\t", index=False,
                                                                     float_format="%.15g"))
-
-
-# --------------------------------------------------------------------------------------
-# ENCODE narrowPeak
-# --------------------------------------------------------------------------------------
-
-
-def read_narrowpeak(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read an ENCODE narrowPeak file (BED6+4; plain or gzip; ``track``/``browser`` lines skipped).
-
-    Returns :data:`NARROWPEAK_COLUMNS` with ``chrom`` WITHOUT the ``chr`` prefix (``chr6``
-    and ``6`` are both accepted), 0-based half-open ``start``/``end``, sorted by chrom and
-    start. ``start < end`` is required; ``peak`` is the summit offset from ``start``
-    (-1 = unknown).
-    """
-    skip = _header_lines(path, ("track", "browser", "#"))
-    frame = _read_table(path, header=None, skiprows=skip)
-    first_line = skip + 1
-    if frame.shape[1] != len(NARROWPEAK_COLUMNS):
-        raise InputError(f"{frame.shape[1]} columns", path=path, where=f"line {first_line}",
-                         expected="10 tab-separated narrowPeak columns (BED6+4)")
-    frame.columns = list(NARROWPEAK_COLUMNS)
-    out = pd.DataFrame({"chrom": normalise_chrom(frame["chrom"])})
-    for column in ("start", "end", "score", "peak"):
-        out[column] = _numbers(frame, column, path, integer=True, first_line=first_line,
-                               lo=-1 if column == "peak" else 0)
-    for column in ("signalValue", "pValue", "qValue"):
-        out[column] = _numbers(frame, column, path, integer=False, first_line=first_line)
-    out["name"], out["strand"] = frame["name"], frame["strand"]
-    bad = (out["start"] >= out["end"]).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(f"start {out['start'].iloc[row]} is not before end {out['end'].iloc[row]}",
-                         path=path, where=f"line {row + first_line}", expected="0 <= start < end")
-    bad = ~frame["strand"].isin(["+", "-", "."]).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(f"strand {frame['strand'].iloc[row]!r}", path=path,
-                         where=f"line {row + first_line}, column 6", expected="+, - or .")
-    out = out.loc[:, list(NARROWPEAK_COLUMNS)]
-    return out.sort_values(["chrom", "start", "end"], kind="stable").reset_index(drop=True)
-
-
-def write_narrowpeak(path: str | os.PathLike[str], peaks: pd.DataFrame, chrom_prefix: str = "chr") -> None:
-    """Write narrowPeak (no header; ENCODE uses ``chr`` names); gzip when the name ends in ``.gz``."""
-    frame = peaks.loc[:, list(NARROWPEAK_COLUMNS)].copy()
-    frame["chrom"] = chrom_prefix + normalise_chrom(frame["chrom"])
-    text = frame.to_csv(sep="\t", index=False, header=False, float_format="%.5g")
-    if str(path).endswith(".gz"):
-        write_gzip_text(path, text)
-    else:
-        with atomic_path(path) as tmp:
-            tmp.write_text(text)
-
-
-# --------------------------------------------------------------------------------------
-# truth/ of a simulated cohort
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Truth:
-    """What the simulation planted (see :mod:`lmeqtl.simulate.expression` for definitions).
-
-    genes: one row per gene (h2, realised h2, n_causal, interaction, TSS, expression scale).
-    causal_snps: one row per causal SNP (gene_id, id, pos, seq_idx, effect, peaks, ...).
-    enrichment: per histone mark, causal-SNP vs all-SNP share in peaks (realised fold).
-    summary: the rest (configuration, counts), as JSON.
-    """
-
-    genes: pd.DataFrame
-    causal_snps: pd.DataFrame
-    enrichment: pd.DataFrame
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-_TRUTH_TABLES = {"genes": "genes.parquet", "causal_snps": "causal_snps.parquet",
-                 "enrichment": "chromatin_enrichment.parquet"}
-
-
-def write_truth(directory: str | os.PathLike[str], truth: Truth) -> None:
-    root = Path(directory)
-    for attribute, name in _TRUTH_TABLES.items():
-        with atomic_path(root / name) as tmp:
-            getattr(truth, attribute).to_parquet(tmp, index=False)
-    write_json(root / "truth.json", truth.summary)
-
-
-def read_truth(directory: str | os.PathLike[str]) -> Truth:
-    """Read ``truth/``: the three parquet tables and ``truth.json``."""
-    root = Path(directory)
-    tables = {}
-    for attribute, name in _TRUTH_TABLES.items():
-        if not (root / name).exists():
-            raise InputError("file not found", path=root / name, expected="the truth/ of `lmeqtl simulate`")
-        tables[attribute] = pd.read_parquet(root / name)
-    return Truth(**tables, summary=read_json(root / "truth.json"))

@@ -26,8 +26,6 @@ import pyarrow.parquet as pq
 from lmeqtl.errors import InputError
 
 SPLITS = ("train", "test")
-_UMASK = os.umask(0o022)  # read the process umask (there is no getter) ...
-os.umask(_UMASK)  # ... and put it back
 META_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "AF", "initial_counts", "GENE_ID", "seq_idx")
 
 
@@ -47,11 +45,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    """The process umask now (there is no getter: set one and put the old one straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
@@ -82,11 +87,11 @@ def write_gzip_text(path: str | os.PathLike[str], text: str) -> None:
             gz.write(text.encode())
 
 
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks (checkpoints, manifests, provenance)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(chunk):
+        while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
 

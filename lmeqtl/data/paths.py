@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from lmeqtl.data.io import read_json, sha256_file, write_json
+from lmeqtl.data.peaks import PEAK_MARKS
 from lmeqtl.errors import InputError
 
 PANEL_NAME = "integrated_call_samples_v3.20130502.ALL.panel"
 EXPRESSION_NAME = "GD660.GeneQuantRPKM.txt.gz"
 EQTL_NAME = "EUR373.gene.cis.FDR5.all.rs137.txt.gz"
-PEAK_MARKS = ("H3K27ac", "H3K4me1", "H3K4me3", "H3K36me3", "H3K27me3", "H3K9me3")
 
 
 @dataclass(frozen=True)

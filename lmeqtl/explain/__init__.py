@@ -6,7 +6,7 @@ module             concept
 ``attribution``    Integrated Gradients (captum), in-silico mutagenesis, linear coefficients -> per-SNP scores
 ``ranking``        average precision, recall@k, LD-proxy recall; the marginal eQTL scan; eQTL-table scores
 ``finemap``        SuSiE (IBSS, Wang et al. 2020) posterior inclusion probabilities
-``chromatin``      peak files (BED/narrowPeak), ``chr`` naming, SNP-in-peak overlap
+``chromatin``      one column per mark: SNPs in its peaks (files and overlap: ``lmeqtl.data.peaks``)
 ``enrichment``     odds ratio + Fisher's exact test, matched-background permutation test, per mark
 ``predictors``     the embedding + ridge pipeline of RQ2 as one differentiable predictor
 ``scoring``        every method's per-SNP scores, per gene and over a cohort's genes; their evaluation
@@ -25,13 +25,7 @@ from lmeqtl.explain.attribution import (
     reference_baseline,
     select_snps,
 )
-from lmeqtl.explain.chromatin import (
-    annotate_snps,
-    check_peaks,
-    in_peaks,
-    merge_peaks,
-    read_peak_bed,
-)
+from lmeqtl.explain.chromatin import annotate_snps
 from lmeqtl.explain.enrichment import (
     enrichment_table,
     fisher_enrichment,
@@ -67,11 +61,12 @@ from lmeqtl.explain.scoring import (
 )
 
 __all__ = [
-    "SusieFit", "aggregate", "agreement_by_gene", "annotate_snps", "attribution_scores", "average_precision",
-    "baseline_scores", "baseline_scores_by_gene", "causal_masks", "check_peaks", "choose_individuals", "coefficient_scores", "elastic_net_scores", "embedding_ridge_predictor",
-    "enrichment_by_method", "enrichment_table", "eqtl_table_scores", "evaluate_genes", "evaluate_methods",
-    "finetuned_attributions", "fisher_enrichment", "haplotype_onehot", "in_peaks", "in_silico_mutagenesis",
-    "integrated_gradients", "marginal_association", "merge_peaks", "merge_scores", "permutation_enrichment", "plot_enrichment_forest", "plot_locus",
-    "plot_ranking_metric", "proxy_recall_at_k", "ranking_agreement", "read_peak_bed", "recall_at_k", "reference_baseline",
-    "ridge_attributions", "scored_methods", "select_snps", "snp_scores", "snp_table", "susie", "top_per_group",
+    "aggregate", "agreement_by_gene", "annotate_snps", "attribution_scores", "average_precision",
+    "baseline_scores", "baseline_scores_by_gene", "causal_masks", "choose_individuals", "coefficient_scores",
+    "elastic_net_scores", "embedding_ridge_predictor", "enrichment_by_method", "enrichment_table",
+    "eqtl_table_scores", "evaluate_genes", "evaluate_methods", "finetuned_attributions", "fisher_enrichment",
+    "haplotype_onehot", "in_silico_mutagenesis", "integrated_gradients", "marginal_association",
+    "merge_scores", "permutation_enrichment", "plot_enrichment_forest", "plot_locus", "plot_ranking_metric",
+    "proxy_recall_at_k", "ranking_agreement", "recall_at_k", "reference_baseline", "ridge_attributions",
+    "scored_methods", "select_snps", "snp_scores", "snp_table", "susie", "SusieFit", "top_per_group",
 ]

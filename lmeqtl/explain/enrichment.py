@@ -4,15 +4,14 @@ matched-background permutation test, one row per mark (see :mod:`.chromatin` for
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lmeqtl.explain.chromatin import ACTIVE_MARKS, REPRESSIVE_MARKS
-
-MAF_BIN_EDGES = (0.05, 0.1, 0.2, 0.3, 0.4)  # bins: [0, .05), [.05, .1), ..., [.4, .5]
+from lmeqtl.data.peaks import ACTIVE_MARKS, REPRESSIVE_MARKS
+from lmeqtl.mlm.masking import MAF_BIN_EDGES
 
 
 def top_per_group(scores: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
@@ -27,11 +26,15 @@ def top_per_group(scores: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
 
 
 def matched_strata(maf: np.ndarray, tss_distance: np.ndarray, groups: np.ndarray | None = None,
-                   maf_edges: Sequence[float] = MAF_BIN_EDGES, n_distance_bins: int = 10) -> np.ndarray:
-    """Stratum code per SNP: (group, MAF bin, |TSS distance| quantile bin within the group)."""
+                   n_distance_bins: int = 10) -> np.ndarray:
+    """Stratum code per SNP: (group, MAF bin, |TSS distance| quantile bin within the group).
+
+    MAF bins between :data:`~lmeqtl.mlm.masking.MAF_BIN_EDGES`, left-closed here:
+    ``[0, .05), [.05, .1), ..., [.4, .5]``.
+    """
     maf = np.minimum(np.asarray(maf, dtype=float), 1 - np.asarray(maf, dtype=float))  # AF -> MAF
     groups = np.zeros(len(maf), dtype=int) if groups is None else np.asarray(groups)
-    maf_bin = np.digitize(maf, maf_edges)
+    maf_bin = np.digitize(maf, MAF_BIN_EDGES[1:-1])  # the inner edges
     distance = pd.Series(np.abs(np.asarray(tss_distance, dtype=float)))
     quantile = distance.groupby(groups).rank(method="first", pct=True).to_numpy()
     distance_bin = np.clip(np.ceil(quantile * n_distance_bins).astype(int) - 1, 0, n_distance_bins - 1)

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lmeqtl.explain.chromatin import ACTIVE_MARKS, normalise_chrom
+from lmeqtl.data.formats import normalise_chrom
+from lmeqtl.data.peaks import ACTIVE_MARKS
 
 CAUSAL_COLOUR = "crimson"
 

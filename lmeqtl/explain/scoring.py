@@ -60,7 +60,7 @@ from lmeqtl.mlm.masking import N_TOKENS
 
 if TYPE_CHECKING:
     from lmeqtl.data.cohort import Cohort
-    from lmeqtl.data.formats import Truth
+    from lmeqtl.data.truth import Truth
 
 Scores = dict[str, dict[str, np.ndarray]]  # gene -> method -> (L,)
 METHOD_ORDER = ("finetuned_ig", "finetuned_ism", "ridge_ig", "ridge_ism", "marginal_eqtl", "elastic_net", "susie_pip")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -106,28 +107,15 @@ def tag_calls(model: TagModel, tokens: np.ndarray) -> np.ndarray:
     return np.where(shown.any(axis=2), called, model.major[None, :]).astype(np.int64)
 
 
-def evaluate_baselines(
-    cohort: Cohort,
-    samples: Iterable[str] | None = None,
-    split: str = "test",
-    *,
-    reference_split: str = "train",
-    window: int = 20,
-    mask_rate: float = 0.2,
-    mask_strategy: str = "uniform",
-    edge_frame: int = 30,
-    seed: int = 1,
-    batch_size: int = 16,
-    max_haplotypes: int | None = None,
-    progress: bool = True,
-) -> dict[str, MLMEvaluation]:
+def evaluate_baselines(cohort: Cohort, samples: Iterable[str] | None = None, split: str = "test", *,
+                       reference_split: str = "train", window: int = 20, progress: bool = True,
+                       **masks: Any) -> dict[str, MLMEvaluation]:
     """Score the :data:`BASELINES` on the masks that ``evaluate_mlm`` uses for the same arguments.
 
-    Returns ``{name: MLMEvaluation}`` (``summary["loss"]`` is NaN: the calls are hard).
+    ``masks``: the keyword arguments of :func:`~lmeqtl.mlm.evaluate.masked_batches`. Returns
+    ``{name: MLMEvaluation}`` (``summary["loss"]`` is NaN: the calls are hard).
     """
-    batches = masked_batches(cohort, samples, split, mask_rate=mask_rate, mask_strategy=mask_strategy,
-                             edge_frame=edge_frame, seed=seed, batch_size=batch_size,
-                             max_haplotypes=max_haplotypes)
+    batches = masked_batches(cohort, samples, split, **masks)
     reference = cohort.split_mask(reference_split)
     models = [fit_tag_model(cohort.haplotypes[g][reference].reshape(-1, cohort.haplotypes[g].shape[2]), window)
               for g in tqdm(cohort.genes, desc="fit LD tags", disable=not progress, leave=False)]

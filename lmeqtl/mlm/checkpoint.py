@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import os
 import pickle
 import subprocess
@@ -42,7 +41,7 @@ import torch
 
 from lmeqtl import __version__
 from lmeqtl.config import ModelConfig
-from lmeqtl.data.io import atomic_path, read_dataset, read_json, write_json
+from lmeqtl.data.io import atomic_path, read_dataset, read_json, sha256_file, write_json
 from lmeqtl.errors import InputError
 from lmeqtl.mlm.masking import TOKENS
 from lmeqtl.mlm.model import HaplotypeMLM
@@ -62,14 +61,6 @@ def git_commit() -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(
@@ -92,7 +83,7 @@ def save_checkpoint(
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     with atomic_path(path_dir / WEIGHTS_FILE) as tmp:
         torch.save(state, tmp)
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
     info = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "model_config": dataclasses.asdict(model.config), "n_genes": model.n_genes,
@@ -205,7 +196,7 @@ def load_checkpoint(path_dir: str | os.PathLike[str], device: str | torch.device
     weights = Path(path_dir) / info.get("weights_file", WEIGHTS_FILE)
     if not weights.exists():
         raise InputError("weights file is missing", path=weights, expected=f"written with {INFO_FILE}")
-    if info.get("weights_sha256") and _sha256(weights) != info["weights_sha256"]:
+    if info.get("weights_sha256") and sha256_file(weights) != info["weights_sha256"]:
         raise InputError("weights file does not match its checkpoint.json (truncated or replaced)",
                          path=weights, where="sha256", expected=info["weights_sha256"])
     config = model_config_from(info, Path(path_dir) / INFO_FILE)

@@ -11,6 +11,7 @@ import contextlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -141,28 +142,15 @@ def masked_batches(
                             edge_frame=edge_frame, max_haplotypes=max_haplotypes)
 
 
-def evaluate_mlm(
-    model: torch.nn.Module,
-    cohort: Cohort,
-    samples: Iterable[str] | None = None,
-    split: str = "test",
-    *,
-    mask_rate: float = 0.2,
-    mask_strategy: str = "uniform",
-    edge_frame: int = 30,
-    seed: int = 1,
-    batch_size: int = 16,
-    max_haplotypes: int | None = None,
-    device: str | torch.device = "auto",
-    progress: bool = True,
-) -> MLMEvaluation:
+def evaluate_mlm(model: torch.nn.Module, cohort: Cohort, samples: Iterable[str] | None = None, split: str = "test",
+                 *, device: str | torch.device = "auto", progress: bool = True, **masks: Any) -> MLMEvaluation:
     """Mask the haplotypes of ``samples`` (default: every sample of ``split``) and score the predictions.
 
-    Masks are drawn once from ``seed`` (same seed, same masks); sequences are whole.
+    ``masks``: the keyword arguments of :func:`masked_batches` (``mask_rate``, ``mask_strategy``,
+    ``edge_frame``, ``seed``, ``batch_size``, ``max_haplotypes``). Masks are drawn once from
+    ``seed`` (same seed, same masks); sequences are whole.
     """
-    batches = masked_batches(cohort, samples, split, mask_rate=mask_rate, mask_strategy=mask_strategy,
-                             edge_frame=edge_frame, seed=seed, batch_size=batch_size,
-                             max_haplotypes=max_haplotypes)
+    batches = masked_batches(cohort, samples, split, **masks)
     resolved = resolve_device(device)
     model = model.to(resolved)
     return run_evaluation(model, batches, resolved, progress=progress)

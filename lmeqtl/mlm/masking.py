@@ -46,7 +46,7 @@ TOKENS = ("ref", "alt", "mask")
 N_TOKENS = len(TOKENS)
 N_ALLELES = 2
 MASK_STRATEGIES = ("uniform", "maf_stratified", "maf_balanced")
-MAF_BIN_EDGES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+MAF_BIN_EDGES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # also the metrics' bins and RQ5's matched strata
 
 
 def maf_bins(af: np.ndarray, edges: tuple[float, ...] = MAF_BIN_EDGES) -> np.ndarray:

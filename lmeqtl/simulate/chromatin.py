@@ -15,10 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lmeqtl.data.formats import NARROWPEAK_COLUMNS
+from lmeqtl.data.peaks import (
+    NARROWPEAK_COLUMNS,
+    REPRESSIVE_MARKS,
+    in_peaks,
+    merge_overlaps,
+    overlaps_peaks,
+)
 
-ACTIVE_MARKS = ("H3K27ac", "H3K4me1", "H3K4me3")
-REPRESSIVE_MARKS = ("H3K27me3", "H3K9me3")
+# The active marks in whose peaks causal SNPs are planted more often (promoters and enhancers:
+# not the gene-body mark H3K36me3); in the repressive marks' peaks they are planted less often.
+CAUSAL_ENRICHED_MARKS = ("H3K27ac", "H3K4me1", "H3K4me3")
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,9 @@ def simulate_peaks(regions: list[tuple[str, int, int]], tss: dict[str, np.ndarra
             hi = np.round(centres + width / 2).astype(np.int64)
             signal = rng.lognormal(np.log(np.where(strong, 12.0, 4.0)), 0.5)
             order = np.argsort(lo, kind="stable")
-            lo, hi, signal = _merge_overlaps(lo[order], hi[order], signal[order])
+            lo, hi, signal = merge_overlaps(lo[order], hi[order], signal[order])
             if mark in REPRESSIVE_MARKS:  # H3K27 is acetylated or methylated, not both
-                free = ~np.any([_overlaps(tracks[m], chrom, lo, hi) for m in ("H3K27ac", "H3K4me3")], axis=0)
+                free = ~np.any([overlaps_peaks(chrom, lo, hi, tracks[m]) for m in ("H3K27ac", "H3K4me3")], axis=0)
                 lo, hi, signal = lo[free], hi[free], signal[free]
             p_value = signal * rng.uniform(2.5, 4.0, len(signal))
             frames.append(pd.DataFrame({
@@ -102,42 +109,6 @@ def simulate_peaks(regions: list[tuple[str, int, int]], tss: dict[str, np.ndarra
     return tracks
 
 
-def _overlaps(peaks: pd.DataFrame, chrom: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Whether each interval ``[lo, hi)`` overlaps a peak of ``chrom``."""
-    on = peaks[peaks["chrom"] == chrom].sort_values("start")
-    if on.empty:
-        return np.zeros(len(lo), dtype=bool)
-    reach = np.maximum.accumulate(on["end"].to_numpy())  # furthest end of the peaks starting so far
-    k = np.searchsorted(on["start"].to_numpy(), hi, side="left") - 1  # last peak starting before hi
-    return (k >= 0) & (reach[np.maximum(k, 0)] > lo)
-
-
-def _merge_overlaps(lo: np.ndarray, hi: np.ndarray, signal: np.ndarray):  # noqa: ANN202
-    """Merge overlapping intervals (sorted by start); a merged peak keeps the strongest signal."""
-    if len(lo) == 0:
-        return lo, hi, signal
-    new = np.r_[True, lo[1:] >= np.maximum.accumulate(hi)[:-1]]
-    group = np.cumsum(new) - 1
-    merged_hi = np.zeros(group[-1] + 1, dtype=np.int64)
-    np.maximum.at(merged_hi, group, hi)
-    merged_signal = np.zeros(group[-1] + 1)
-    np.maximum.at(merged_signal, group, signal)
-    return lo[new], merged_hi, merged_signal
-
-
-def in_peaks(peaks: pd.DataFrame, chrom: str, positions: np.ndarray) -> np.ndarray:
-    """Whether each 1-based SNP position lies inside a peak of ``chrom`` (vectorised)."""
-    zero_based = np.asarray(positions) - 1
-    on = peaks[peaks["chrom"] == str(chrom)]
-    if on.empty:
-        return np.zeros(len(zero_based), dtype=bool)
-    order = np.argsort(on["start"].to_numpy(), kind="stable")
-    starts = on["start"].to_numpy()[order]
-    reach = np.maximum.accumulate(on["end"].to_numpy()[order])  # furthest end of peaks starting so far
-    k = np.searchsorted(starts, zero_based, side="right") - 1  # last peak starting at or before
-    return (k >= 0) & (reach[np.maximum(k, 0)] > zero_based)
-
-
 def enrichment(snps: pd.DataFrame, tracks: dict[str, pd.DataFrame], configured_fold: float) -> pd.DataFrame:
     """Per mark: share of window SNPs vs of causal SNPs inside peaks, and their ratio (realised fold).
 
@@ -145,14 +116,13 @@ def enrichment(snps: pd.DataFrame, tracks: dict[str, pd.DataFrame], configured_f
     """
     rows = []
     for mark, peaks in tracks.items():
-        inside = np.zeros(len(snps), bool)
-        for chrom, rows_of_chrom in snps.groupby("chrom").indices.items():
-            inside[rows_of_chrom] = in_peaks(peaks, chrom, snps["pos"].to_numpy()[rows_of_chrom])
+        inside = in_peaks(snps["chrom"], snps["pos"], peaks)
         causal = snps["causal"].to_numpy()
         share_all, share_causal = inside.mean(), inside[causal].mean() if causal.any() else np.nan
-        rows.append({"mark": mark, "active": mark in ACTIVE_MARKS, "n_snps": len(snps), "n_in_peaks": int(inside.sum()),
+        rows.append({"mark": mark, "active": mark in CAUSAL_ENRICHED_MARKS, "n_snps": len(snps),
+                     "n_in_peaks": int(inside.sum()),
                      "n_causal": int(causal.sum()), "n_causal_in_peaks": int(inside[causal].sum()),
                      "share_all": share_all, "share_causal": share_causal,
                      "realised_fold": share_causal / share_all if share_all > 0 else np.nan,
-                     "configured_fold": configured_fold if mark in ACTIVE_MARKS else 1.0})
+                     "configured_fold": configured_fold if mark in CAUSAL_ENRICHED_MARKS else 1.0})
     return pd.DataFrame(rows)

@@ -24,17 +24,16 @@ import pandas as pd
 
 from lmeqtl.config import SimulationConfig
 from lmeqtl.data.formats import (
-    Truth,
     library_samples,
     write_eqtl_table,
     write_genes,
     write_geuvadis_expression,
-    write_narrowpeak,
     write_panel,
-    write_truth,
 )
 from lmeqtl.data.paths import EQTL_NAME, EXPRESSION_NAME, PANEL_NAME, write_manifest
+from lmeqtl.data.peaks import write_narrowpeak
 from lmeqtl.data.prepare import select_window
+from lmeqtl.data.truth import Truth, write_truth
 from lmeqtl.data.vcf_writer import write_vcf
 from lmeqtl.simulate import chromatin
 from lmeqtl.simulate.expression import GeneGenotypes, eqtl_table, library_table, simulate_expression

@@ -35,7 +35,8 @@ import pandas as pd
 from scipy import stats
 
 from lmeqtl.config import SimulationConfig
-from lmeqtl.simulate import chromatin
+from lmeqtl.data.peaks import REPRESSIVE_MARKS, in_peaks
+from lmeqtl.simulate.chromatin import CAUSAL_ENRICHED_MARKS
 
 RUN_DATES = ("111124", "111215", "120110", "120207", "120313", "120405")
 
@@ -176,16 +177,6 @@ def cis_eqtl_scan(dosage: np.ndarray, phenotype: np.ndarray) -> tuple[np.ndarray
     return r, np.exp(log_p), -log_p / np.log(10)
 
 
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """BH q-values (adjusted p-values)."""
-    order = np.argsort(p)
-    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty_like(q)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 def simulate_expression(genes: list[GeneGenotypes], eur: np.ndarray, tracks: dict[str, pd.DataFrame],
                         config: SimulationConfig, rng: np.random.Generator) -> dict:
     """Causal SNPs and person-level log expression of every gene, and the truth tables.
@@ -196,9 +187,9 @@ def simulate_expression(genes: list[GeneGenotypes], eur: np.ndarray, tracks: dic
     """
     log_expression, gene_rows, causal_rows, window_rows = [], [], [], []
     for gene in genes:
-        marks = {m: chromatin.in_peaks(t, gene.chrom, gene.pos) for m, t in tracks.items()}
-        active = np.any([marks[m] for m in chromatin.ACTIVE_MARKS], axis=0)
-        repressed = np.any([marks[m] for m in chromatin.REPRESSIVE_MARKS], axis=0) & ~active
+        marks = {m: in_peaks(gene.chrom, gene.pos, t) for m, t in tracks.items()}
+        active = np.any([marks[m] for m in CAUSAL_ENRICHED_MARKS], axis=0)
+        repressed = np.any([marks[m] for m in REPRESSIVE_MARKS], axis=0) & ~active
         n_causal = int(rng.integers(config.n_causal_range[0], config.n_causal_range[1] + 1))
         causal, partner = choose_causal(gene.pos, gene.tss, gene.true[eur].sum(axis=1).astype(float), active,
                                         repressed, n_causal, config, rng)
@@ -241,6 +232,6 @@ def eqtl_table(genes: list[GeneGenotypes], phenotype: np.ndarray, config: Simula
             "CHR_SNP": gene.chrom, "CHR_GENE": gene.chrom, "SNPpos": pos, "TSSpos": gene.tss,
             "distance": np.abs(pos - gene.tss), "rvalue": r, "pvalue": p, "log10pvalue": log10p, "_gene": k}))
     table = pd.concat(parts, ignore_index=True)
-    table = table[benjamini_hochberg(table["pvalue"].to_numpy()) <= config.eqtl_fdr]
+    table = table[stats.false_discovery_control(table["pvalue"].to_numpy()) <= config.eqtl_fdr]  # BH q-values
     table = table.sort_values(["_gene", "pvalue", "SNPpos"], kind="stable")
     return table.drop(columns="_gene").reset_index(drop=True)

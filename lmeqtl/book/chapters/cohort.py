@@ -1,9 +1,9 @@
 """What a cohort's files hold, as tables: people, gene windows, MAF spectrum, expression, eQTLs,
 chromatin peaks, and the sentences chapter ``00_data`` writes about them.
 
-Every function takes in-memory tables (the readers' outputs of :mod:`lmeqtl.data.formats`, a
-cohort's ``samples``/``meta``) and returns a DataFrame or text; LD and population structure
-are in :mod:`lmeqtl.simulate.popgen`, the figures in :mod:`lmeqtl.book.chapters.cohort_plots`.
+Every function takes in-memory tables (the readers' outputs of :mod:`lmeqtl.data.formats` and
+:mod:`lmeqtl.data.peaks`, a cohort's ``samples``/``meta``) and returns a DataFrame or text; LD
+and population structure are in :mod:`lmeqtl.simulate.popgen`, the figures in :mod:`lmeqtl.book.chapters.cohort_plots`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lmeqtl.data.formats import Truth
 from lmeqtl.data.io import atomic_path
+from lmeqtl.data.peaks import in_peaks, merge_overlaps
+from lmeqtl.data.truth import Truth
 from lmeqtl.expression.processing import average_replicates, replicate_counts, select_genes
-from lmeqtl.simulate.chromatin import in_peaks
 
 MAF_BINS = (0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
@@ -148,11 +148,8 @@ def merged_windows(meta: pd.DataFrame) -> pd.DataFrame:
                                                     end=("pos", "max")).sort_values(["chrom", "start"])
     rows = []
     for chrom, on in spans.groupby("chrom", sort=True):
-        start, end = on["start"].to_numpy(), on["end"].to_numpy()
-        new = np.r_[True, start[1:] > np.maximum.accumulate(end)[:-1]]
-        group = np.cumsum(new) - 1
-        for g in range(group[-1] + 1):
-            rows.append((str(chrom), int(start[group == g].min()), int(end[group == g].max())))
+        start, end, _ = merge_overlaps(on["start"].to_numpy(), on["end"].to_numpy() + 1)  # half-open
+        rows += [(str(chrom), int(s), int(e) - 1) for s, e in zip(start, end, strict=True)]
     return pd.DataFrame(rows, columns=["chrom", "start", "end"])
 
 
@@ -176,8 +173,7 @@ def peak_summary(tracks: Mapping[str, pd.DataFrame], meta: pd.DataFrame) -> pd.D
     rows = []
     for mark, peaks in peaks_in_windows(tracks, meta).items():
         width = (peaks["end"] - peaks["start"]).to_numpy()
-        in_peak = np.concatenate([in_peaks(peaks, chrom, on["pos"].to_numpy())
-                                  for chrom, on in meta.groupby("chrom", sort=False)])
+        in_peak = in_peaks(meta["chrom"], meta["pos"], peaks)
         rows.append({"mark": mark, "n_peaks": len(peaks), "peaks_per_mb": len(peaks) / total_mb,
                      "median_width_bp": float(np.median(width)) if len(width) else np.nan,
                      "share_snps_in_peaks": float(in_peak.mean()) if len(in_peak) else np.nan})

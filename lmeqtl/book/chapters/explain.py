@@ -113,22 +113,22 @@ def _names(methods: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _listing(lead: str, methods: Sequence[str]) -> str:
+    """``"<lead>A, B and C. "`` naming ``methods``, or nothing when there are none."""
+    return f"{lead}{_names(methods)}. " if len(methods) else ""
+
+
 def ranking_text(summary: pd.DataFrame, k: int) -> str:
     """Which methods rank causal SNPs above chance, by how much, and which do not."""
     ordered = summary.sort_values("average_precision", ascending=False)
-    best = ordered.index[0]
-    above = ordered.index[ordered["ap_over_random"] >= 2].tolist()
-    near = ordered.index[ordered["ap_over_random"] < 2].tolist()
-    text = (f"The best ranking of the causal SNPs comes from **{METHOD_NAMES.get(best, best)}**: mean average "
-            f"precision {ordered.loc[best, 'average_precision']:.3f} against {ordered.loc[best, 'random_average_precision']:.3f} "
-            f"for a random ranking ({ordered.loc[best, 'ap_over_random']:.1f}x), and on average "
-            f"{ordered.loc[best, f'recall_at_{k}']:.0%} of a gene's causal SNPs in its top {k}. ")
-    if above:
-        text += f"At least twice the random average precision: {_names(above)}. "
-    if near:
-        text += (f"Within a factor of two of chance, i.e. these rankings found little of the truth here: "
-                 f"{_names(near)}. ")
-    return text
+    best, ratio = ordered.iloc[0], ordered["ap_over_random"]
+    return (f"The best ranking of the causal SNPs comes from **{_names([best.name])}**: mean average precision "
+            f"{best['average_precision']:.3f} against {best['random_average_precision']:.3f} for a random ranking "
+            f"({best['ap_over_random']:.1f}x), and on average {best[f'recall_at_{k}']:.0%} of a gene's causal SNPs "
+            f"in its top {k}. "
+            + _listing("At least twice the random average precision: ", ordered.index[ratio >= 2])
+            + _listing("Within a factor of two of chance, i.e. these rankings found little of the truth here: ",
+                       ordered.index[ratio < 2]))
 
 
 def enrichment_text(summary: pd.DataFrame, planted: Mapping[str, float] | None) -> str:
@@ -146,16 +146,11 @@ def enrichment_text(summary: pd.DataFrame, planted: Mapping[str, float] | None) 
         text += ("so the test can see the planted signal. " if truth["planted_found"] > 0 else
                  "even the truth does not reach significance at this size, so no method can be expected to. ")
     others = summary.drop(index="is_causal", errors="ignore")
-    recovered = others.index[others["recovered"]].tolist()
-    partly = others.index[~others["recovered"] & (others["planted_found"] > 0)].tolist()
-    none = others.index[others["planted_found"] == 0].tolist()
-    if recovered:
-        text += f"Fully recovered (every planted mark, no other) by the top SNPs of {_names(recovered)}. "
-    if partly:
-        text += f"Partly recovered by {_names(partly)}. "
-    if none:
-        text += f"Not recovered (no planted mark significantly enriched) by {_names(none)}. "
-    return text
+    found = others["planted_found"] > 0
+    return (text + _listing("Fully recovered (every planted mark, no other) by the top SNPs of ",
+                            others.index[others["recovered"]])
+            + _listing("Partly recovered by ", others.index[~others["recovered"] & found])
+            + _listing("Not recovered (no planted mark significantly enriched) by ", others.index[~found]))
 
 
 def setup_text(checkpoint_source: str, config, n_people: int, n_genes: int, finetuned: Mapping[str, Path],
@@ -187,16 +182,14 @@ def setup_text(checkpoint_source: str, config, n_people: int, n_genes: int, fine
 def agreement_text(agreement: pd.DataFrame, k: int) -> str:
     """How each method's ranking agrees with the published eQTL table's -log10 p."""
     ranked = agreement[agreement["spearman"].notna()]  # ISM scores only a few SNPs: no rank correlation
-    best = (ranked if len(ranked) else agreement)[f"top_{k}_overlap"].idxmax()
-    low = agreement.index[agreement["spearman"] < 0.1].tolist()
-    text = (f"The EUR373-style table lists only the SNP-gene pairs significant at FDR 5 %; unlisted SNPs rank last. "
-            f"Closest to the table in its top {k}: {METHOD_NAMES.get(best, best)} (mean overlap "
-            f"{agreement.loc[best, f'top_{k}_overlap']:.0%}, Spearman {agreement.loc[best, 'spearman']:.2f} "
-            f"over the SNPs both score). ")
-    if low:
-        text += f"Nearly unrelated to the table (Spearman < 0.1): {_names(low)}. "
-    return text + ("The marginal scan agrees by construction, being the same test on the same kind of data; "
-                   "agreement is not correctness where SNPs are in LD.")
+    best = agreement.loc[(ranked if len(ranked) else agreement)[f"top_{k}_overlap"].idxmax()]
+    return (f"The EUR373-style table lists only the SNP-gene pairs significant at FDR 5 %; unlisted SNPs rank last. "
+            f"Closest to the table in its top {k}: {_names([best.name])} (mean overlap "
+            f"{best[f'top_{k}_overlap']:.0%}, Spearman {best['spearman']:.2f} over the SNPs both score). "
+            + _listing("Nearly unrelated to the table (Spearman < 0.1): ",
+                       agreement.index[agreement["spearman"] < 0.1])
+            + "The marginal scan agrees by construction, being the same test on the same kind of data; "
+            "agreement is not correctness where SNPs are in LD.")
 
 
 def locus_text(genes: Sequence[str], simulated: bool) -> str:

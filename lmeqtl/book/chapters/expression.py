@@ -22,14 +22,9 @@ from lmeqtl.book import steps
 from lmeqtl.book.run import require_inputs
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.data.cohort import Cohort
-from lmeqtl.data.formats import (
-    Truth,
-    read_eqtl_table,
-    read_genes,
-    read_geuvadis_expression,
-    read_truth,
-)
+from lmeqtl.data.formats import read_eqtl_table, read_genes, read_geuvadis_expression
 from lmeqtl.data.paths import DataPaths
+from lmeqtl.data.truth import Truth, read_truth
 from lmeqtl.errors import InputError
 from lmeqtl.expression.comparison import (
     Comparison,

@@ -22,7 +22,7 @@ from lmeqtl.expression.features import genetic_value
 
 if TYPE_CHECKING:
     from lmeqtl.book.run import NotebookRun
-    from lmeqtl.data.formats import Truth
+    from lmeqtl.data.truth import Truth
 
 
 
