@@ -10,20 +10,8 @@ module             concept
 Everything is imported from here: ``from lmeqtl.config import FinetuneConfig, get_preset``.
 """
 
+from lmeqtl.config import sections
 from lmeqtl.config.presets import PRESETS, Preset, get_preset
-from lmeqtl.config.sections import (
-    PHASE3_SUPER_POPULATIONS,
-    EmbedConfig,
-    ExplainConfig,
-    ExpressionConfig,
-    FinetuneConfig,
-    GenotypeEvalConfig,
-    ModelConfig,
-    SimulationConfig,
-    TrainConfig,
-)
+from lmeqtl.config.sections import *  # noqa: F403 - every section dataclass (sections.__all__)
 
-__all__ = [
-    "PHASE3_SUPER_POPULATIONS", "PRESETS", "EmbedConfig", "ExplainConfig", "ExpressionConfig", "FinetuneConfig",
-    "GenotypeEvalConfig", "ModelConfig", "Preset", "SimulationConfig", "TrainConfig", "get_preset",
-]
+__all__ = ["PRESETS", "Preset", "get_preset", *sections.__all__]

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # 1000 Genomes Phase 3 super-population sizes (2504 people in all).
+__all__ = ["PHASE3_SUPER_POPULATIONS", "EmbedConfig", "ExplainConfig", "ExpressionConfig", "FinetuneConfig",
+           "GenotypeEvalConfig", "ModelConfig", "SimulationConfig", "TrainConfig"]
+
 PHASE3_SUPER_POPULATIONS = {"AFR": 661, "AMR": 347, "EAS": 504, "EUR": 503, "SAS": 489}
 
 
