@@ -6,7 +6,7 @@ PRESET ?= top10
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lmeqtl-installed
 
-.PHONY: help env beagle test lint book smoke-book bench clean
+.PHONY: help env beagle test lint book smoke-book weights bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,10 @@ book: $(STAMP) beagle  ## run the pipeline on PRESET (default top10) and build t
 
 smoke-book: $(STAMP)  ## the tiny CI preset of the book
 	$(BIN)/lmeqtl book --preset smoke
+
+# Hours on 2 CPU cores; resumable: run it again after an interruption (state in runs/weights-PRESET).
+weights: $(STAMP)  ## retrain the pretrained weights shipped in lmeqtl/weights/PRESET (lmeqtl weights)
+	$(BIN)/lmeqtl weights --preset $(PRESET)
 
 bench: $(STAMP)  ## CPU benchmarks -> benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks

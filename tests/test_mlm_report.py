@@ -54,8 +54,22 @@ def test_training_summary_counts_epochs_time_and_throughput():
     assert "no training curves" in mlm_report.pretrained_text("ckpt", False)
     assert "gives the curves" in mlm_report.pretrained_text("ckpt", True)
     assert mlm_report.last_validation(history())["val_masked_accuracy"] == 0.95
+    assert "stopping early" not in mlm_report.setup_text(dataclasses.replace(CONFIG, max_minutes=None), 10, 2)
     assert mlm_report.last_validation(history().drop(columns=["val_masked_accuracy"])) is None
     assert mlm_report.last_validation(None) is None
+
+
+def test_the_setup_says_which_weights_the_run_uses_and_why():
+    recipe = mlm_report.setup_text(CONFIG, 300, 60)
+    assert recipe.startswith("The model learns from the haplotypes of 300 people")
+    why = mlm_report.setup_text(CONFIG, 300, 60, why="this run was asked to retrain (`--retrain`)")
+    assert why.startswith("This run trains the model from scratch because this run was asked to retrain")
+    provenance = {"command": "lmeqtl weights --preset top10", "git_commit": "0123456789abcdef", "wall_seconds": 5400,
+                  "sittings": [{"hardware": {"cpu": "AMD EPYC", "torch_threads": 2}}] * 2}
+    text = mlm_report.shipped_text("/x/lmeqtl/weights/top10", provenance, recipe)
+    assert "(`lmeqtl/weights/top10`)" in text and "1.5 hours of training (2 sitting(s), last on AMD EPYC, 2 threads)" \
+        in text and "`0123456789`" in text and "--retrain" in text and text.endswith(recipe)
+    assert "not recorded" in mlm_report.shipped_text("w", None, recipe)
 
 
 def test_model_summary_lists_sizes_parameters_and_the_training_run():

@@ -33,7 +33,7 @@ from lmeqtl.config import Preset, get_preset
 from lmeqtl.data.io import write_json
 
 # The parameters every chapter's ``parameters`` cell defines; the runner passes all of them.
-STANDARD_PARAMETERS = ("step", "preset", "data_dir", "run_dir", "checkpoint", "device",
+STANDARD_PARAMETERS = ("step", "preset", "data_dir", "run_dir", "checkpoint", "retrain", "device",
                        "seed", "epochs", "overrides")
 DIGEST_CACHE = ".digests.json"  # in the run directory: {path: [size, mtime_ns, sha256]}
 PROVENANCE_FILE = "provenance.json"  # in each step's output directory
@@ -99,7 +99,7 @@ def _data_summary(run: NotebookRun, cache: dict[str, list]) -> tuple[str, str]:
 
 def notebook_setup(step: str, preset: str | Preset = "top10", data_dir: str | Path | None = None,
                    run_dir: str | Path | None = None, checkpoint: str | Path | None = None,
-                   device: str = "auto", seed: int | None = None, epochs: int | None = None,
+                   retrain: bool = False, device: str = "auto", seed: int | None = None, epochs: int | None = None,
                    overrides: dict[str, Any] | None = None, quiet: bool = False) -> NotebookRun:
     """Start a chapter: resolve the preset and device, print them, record them in the outputs.
 
@@ -114,7 +114,7 @@ def notebook_setup(step: str, preset: str | Preset = "top10", data_dir: str | Pa
     run = NotebookRun(step=step, preset=resolved, run_dir=run_dir.resolve(),
                       data_dir=Path(data_dir).resolve() if data_dir is not None else None,
                       checkpoint=Path(checkpoint).resolve() if checkpoint is not None else None,
-                      device=str(resolve_device(device)))
+                      device=str(resolve_device(device)), retrain=bool(retrain))
     run.out_dir.mkdir(parents=True, exist_ok=True)
     cache_path = run.run_dir / DIGEST_CACHE
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
@@ -122,7 +122,7 @@ def notebook_setup(step: str, preset: str | Preset = "top10", data_dir: str | Pa
     found = versions()
     write_json(run.out_dir / PROVENANCE_FILE, {
         "step": step, "preset": resolved.to_dict(), "device": _device_name(run.device),
-        "data": data_fingerprint, "seed": seed, "epochs": epochs, "overrides": overrides or {},
+        "data": data_fingerprint, "seed": seed, "epochs": epochs, "retrain": bool(retrain), "overrides": overrides or {},
         "checkpoint": fingerprint(file_digests(run.checkpoint, cache)), "versions": found,
         "lmeqtl_source": package_fingerprint(),
     })

@@ -92,6 +92,7 @@ class RunSettings:
     run_dir: Path
     data_dir: Path | None = None
     checkpoint: Path | None = None
+    retrain: bool = False
     device: str = "auto"
     seed: int | None = None
     epochs: int | None = None
@@ -107,7 +108,7 @@ class RunSettings:
 
         return {"step": step.name, "preset": self.preset, "data_dir": text(self.data_dir),
                 "run_dir": text(self.run_dir), "checkpoint": text(self.checkpoint),
-                "device": self.device, "seed": self.seed, "epochs": self.epochs,
+                "retrain": self.retrain, "device": self.device, "seed": self.seed, "epochs": self.epochs,
                 "overrides": dict(self.overrides)}
 
     def command(self) -> str:
@@ -117,6 +118,8 @@ class RunSettings:
                             ("--seed", self.seed), ("--epochs", self.epochs)):
             if value is not None:
                 words.append(f"{flag} {value}")
+        if self.retrain:
+            words.append("--retrain")
         if self.device != "auto":
             words.append(f"--device {self.device}")
         words += [f"--set {key}={value!r}" for key, value in self.overrides.items()]

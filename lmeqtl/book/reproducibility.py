@@ -14,6 +14,7 @@ from lmeqtl.book.notebook import PROVENANCE_FILE
 from lmeqtl.book.pipeline import RunSettings, Step, stale_steps
 from lmeqtl.book.provenance import package_fingerprint, seeds, versions
 from lmeqtl.book.steps import DATA as DATA_STEP
+from lmeqtl.config import Preset
 from lmeqtl.data.io import read_json
 
 MAX_FILES_LISTED = 40  # per step, on the reproducibility page
@@ -38,6 +39,19 @@ def _step_provenance(run_dir: Path, step: str) -> dict[str, Any]:
     return read_json(path) if path.exists() else {}
 
 
+def _determinism_text(preset: Preset) -> str:
+    """What the same seeds promise for this run's settings (a wall-clock budget breaks the promise)."""
+    budgets = [f"`{section}.max_minutes` = {minutes:g}" for section, minutes in
+               (("train", preset.train.max_minutes), ("finetune", preset.finetune.max_minutes)) if minutes]
+    if budgets:
+        return (f"This run set a wall-clock budget ({', '.join(budgets)}): how much it trained depended on the "
+                "machine's speed and load, so a rebuild can give other numbers.")
+    return ("Training lengths are fixed numbers of epochs, never a wall-clock budget, so on a CPU the same seeds "
+            "and package versions give the same numbers at any machine load (another CPU model can differ in the "
+            "last digits where the math library picks other kernels); on a GPU some kernels are not "
+            "deterministic, so results can differ in the last digits.")
+
+
 def render_reproducibility(settings: RunSettings, steps: list[Step], state: dict[str, Any]) -> str:
     """The reproducibility page (MyST markdown): command, seeds, versions, steps, fingerprints."""
     run_dir = Path(settings.run_dir).resolve()
@@ -51,8 +65,7 @@ def render_reproducibility(settings: RunSettings, steps: list[Step], state: dict
         "step re-runs only when its notebook, parameters, preset, the lmeqtl source, the package "
         "versions, its data or an upstream step's outputs change.", "",
         "## Rebuild this book", "", "```bash", settings.command(), "```", "",
-        "On CPU, the same seeds give bit-identical numbers; on a GPU, some kernels are not "
-        "deterministic, so results can differ in the last digits.", "",
+        _determinism_text(preset), "",
         "## Seeds", "",
         *_table(["setting", "seed"], [[f"`{k}`", v] for k, v in seeds(preset.to_dict()).items()]),
         "## Software", "",

@@ -64,6 +64,7 @@ class NotebookRun:
     data_dir: Path | None
     checkpoint: Path | None
     device: str
+    retrain: bool = False  # train the MLM even when the shipped weights fit
 
     @property
     def out_dir(self) -> Path:
@@ -267,6 +268,34 @@ def load_run_model(run: NotebookRun, device: str | torch.device | None = None) -
     if path.is_file():
         return load_original_weights(path, original_gene_order(run_data_paths(run).dataset), device)
     return load_checkpoint(path, device)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Where step ``01_train_mlm`` gets its model: a checkpoint to use, or None to train, and why."""
+
+    checkpoint: Path | None  # the given or shipped checkpoint; None: train from scratch
+    source: str  # "given", "shipped" or "train"
+    reason: str  # why the shipped weights are not used ("" when they are, or a checkpoint was given)
+
+
+def choose_model(run: NotebookRun, cohort: Cohort) -> ModelChoice:
+    """A given ``--checkpoint`` first; else the weights lmeqtl ships for the preset when they fit the
+    cohort (data fingerprint), model and training settings, unless ``run.retrain``; else train."""
+    from lmeqtl.mlm import weights
+    from lmeqtl.mlm.batches import cohort_fingerprint
+
+    if run.checkpoint is not None:
+        return ModelChoice(run_checkpoint(run), "given", "")
+    if run.retrain:
+        return ModelChoice(None, "train", "this run was asked to retrain (`--retrain`)")
+    shipped = weights.shipped_weights(run.preset.name)
+    if shipped is None:
+        return ModelChoice(None, "train", f"lmeqtl ships no weights for the {run.preset.name} preset")
+    why = weights.mismatch(shipped, run.preset.model, run.preset.train, cohort_fingerprint(cohort))
+    if why is not None:
+        return ModelChoice(None, "train", f"the shipped weights do not fit this run: {why}")
+    return ModelChoice(shipped, "shipped", "")
 
 
 def save_run_checkpoint(run: NotebookRun, trained: str | os.PathLike[str]) -> Path:

@@ -38,7 +38,8 @@ step = "{step}"  # this notebook; its outputs go to run_dir/step
 preset = "{preset}"  # smoke | top10 | top10-gpu | top100 (see `lmeqtl presets`)
 data_dir = None  # a real-data directory (see "Using real data"); None: the simulated cohort
 run_dir = None  # where every step's outputs live; None: runs/<preset>
-checkpoint = None  # a pretrained MLM checkpoint; None: the one 01_train_mlm trained
+checkpoint = None  # a pretrained MLM checkpoint; None: the shipped weights when they fit, else train
+retrain = False  # True: train the MLM from scratch even when shipped weights fit
 device = "auto"  # "auto": cuda when a GPU is visible, else cpu
 seed = None  # replaces every seed of the preset; None: the preset's seeds
 epochs = None  # MLM training epochs; None: the preset's
@@ -48,8 +49,8 @@ SETUP_CELL = '''\
 from lmeqtl.book.notebook import glue, notebook_setup
 
 run = notebook_setup(step, preset, data_dir=data_dir, run_dir=run_dir,
-                     checkpoint=checkpoint, device=device, seed=seed,
-                     epochs=epochs, overrides=overrides)'''
+                     checkpoint=checkpoint, retrain=retrain, device=device,
+                     seed=seed, epochs=epochs, overrides=overrides)'''
 
 
 def notebook_template(step: str, title: str, summary: str = "", preset: str = "top10") -> nbformat.NotebookNode:

@@ -25,6 +25,7 @@ COMMANDS: dict[str, Command] = {
     "simulate": Command("lmeqtl.cli.simulate", "simulate a 1000 Genomes-like cohort with known eQTLs (real formats)"),
     "prepare": Command("lmeqtl.cli.prepare", "VCFs + panel + gene TSS list -> dataset.parquet + meta.csv.gz"),
     "train": Command("lmeqtl.cli.train", "train the haplotype masked language model (resumable; DDP via torchrun)"),
+    "weights": Command("lmeqtl.cli.weights", "make the pretrained weights lmeqtl ships for a preset (resumable)"),
     "evaluate": Command("lmeqtl.cli.evaluate", "masked accuracy, recall and IQS of a trained model, by MAF bin"),
     "rq1": Command("lmeqtl.cli.rq1", "RQ1: genotype reconstruction, MLM vs Beagle 5 vs most frequent genotype, by MAF bin"),
     "embed": Command("lmeqtl.cli.embed", "haplotype embeddings of a trained model (single, masked or rolling; resumable)"),

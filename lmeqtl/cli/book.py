@@ -46,7 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "data' page); default: the simulated cohort")
     parser.add_argument("--run-dir", type=Path, help="where the steps write their outputs, executed "
                         "notebooks and records (default: runs/PRESET in the repository)")
-    parser.add_argument("--checkpoint", type=Path, help="a pretrained MLM checkpoint (training is skipped)")
+    parser.add_argument("--checkpoint", type=Path, help="a pretrained MLM checkpoint (training is skipped); "
+                        "default: the weights lmeqtl ships for the preset when they fit the cohort and settings")
+    parser.add_argument("--retrain", action="store_true", help="train the MLM from scratch even when the "
+                        "shipped weights fit")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto, "
                         "which picks cuda when a GPU is visible)")
     parser.add_argument("--seed", type=int, help="replace every seed of the preset")
@@ -71,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = RunSettings(
         preset=args.preset, run_dir=args.run_dir or default_run_dir(args.preset),
-        data_dir=args.data_dir, checkpoint=args.checkpoint, device=args.device,
+        data_dir=args.data_dir, checkpoint=args.checkpoint, retrain=args.retrain, device=args.device,
         seed=args.seed, epochs=args.epochs, overrides=dict(args.overrides))
     try:
         print(settings.resolved_preset().describe())

@@ -106,7 +106,7 @@ class TrainConfig:
     test_max_haplotypes: int | None = None  # chapter 01 scores a seeded subset of the test haplotypes
     val_batch_size: int = 16
     validate_every: int = 1  # epochs
-    max_minutes: float | None = None  # stop after this wall time (CPU presets)
+    max_minutes: float | None = None  # stop after this wall time: a user option, never a preset default
     seed: int = 1
 
 

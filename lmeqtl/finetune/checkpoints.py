@@ -26,7 +26,7 @@ import torch
 
 from lmeqtl import __version__
 from lmeqtl.config import FinetuneConfig
-from lmeqtl.data.io import atomic_path, sha256_file, write_json
+from lmeqtl.data.io import sha256_file, write_json
 from lmeqtl.errors import InputError
 from lmeqtl.finetune.model import ExpressionModel
 from lmeqtl.mlm.checkpoint import (
@@ -34,6 +34,7 @@ from lmeqtl.mlm.checkpoint import (
     load_checkpoint,
     load_state_dict_file,
     read_format_info,
+    save_torch_file,
 )
 
 FORMAT, FORMAT_VERSION = "lmeqtl-finetuned-expression", 1
@@ -47,9 +48,8 @@ def save_finetuned(path_dir: str | os.PathLike[str], model: ExpressionModel, *, 
     """Write ``finetuned.pt`` (``state``, default the model's current one) + ``finetune.json``."""
     path_dir = Path(path_dir)
     path_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path_dir / WEIGHTS_FILE) as tmp:
-        torch.save(state if state is not None else model.finetuned_state(), tmp)
-        digest = sha256_file(tmp)
+    save_torch_file(state if state is not None else model.finetuned_state(), path_dir / WEIGHTS_FILE)
+    digest = sha256_file(path_dir / WEIGHTS_FILE)
     info = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "pretrained": {"path": str(Path(pretrained).resolve()), "weights_sha256": pretrained_sha256},

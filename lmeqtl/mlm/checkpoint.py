@@ -63,6 +63,16 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def save_torch_file(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save(obj)`` to ``path`` atomically, with the same bytes for the same tensors.
+
+    Saved to a path, the zip archive names its records after the file, and ``atomic_path``'s
+    temporary name differs every time; saved through a file object the name is fixed.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+
+
 def save_checkpoint(
     path_dir: str | os.PathLike[str],
     model: HaplotypeMLM,
@@ -81,9 +91,8 @@ def save_checkpoint(
     path_dir = Path(path_dir)
     path_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    with atomic_path(path_dir / WEIGHTS_FILE) as tmp:
-        torch.save(state, tmp)
-        digest = sha256_file(tmp)
+    save_torch_file(state, path_dir / WEIGHTS_FILE)
+    digest = sha256_file(path_dir / WEIGHTS_FILE)
     info = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "model_config": dataclasses.asdict(model.config), "n_genes": model.n_genes,

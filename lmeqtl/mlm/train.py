@@ -48,6 +48,7 @@ from lmeqtl.mlm.checkpoint import (
     load_original_weights,
     load_torch_file,
     save_checkpoint,
+    save_torch_file,
 )
 from lmeqtl.mlm.evaluate import autocast, run_evaluation
 from lmeqtl.mlm.model import HaplotypeMLM
@@ -249,8 +250,7 @@ def train_mlm(
                             epoch=epoch, metrics=metrics, train_config=dataclasses.asdict(train_cfg))
             state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "history": history}
-            with atomic_path(output_dir / STATE_FILE) as tmp:
-                torch.save(state, tmp)
+            save_torch_file(state, output_dir / STATE_FILE)
             _write_history(output_dir, history)
             if progress:
                 shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}

@@ -58,10 +58,11 @@ def checkpoint_history(checkpoint: str | os.PathLike[str]) -> pd.DataFrame | Non
     """The ``history.csv`` of the training run that wrote a checkpoint directory, if it is still next to it.
 
     ``lmeqtl train`` writes ``OUTPUT_DIR/checkpoint/`` and ``OUTPUT_DIR/history.csv``; the book
-    copies the checkpoint to ``01_train_mlm/checkpoint/`` next to ``01_train_mlm/training/``.
+    copies the checkpoint to ``01_train_mlm/checkpoint/`` next to ``01_train_mlm/training/``;
+    shipped weights (``lmeqtl/weights/PRESET``) keep it inside the checkpoint directory.
     """
     path = Path(checkpoint)
-    for candidate in (path.parent / "history.csv", path.parent / "training" / "history.csv"):
+    for candidate in (path / "history.csv", path.parent / "history.csv", path.parent / "training" / "history.csv"):
         if path.is_dir() and candidate.is_file():
             return pd.read_csv(candidate)
     return None
@@ -196,15 +197,20 @@ def is_full_size(config: ModelConfig) -> bool:
 
 
 
-def setup_text(config: TrainConfig, n_fit: int, n_validation: int) -> str:
-    """The prose on how the model trains: data, crops, masking, optimiser, budget (from the preset)."""
+def setup_text(config: TrainConfig, n_fit: int, n_validation: int, why: str = "") -> str:
+    """The prose on how the model trains: data, crops, masking, optimiser, budget (from the preset).
+
+    ``why``: why this run trains instead of using shipped weights (a clause, e.g. ``"this run
+    was asked to retrain"``).
+    """
     crops = (f"random crops of {config.crop_length:,} SNPs" if config.crop_length else "whole sequences")
     epoch = (f"{config.epoch_size:,} haplotypes drawn afresh each epoch" if config.epoch_size
              else "every haplotype once per epoch")
     validation = (f"{config.val_max_haplotypes:,} fixed whole haplotypes" if config.val_max_haplotypes
                   else "every whole haplotype")
     budget = (f", stopping early when {config.max_minutes:g} minutes are spent" if config.max_minutes else "")
-    return (f"The model learns from the haplotypes of {n_fit:,} people of the train split, on {crops} in batches "
+    because = f"This run trains the model from scratch because {why}. " if why else ""
+    return (f"{because}The model learns from the haplotypes of {n_fit:,} people of the train split, on {crops} in batches "
             f"of {config.batch_size} ({epoch}). In each haplotype {100 * config.mask_rate:.0f} % of the positions "
             f"outside an edge frame of {config.edge_frame} are selected ({config.mask_strategy.replace('_', '-')} "
             f"masking) and the loss is the cross-entropy of their alleles. Adam with a learning rate of "
@@ -212,6 +218,26 @@ def setup_text(config: TrainConfig, n_fit: int, n_validation: int) -> str:
             f"runs for up to {config.epochs} epochs{budget}. Fold {config.fold} of {config.n_folds} of the train "
             f"split's people ({n_validation:,}) is held out for validation, scored after each epoch on "
             f"{validation} with uniform masks fixed by the seed, so that the epochs are comparable.")
+
+
+def shipped_text(checkpoint: str, provenance: dict[str, Any] | None, recipe: str) -> str:
+    """The prose when the run uses the weights lmeqtl ships (``recipe``: :func:`setup_text` of their settings)."""
+    made = "how they were made is not recorded"
+    if provenance:
+        hours = provenance.get("wall_seconds", math.nan) / 3600
+        sittings = provenance.get("sittings") or [{}]
+        machine = sittings[-1].get("hardware", {})
+        where = machine.get("gpu") or f"{machine.get('cpu', 'an unrecorded CPU')}, {machine.get('torch_threads', '?')} threads"
+        made = (f"`{provenance.get('command', 'lmeqtl weights')}` (`make weights`) made them at commit "
+                f"`{str(provenance.get('git_commit'))[:10]}` in {hours:.1f} hours of training ({len(sittings)} "
+                f"sitting(s), last on {where})")
+    shown = Path(checkpoint)
+    shown = Path(*shown.parts[-3:]) if shown.parent.name == "weights" else shown  # lmeqtl/weights/PRESET
+    return (f"This run uses the pretrained weights that lmeqtl ships for this preset (`{shown}`): they were "
+            "trained on this very cohort (the data fingerprint matches) with the model and training settings of "
+            f"the preset, so nothing is trained here; {made}. Their stored training history gives the curves "
+            "below. `lmeqtl book --retrain` trains the same recipe from scratch instead, and any change of "
+            f"the cohort or of those settings does so by itself.\n\nThe recipe: {recipe}")
 
 
 def pretrained_text(checkpoint: str, has_history: bool) -> str:
