@@ -210,6 +210,11 @@ def preset_text(config, preset: str) -> str:
             f"on a CPU.")
 
 
+def _time_budget(counts: pd.Series) -> str:
+    """Runs cut by a user's wall-clock budget (presets set none), in words; nothing when there were none."""
+    return f", {counts['time']} on the time budget" if counts.get("time", 0) else ""
+
+
 def training_text(result, config) -> str:
     """Cost and early stopping of the runs, in words."""
     folds = result.folds
@@ -218,7 +223,7 @@ def training_text(result, config) -> str:
     at_zero = int((folds["best_epoch"] == 0).sum())
     return (f"Caching the frozen stages took {cache:.0f} s for all genes, and training {folds['seconds'].sum():.0f} s "
             f"({folds['seconds'].mean():.1f} s per gene and fold). {counts.get('patience', 0)} of {len(folds)} runs "
-            f"stopped early, {counts.get('time', 0)} on the time budget; the kept epoch was {folds['best_epoch'].median():.0f} "
+            f"stopped early{_time_budget(counts)}; the kept epoch was {folds['best_epoch'].median():.0f} "
             f"on median, and {at_zero} runs kept epoch 0 (no epoch predicted the validation people better than the "
             f"training mean, so those folds predict the mean).")
 
