@@ -33,7 +33,8 @@ class SimulationConfig:
     the TSS on a ``tss_scale_bp`` scale, ``active_mark_enrichment``-fold more often in
     active-mark peaks, a share ``causal_ld_fraction`` picked in LD with an earlier one),
     ``interaction_fraction`` of the genetic variance from a cis (same-haplotype)
-    interaction of two causal SNPs (0 = additive only), replicate libraries for a share
+    interaction of two causal SNPs (0 = additive only; ``interaction_fractions`` sets it per
+    gene, the haplotypes unchanged), replicate libraries for a share
     ``replicate_fraction`` of people with technical noise ``technical_sd`` (log scale).
     """
 
