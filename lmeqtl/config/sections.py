@@ -33,7 +33,8 @@ class SimulationConfig:
     the TSS on a ``tss_scale_bp`` scale, ``active_mark_enrichment``-fold more often in
     active-mark peaks, a share ``causal_ld_fraction`` picked in LD with an earlier one),
     ``interaction_fraction`` of the genetic variance from a cis (same-haplotype)
-    interaction of two causal SNPs (0 = additive only), replicate libraries for a share
+    interaction of two causal SNPs (0 = additive only; ``interaction_fractions`` sets it per
+    gene, the haplotypes unchanged), replicate libraries for a share
     ``replicate_fraction`` of people with technical noise ``technical_sd`` (log scale).
     """
 
@@ -64,6 +65,10 @@ class SimulationConfig:
     eqtl_fdr: float = 0.05
     eqtl_min_maf: float = 0.05
     seed: int = 1
+    # per-gene interaction fractions in gene order, repeated over the genes (e.g. (0.6, 0.0): every other
+    # gene 0.6, the rest additive); a gene given > 0 gets at least 2 causal SNPs. Empty: every gene
+    # interaction_fraction. Expression only: the haplotypes do not change.
+    interaction_fractions: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,18 @@ class ExpressionConfig:
     ci_level: float = 0.95
     n_jobs: int = 1
     seed: int = 1
+    # contextual SNP representations (lmeqtl.expression.contextual), all chosen inside each outer training
+    # fold: the context_top_k SNPs most associated with expression and context_neighbours SNPs either side;
+    # the MLM's states (block context_layer, one unmasked pass) at each, projected on context_components
+    # PCs per SNP, summed over the two haplotypes, then context_model (inner CV). Sized for 373 people.
+    context_top_k: int = 20
+    context_neighbours: int = 2
+    context_components: int = 4
+    context_layer: int = -1
+    context_model: str = "elasticnet"  # elasticnet | ridge | lasso (lmeqtl.expression.models)
+    context_batch_size: int = 16  # haplotypes per forward pass when extracting states
+    # the LM method the chapters test against the baselines, fixed before the run (as reference_method)
+    headline_method: str = "contextual:elasticnet"
 
 
 @dataclass(frozen=True)
