@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     sittings = [json.loads(line) for line in (work_dir / SITTINGS_FILE).read_text().splitlines() if line.strip()]
     last = {k: v for k, v in history.iloc[-1].items() if str(k).startswith("val_")}
     provenance = {
-        "preset": preset.name, "command": f"lmeqtl weights --preset {preset.name}", "make": "make weights",
+        "preset": preset.name, "make": "make weights",
+        "command": f"lmeqtl weights --preset {preset.name}" + (f" --threads {args.threads}" if args.threads else ""),
         "lmeqtl_version": __version__, "git_commit": git_commit(),
         "data_fingerprint": cohort_fingerprint(cohort), "simulation": weights.json_plain(preset.to_dict()["simulation"]),
         "model": weights.json_plain(preset.to_dict()["model"]), "train": weights.json_plain(preset.to_dict()["train"]),
