@@ -1,5 +1,5 @@
 # The README's two commands are `make book` and `make test`; both create or refresh
-# the local virtualenv (.venv) from the pins in pyproject.toml + constraints.txt first.
+# the local virtualenv (.venv) at the exact versions of constraints.txt (the lock) first.
 PYTHON ?= python3
 VENV   ?= .venv
 PRESET ?= top10

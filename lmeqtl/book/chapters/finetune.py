@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lmeqtl.book import steps
+from lmeqtl.book.chapters import NO_TRUTH
 from lmeqtl.data.cohort import Cohort
 from lmeqtl.errors import InputError
 from lmeqtl.expression.features import genetic_value
@@ -102,12 +103,13 @@ WINDOW_MEAN = "ridge:window_mean"  # ridge on the mean of the same frozen states
 BASELINE_ORDER = ("predixcan", "lead_snp_cv", "lead_snp", "oracle")
 
 
-def quick_baselines() -> list:
+def quick_baselines(truth: bool = True) -> list:
     """RQ4's baselines without PrediXcan (its nested elastic net on every window SNP takes minutes per
-    gene on a CPU): what the chapter computes itself when the book has no RQ2 step."""
+    gene on a CPU): what the chapter computes itself when the book has no RQ2 step (``truth=False``:
+    real data, without the oracle)."""
     from lmeqtl.expression import baseline_methods
 
-    return [m for m in baseline_methods() if m.name != "predixcan"]
+    return [m for m in baseline_methods(truth) if m.name != "predixcan"]
 
 
 def window_mean_predictions(result, expression: pd.DataFrame, folds: pd.Series, covariates, config) -> pd.DataFrame:
@@ -272,8 +274,8 @@ def attention_text(config, near: pd.DataFrame | None) -> str:
     if config.pooling != "attention":
         return "This run pools by the mean, so the head has no per-SNP weights to show; RQ5 attributes its predictions."
     if near is None:
-        return ("The figure shows each gene's learned weight per SNP. The causal SNPs of real data are unknown; RQ5 "
-                "compares attributions with the eQTL p-values.")
+        return (f"The figure shows each gene's learned weight per SNP. {NO_TRUTH} the causal SNPs are unknown, so "
+                "the weights are not compared with them here; RQ5 compares attributions with the eQTL p-values.")
     usable = near[near["n_causal_in_window"] > 0]
     return (f"The learned weights (figure) put on average {usable['mass_near_causal'].mean():.1%} of their mass within "
             f"7 SNPs (the encoder's reach) of a causal SNP, where uniform weights would put "
