@@ -75,7 +75,7 @@ def test_same_seed_same_bytes_other_seed_other_genotypes(smoke, tmp_path):
     assert again["files"] == {k: v for k, v in manifest["files"].items() if k in again["files"]}
     other = simulate_cohort(dataclasses.replace(SMOKE, seed=2), tmp_path / "other", preset="smoke", progress=False)
     assert other["files"]["vcf/chr1.vcf.gz"] != manifest["files"]["vcf/chr1.vcf.gz"]
-    assert cli.main(["simulate", "--preset", "smoke", "--out", str(tmp_path / "other")]) == 1  # not empty
+    assert cli.main(["simulate", "--preset", "smoke", "--out", str(tmp_path / "other")]) == 2  # not empty
 
 
 def test_prepare_on_smoke_agrees_with_the_truth(smoke):
