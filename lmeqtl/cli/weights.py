@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from lmeqtl.book.steps import DATA
     from lmeqtl.config import get_preset
     from lmeqtl.data.cohort import load_cohort
+    from lmeqtl.data.io import atomic_path
     from lmeqtl.mlm import weights
     from lmeqtl.mlm.batches import cohort_fingerprint
     from lmeqtl.mlm.checkpoint import git_commit
@@ -62,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
     sitting = {"started": started_at, "wall_seconds": round(time.monotonic() - started, 1),
                "epochs_done": int(history["epoch"].max()) if len(history) else 0, "device": device,
                "hardware": weights.hardware(), "git_commit": git_commit()}
-    with open(work_dir / SITTINGS_FILE, "a") as log:
-        log.write(json.dumps(sitting) + "\n")
+    log = work_dir / SITTINGS_FILE
+    earlier = log.read_text() if log.is_file() else ""
+    with atomic_path(log) as tmp:
+        tmp.write_text(earlier + json.dumps(sitting) + "\n")
     done = len(history) and int(history["epoch"].max()) == preset.train.epochs
     if not done:
         print(f"training stopped at epoch {sitting['epochs_done']} of {preset.train.epochs}; "

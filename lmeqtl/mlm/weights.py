@@ -27,7 +27,7 @@ from typing import Any
 
 from lmeqtl.config import ModelConfig, TrainConfig
 from lmeqtl.data.cohort import Cohort
-from lmeqtl.data.io import read_json, write_json
+from lmeqtl.data.io import atomic_path, read_json, write_json
 from lmeqtl.mlm.checkpoint import read_checkpoint_info
 from lmeqtl.mlm.model import HaplotypeMLM
 
@@ -119,7 +119,8 @@ def publish(training_dir: str | os.PathLike[str], target: str | os.PathLike[str]
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(training_dir / "checkpoint", partial)
-    shutil.copy2(training_dir / HISTORY_FILE, partial / HISTORY_FILE)
+    with atomic_path(partial / HISTORY_FILE) as tmp:
+        shutil.copy2(training_dir / HISTORY_FILE, tmp)
     write_json(partial / PROVENANCE_FILE, provenance)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
