@@ -141,3 +141,19 @@ def test_limitations_are_a_markdown_list():
     text = summary.limitations_text(_results(), simulated=True, full_size_model=False)
     lines = [line for line in text.splitlines() if line]
     assert len(lines) >= 3 and all(line.startswith("- ") for line in lines)
+
+
+def test_forest_plot_names_odds_ratios_of_zero_and_infinity():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lmeqtl.explain.plots import plot_enrichment_forest
+
+    edge = _enrichment("elastic_net", 0.5, 0.5).assign(odds_ratio=[0.0, np.inf], ci_low=[0.0, 0.5],
+                                                       ci_high=[5.0, np.inf])
+    fig = plot_enrichment_forest(pd.concat([_enrichment("susie_pip", 0.001, 0.004), edge]))
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("no top SNP in the peaks" in t for t in texts) and any("every top SNP" in t for t in texts)
+    assert fig.get_size_inches()[0] <= 7.5
+    plain = plot_enrichment_forest(_enrichment("susie_pip", 0.001, 0.004))
+    assert not any("top SNP in the peaks" in t.get_text() for t in plain.axes[0].get_legend().get_texts())
