@@ -157,3 +157,20 @@ def test_forest_plot_names_odds_ratios_of_zero_and_infinity():
     assert fig.get_size_inches()[0] <= 7.5
     plain = plot_enrichment_forest(_enrichment("susie_pip", 0.001, 0.004))
     assert not any("top SNP in the peaks" in t.get_text() for t in plain.axes[0].get_legend().get_texts())
+
+
+def test_the_set_up_cell_is_hidden_on_every_page():
+    """The notebook_setup(...) boilerplate shows no code on the pages (01 is the lead's; it follows)."""
+    from pathlib import Path
+
+    import nbformat
+
+    from lmeqtl.book.template import SETUP_TAGS, notebook_template
+
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    paths = [p for p in sorted(root.glob("*.ipynb")) if not p.name.startswith("01_")]
+    for path in paths:
+        setup = [c for c in nbformat.read(path, as_version=4).cells if "notebook_setup(" in c.source]
+        assert setup and set(SETUP_TAGS) <= set(setup[0].metadata.get("tags", [])), path.name
+    new = [c for c in notebook_template("99_new", "New").cells if "notebook_setup(" in c.source]
+    assert "remove-input" in new[0].metadata["tags"]

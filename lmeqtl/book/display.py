@@ -45,7 +45,7 @@ def display_table(table: pd.DataFrame, *, digits: int = 3, index: bool | None = 
     if index is None:
         index = not row_numbers
     if index:
-        frame = frame.reset_index()
+        frame = frame.rename_axis([n or "" for n in frame.index.names]).reset_index()
     if columns:
         frame = frame.rename(columns={c: columns[c] for c in frame.columns if c in columns})
     frame.columns = [str(c) for c in frame.columns]

@@ -169,6 +169,21 @@ def control_verdict(control: pd.DataFrame, alpha: float = 0.05) -> dict[str, flo
             "leakage": bool(count_p < alpha or mean_p < alpha)}
 
 
+def summary_table(summary: pd.DataFrame, methods: list[str] | None = None) -> pd.DataFrame:
+    """:func:`~lmeqtl.expression.evaluation.summarise` rows for the page: readable method names and
+    columns, and the share of the oracle's R² in words ("below 0 %" when the R² is negative)."""
+    from lmeqtl.book.chapters.names import method_label
+    from lmeqtl.book.chapters.summary import ceiling_share
+
+    rows = summary if methods is None else summary[summary["method"].isin(methods)]
+    table = pd.DataFrame({"method": rows["method"].map(method_label), "genes": rows["n_genes"],
+                          "mean r": rows["mean_r"], "median r": rows["median_r"], "mean R²": rows["mean_r2"],
+                          "genes p < 0.05": rows["n_significant"]})
+    if np.isfinite(rows["ceiling_fraction"]).any():
+        table["share of oracle R²"] = rows["ceiling_fraction"].map(ceiling_share)
+    return table.reset_index(drop=True)
+
+
 def score(predictions: pd.DataFrame, config: ExpressionConfig, inputs: ExpressionInputs | None = None) -> pd.DataFrame:
     """Per (method, gene) r, R² and bootstrap CIs; with ``inputs``, the eQTL table's in-sample |rvalue| too."""
     results = gene_results(predictions, n_bootstrap=config.n_bootstrap, level=config.ci_level, seed=config.seed)

@@ -51,6 +51,15 @@ COLUMN_NAMES = {
     "wins_a": "wins", "wins_b": "losses", "ties": "ties", "wilcoxon_p": "Wilcoxon p", "sign_test_p": "sign test p",
     "min_attainable_p": "smallest possible p", "effect_size": "effect size d", "power_wilcoxon": "power (Wilcoxon)",
     "power_sign": "power (sign test)", "alpha": "α",
+    # RQ1
+    "maf_bin": "MAF bin", "n_snps": "SNPs", "n_genotypes": "genotypes", "genotype_accuracy": "genotype accuracy",
+    "iqs": "per-SNP IQS", "iqs_pooled": "pooled IQS", "dosage_r2": "dosage r²", "allele_accuracy": "allele accuracy",
+    "allele_iqs": "allele IQS", "cosine_mean": "mean cosine", "pearson_per_dim_mean": "mean r per dimension",
+    # RQ3
+    "best_epoch": "kept epoch",
+    # RQ5
+    "average_precision": "average precision", "random_average_precision": "random ranking",
+    "ap_over_random": "× random", "spearman": "Spearman",
 }
 
 
