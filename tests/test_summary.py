@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmeqtl.book.chapters import summary, summary_tables
+from lmeqtl.book.chapters import names, summary, summary_tables
 
 GENES = [f"G{i}" for i in range(6)]
 
@@ -82,7 +82,7 @@ def test_section_tables_show_the_ceiling_share_only_where_it_means_something(run
     assert expression.loc["lead SNP (eQTL table)", "share of oracle R²"] == "below 0 %"
     assert expression.loc["oracle (true genetic value)", "share of oracle R²"] == "100%"
     assert list(expression["question"])[:2] == ["RQ2", "RQ2"] and list(expression["question"])[-1] == "ceiling"
-    assert summary.ceiling_share(-3.55) == "below 0 %" and summary.ceiling_share(0.456) == "46%"
+    assert names.ceiling_share(-3.55) == "below 0 %" and names.ceiling_share(0.456) == "46%"
 
 
 def test_answers_use_the_pre_specified_method_and_count_wins(run_dir):

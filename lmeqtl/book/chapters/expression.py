@@ -172,8 +172,7 @@ def control_verdict(control: pd.DataFrame, alpha: float = 0.05) -> dict[str, flo
 def summary_table(summary: pd.DataFrame, methods: list[str] | None = None) -> pd.DataFrame:
     """:func:`~lmeqtl.expression.evaluation.summarise` rows for the page: readable method names and
     columns, and the share of the oracle's R² in words ("below 0 %" when the R² is negative)."""
-    from lmeqtl.book.chapters.names import method_label
-    from lmeqtl.book.chapters.summary import ceiling_share
+    from lmeqtl.book.chapters.names import ceiling_share, method_label
 
     rows = summary if methods is None else summary[summary["method"].isin(methods)]
     table = pd.DataFrame({"method": rows["method"].map(method_label), "genes": rows["n_genes"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 MODEL_NAMES = {"ols": "OLS", "ridge": "ridge", "lasso": "lasso", "elasticnet": "elastic net",
@@ -103,3 +104,11 @@ def listing(names: Iterable[str]) -> str:
     """``A``, ``A and B``, ``A, B and C``."""
     names = list(names)
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+
+
+def ceiling_share(fraction: float) -> str:
+    """The share of the oracle's R² in words: a percentage, or "below 0 %" when the R² is negative
+    (predictions further from the truth than the mean; a percentage of that means nothing)."""
+    if not np.isfinite(fraction):
+        return "n/a"
+    return "below 0 %" if fraction < 0 else f"{fraction:.0%}"

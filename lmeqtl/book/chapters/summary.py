@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from lmeqtl.book import steps
-from lmeqtl.book.chapters.names import WINDOW_MEAN, describe_method, listing, method_label
+from lmeqtl.book.chapters.names import (
+    WINDOW_MEAN,
+    ceiling_share,
+    describe_method,
+    listing,
+    method_label,
+)
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.expression.evaluation import add_ceiling, compare_to, summarise
 
@@ -204,14 +210,6 @@ def rq2_answer(results: BookResults) -> str:
         text += (f"; the best of the {len(embedding_methods(expression))} embedding methods on these genes is "
                  f"{method_label(best)} (mean r {summary.loc[best, 'mean_r']:.3f}, chosen after the fact)")
     return text + "." + leakage_sentence(results.control)
-
-
-def ceiling_share(fraction: float) -> str:
-    """The share of the oracle's R² in words: a percentage, or "below 0" when the R² is negative
-    (predictions further from the truth than the mean; a percentage of that means nothing)."""
-    if not np.isfinite(fraction):
-        return "n/a"
-    return "below 0 %" if fraction < 0 else f"{fraction:.0%}"
 
 
 def rq3_answer(results: BookResults) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lmeqtl.book.chapters.names import method_label
-from lmeqtl.book.chapters.summary import BookResults, ceiling_share, expression_summary, rq1_overall
+from lmeqtl.book.chapters.names import ceiling_share, method_label
+from lmeqtl.book.chapters.summary import BookResults, expression_summary, rq1_overall
 
 HAPLOTYPES, EXPRESSION, RANKINGS = ("Haplotypes and genotypes (MLM, RQ1)", "Expression (RQ2–RQ4)",
                                     "SNP rankings against the causal SNPs (RQ5)")
