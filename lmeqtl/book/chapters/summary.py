@@ -320,7 +320,8 @@ def limitations_text(results: BookResults, simulated: bool, full_size_model: boo
     if simulated:
         points.append("The data are simulated: the genotypes come from a coalescent model and expression from "
                       "planted additive (and optionally haplotype-interaction) effects, so the answers say what the "
-                      "methods can recover when the truth is known, not what holds in GEUVADIS.")
+                      "methods can recover when the truth is known, not what holds in GEUVADIS "
+                      "{cite:p}`lappalainen2013geuvadis`.")
     if not full_size_model:
         points.append("The language model is a reduced CPU configuration, trained for minutes; the full-size model "
                       "(d_model 256, 16 blocks) of the GPU presets may embed haplotypes differently.")
