@@ -1,5 +1,5 @@
 # The README's two commands are `make book` and `make test`; both create or refresh
-# the local virtualenv (.venv) from the pins in pyproject.toml + constraints.txt first.
+# the local virtualenv (.venv) at the exact versions of constraints.txt (the lock) first.
 PYTHON ?= python3
 VENV   ?= .venv
 PRESET ?= top10
@@ -47,7 +47,7 @@ smoke-book: $(STAMP)  ## the tiny CI preset of the book
 
 # Hours on 2 CPU cores; resumable: run it again after an interruption (state in runs/weights-PRESET).
 weights: $(STAMP)  ## retrain the pretrained weights shipped in lmeqtl/weights/PRESET (lmeqtl weights)
-	$(BIN)/lmeqtl weights --preset $(PRESET)
+	$(BIN)/lmeqtl weights --preset $(PRESET) --threads 1
 
 bench: $(STAMP)  ## CPU benchmarks -> benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks

@@ -8,8 +8,13 @@ IQS, per-SNP IQS by MAF bin, and the training throughput. Each variant runs in i
 process with the same number of torch threads, one after the other, so the ratios of the
 throughputs are measured side by side; the accuracies do not depend on the machine's load.
 
-    python -m benchmarks.bench_recipe --data-dir runs/top10/00_data/cohort [--steps 400]
+    python -m benchmarks.bench_recipe --data-dir runs/top10/00_data/cohort [--steps 300] \
+        [--curve lmeqtl/weights/top10] [--out benchmarks/RESULTS-recipe.md]
     python -m benchmarks.bench_recipe --quick      # a tiny synthetic cohort, 4 steps (smoke test)
+    python -m benchmarks.bench_recipe --curve lmeqtl/weights/top10 --variants   # only the curve
+
+``--curve DIR`` adds the validation curve of a finished training run (the shipped weights'
+``history.csv`` and ``provenance.json``): masked accuracy and IQS against CPU-hours.
 
 The data directory holds a prepared ``dataset.parquet`` + ``meta.csv.gz`` (``lmeqtl book
 --preset top10 --only 00`` writes one into ``runs/top10/00_data/cohort``).
@@ -82,12 +87,38 @@ def _case(variant: str, data_dir: str | None, steps: int, threads: int, test_hap
             "iqs_by_bin": {str(k): float(v) for k, v in by_bin.items()}}
 
 
+def curve(weights_dir: str) -> str:
+    """The validation curve of a finished run (shipped weights): metrics against cumulative CPU-hours."""
+    import pandas as pd
+
+    from lmeqtl.mlm.weights import read_provenance
+
+    history = pd.read_csv(f"{weights_dir}/history.csv")
+    provenance = read_provenance(weights_dir) or {}
+    sittings = provenance.get("sittings") or [{}]
+    threads = sittings[-1].get("hardware", {}).get("torch_threads", 1)
+    history["cpu_hours"] = history["seconds"].cumsum() * threads / 3600
+    rows = history.dropna(subset=["val_masked_accuracy"])
+    table = [{"epoch": int(r.epoch), "train steps": int(r.epoch) * 125, "CPU-hours": f"{r.cpu_hours:.2f}",
+              "val masked acc.": f"{r.val_masked_accuracy:.4f}", "val per-SNP IQS": f"{r.val_iqs_snp_mean:.4f}",
+              "val pooled IQS": f"{r.val_iqs_pooled:.4f}"} for r in rows.itertuples()]
+    cpu = sittings[-1].get("hardware", {}).get("cpu", "?")
+    return (f"### Training curve of the shipped weights ({weights_dir})\n\n{markdown(table)}\n\n"
+            f"CPU-hours = training-step seconds x {threads} torch threads ({cpu}); validation on "
+            f"{provenance.get('train', {}).get('val_max_haplotypes', '?')} fixed whole haplotypes, uniform masks; "
+            f"training steps assume the top10 preset's 125 steps per epoch; "
+            f"{provenance.get('wall_seconds', float('nan')) / 3600:.2f} h of wall time in all.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default="runs/top10/00_data/cohort",
                         help="a prepared cohort (dataset.parquet + meta.csv.gz) of the top10 preset")
     parser.add_argument("--steps", type=int, default=400, help="optimiser steps per variant (batch of the variant)")
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(DEFAULT_VARIANTS))
+    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(DEFAULT_VARIANTS),
+                        help="recipes to train (none: only --curve)")
+    parser.add_argument("--curve", help="also show the validation curve of this finished run (weights directory)")
+    parser.add_argument("--out", help="also write the markdown to this file")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per variant")
     parser.add_argument("--test-haplotypes", type=int, default=400, help="fixed-mask test haplotypes scored")
     parser.add_argument("--quick", action="store_true", help="tiny synthetic cohort, 4 steps (a smoke test)")
@@ -98,6 +129,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_case(args.case, args.data_dir, steps, args.threads, args.test_haplotypes, args.quick)))
         return 0
 
+    parts = [_variants_table(args, steps)] if args.variants else []
+    if args.curve:
+        parts.append(curve(args.curve))
+    text = "\n\n".join(parts)
+    print(text)
+    if args.out:
+        from lmeqtl.data.io import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(f"# MLM training recipes\n\n`python -m benchmarks.bench_recipe {' '.join(argv or sys.argv[1:])}`"
+                           f"\n\n{text}\n")
+    return 0
+
+
+def _variants_table(args: argparse.Namespace, steps: int) -> str:
+    """Train every variant in its own process; the markdown table."""
     load_before = load_average()
     rows = []
     for variant in args.variants:
@@ -124,13 +171,11 @@ def main(argv: list[str] | None = None) -> int:
                "masked_accuracy": "test masked acc.", "iqs_snp_mean": "per-SNP IQS", "iqs_pooled": "pooled IQS",
                **{f"bin {b}": f"per-SNP IQS, MAF {b}" for b in bins},
                "haplotypes_per_s": "train haplotypes/s", "speed": "speed vs preset", "train_s": "train s"}
-    print(f"### MLM training recipes, {steps} optimiser steps each (top10 cohort, CPU, "
-          f"{args.threads} torch thread(s))\n")
-    print(markdown(rows, columns))
-    print(f"\nscored on {args.test_haplotypes} fixed-mask test haplotypes (uniform 20 % masks, seed 1); "
-          f"cosine schedule fitted to the step budget; load average before {load_before:.2f}, "
-          f"after {load_average():.2f}")
-    return 0
+    return (f"### MLM training recipes, {steps} optimiser steps requested (whole epochs of 125 steps) "
+            f"(top10 cohort, CPU, {args.threads} torch thread(s))\n\n{markdown(rows, columns)}\n\n"
+            f"scored on {args.test_haplotypes} fixed-mask test haplotypes (uniform 20 % masks, seed 1); "
+            "cosine schedule fitted to the step budget; haplotypes/s count crops (crop-2000's are twice as long); "
+            f"load average before {load_before:.2f}, after {load_average():.2f}")
 
 
 if __name__ == "__main__":

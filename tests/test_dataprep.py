@@ -103,7 +103,7 @@ def test_prepare_command_with_a_json_config(tiny_inputs, tmp_path, capsys):
                      "--max-snps", "2", "--min-af", "0.2", "--test-super-pops", "EUR", "EAS"]) == 0
     assert "4 samples (3 test)" in capsys.readouterr().out
     assert read_meta(tmp_path / "from_json" / "meta.csv.gz")["pos"].tolist() == [300, 500, 200, 300]
-    assert cli.main(["prepare", "--config", str(tmp_path / "real.json")]) == 1  # exists: needs --force
+    assert cli.main(["prepare", "--config", str(tmp_path / "real.json")]) == 2  # exists: needs --force
 
 
 def test_genes_ranked_by_strong_geuvadis_eqtls(tmp_path):

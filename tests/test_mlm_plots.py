@@ -53,6 +53,14 @@ def test_training_curves_mark_the_early_stop_and_plot_both_splits():
     plt.close(fig)
 
 
+def test_validation_every_few_epochs_draws_one_joined_line():
+    sparse = HISTORY.assign(val_masked_accuracy=[np.nan, 0.9, 0.92], val_iqs_snp_mean=[np.nan, 0.5, 0.6])
+    fig = plots.plot_training_curves(sparse)
+    validation = [line for line in fig.axes[1].get_lines() if line.get_label() == "validation"][0]
+    assert list(validation.get_xdata()) == [2, 3]  # no NaN gap that would hide the line
+    plt.close(fig)
+
+
 def test_comparison_leaves_out_what_the_original_did_not_report():
     fig = plots.plot_comparison(COMPARISON)
     labels = [t.get_text() for t in fig.axes[0].texts]

@@ -79,7 +79,10 @@ def test_problems_are_found_and_named(tmp_path):
         nb.cells[2].source = PARAMETERS_CELL.format(step="03_other", preset="smoke")
 
     def missing_parameter(nb):
-        nb.cells[2].source = nb.cells[2].source.replace("epochs = None", "")
+        nb.cells[2].source = nb.cells[2].source.replace("epochs: Optional[int] = None", "")
+
+    def edited_parameters(nb):
+        nb.cells[2].source = nb.cells[2].source.replace("device: str", "device")
 
     def with_outputs(nb):
         nb.cells[3].outputs = [nbformat.v4.new_output("stream", text="hi")]
@@ -88,8 +91,37 @@ def test_problems_are_found_and_named(tmp_path):
     assert _broken(tmp_path, "01_a", untag) == ["expected exactly one cell tagged 'parameters', found 0"]
     assert "sets step = '03_other', expected '01_b'" in _broken(tmp_path, "01_b", wrong_step)[0]
     assert _broken(tmp_path, "01_c", missing_parameter) == ["the parameters cell does not define epochs"]
+    assert _broken(tmp_path, "01_e", edited_parameters) == [
+        "the parameters cell is not the template's (lmeqtl.book.template.PARAMETERS_CELL)"]
     assert [p.split(":")[0] for p in _broken(tmp_path, "01_d", with_outputs)] == [
         "kernelspec is 'python3', expected 'lmeqtl'", "has outputs"]
     with pytest.raises(InputError, match="01_c.ipynb: the parameters cell does not define epochs"):
         check_notebook(tmp_path / "01_c.ipynb", conventions=False)
     assert set(STANDARD_PARAMETERS) >= {"preset", "data_dir", "checkpoint", "device", "seed", "epochs"}
+
+
+def test_parameters_are_typed_for_papermill():
+    from papermill.translators import PythonTranslator
+
+    found = {p.name: p.inferred_type_name for p in PythonTranslator.inspect({"source": PARAMETERS_CELL})}
+    assert set(found) == set(STANDARD_PARAMETERS) and "None" not in found.values()
+    assert found["seed"] == "Optional[int]" and found["overrides"] == "dict"
+
+
+def test_glue_without_myst_nb_shows_values_readably(monkeypatch, capsys):
+    import sys
+
+    import IPython.display
+    from IPython.display import Markdown
+
+    from lmeqtl.book.notebook import glue
+
+    shown = []
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # as in Colab: importing it fails
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    glue("r", np.float64(0.123456))
+    glue("name", "ridge")
+    text = Markdown("**bold**")
+    glue("text", text)
+    assert capsys.readouterr().out == "r: 0.1235\nname: ridge\n"
+    assert shown == [text]  # displayed as Markdown, not printed as <IPython.core.display.Markdown object>

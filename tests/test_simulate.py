@@ -18,7 +18,7 @@ from lmeqtl.data.formats import (
     read_panel,
 )
 from lmeqtl.data.io import read_dataset, read_json, read_meta, sha256_file
-from lmeqtl.data.paths import DataPaths
+from lmeqtl.data.paths import EXPRESSION_NAME, PANEL_NAME, DataPaths
 from lmeqtl.data.peaks import PEAK_MARKS, REPRESSIVE_MARKS, in_peaks, read_narrowpeak
 from lmeqtl.data.prepare import prepare
 from lmeqtl.data.truth import read_truth
@@ -75,7 +75,7 @@ def test_same_seed_same_bytes_other_seed_other_genotypes(smoke, tmp_path):
     assert again["files"] == {k: v for k, v in manifest["files"].items() if k in again["files"]}
     other = simulate_cohort(dataclasses.replace(SMOKE, seed=2), tmp_path / "other", preset="smoke", progress=False)
     assert other["files"]["vcf/chr1.vcf.gz"] != manifest["files"]["vcf/chr1.vcf.gz"]
-    assert cli.main(["simulate", "--preset", "smoke", "--out", str(tmp_path / "other")]) == 1  # not empty
+    assert cli.main(["simulate", "--preset", "smoke", "--out", str(tmp_path / "other")]) == 2  # not empty
 
 
 def test_prepare_on_smoke_agrees_with_the_truth(smoke):
@@ -201,3 +201,30 @@ def test_peaks_are_realistic_in_the_smoke_cohort(smoke):
     assert all(500 < w < 5000 for w in widths.values())
     truth = read_truth(out / "truth")
     assert pd.api.types.is_float_dtype(truth.enrichment["realised_fold"])
+
+
+def test_per_gene_interaction_fractions_change_expression_not_haplotypes(smoke, tmp_path):
+    """interaction_fractions=(0.6, 0.0): gene 1 (and 3) get 60 % interaction, gene 2 stays additive; every
+    haplotype, SNP and sample is what the default wrote (the shipped weights' data fingerprint holds)."""
+    from lmeqtl.data.cohort import load_cohort
+    from lmeqtl.mlm.batches import cohort_fingerprint
+
+    out, manifest, _ = smoke
+    config = dataclasses.replace(SMOKE, interaction_fractions=(0.6, 0.0))
+    other = simulate_cohort(config, tmp_path, preset="smoke", progress=False)
+    prepare(DataPaths.from_dir(tmp_path), window_bp=SMOKE.window_bp, max_snps=SMOKE.max_snps,
+            min_af=SMOKE.min_af, max_af=1 - SMOKE.min_af, progress=False)
+    cohorts = [load_cohort(d / "dataset.parquet", d / "meta.csv.gz") for d in (out, tmp_path)]
+    assert cohorts[0].genes == cohorts[1].genes
+    for gene in cohorts[0].genes:
+        assert np.array_equal(cohorts[0].haplotypes[gene], cohorts[1].haplotypes[gene]), gene
+    pd.testing.assert_frame_equal(cohorts[0].meta, cohorts[1].meta)
+    assert cohort_fingerprint(cohorts[0]) == cohort_fingerprint(cohorts[1])
+    same = [f for f in manifest["files"] if f.startswith(("vcf/", "peaks/")) or f == PANEL_NAME]
+    assert same and all(other["files"][f] == manifest["files"][f] for f in same)
+    assert other["files"][EXPRESSION_NAME] != manifest["files"][EXPRESSION_NAME]
+    genes = read_truth(tmp_path / "truth").genes
+    assert genes["interaction_fraction"].tolist() == [0.6, 0.0, 0.6]
+    assert (genes["n_causal"].iloc[[0, 2]] >= 2).all() and (genes["interaction_snps"].iloc[[0, 2]] != "").all()
+    default = read_truth(out / "truth").genes["interaction_fraction"]
+    assert set(default) <= {0.0, SMOKE.interaction_fraction}  # the default: one fraction for every gene

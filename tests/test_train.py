@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,21 +137,21 @@ def test_cli_train_with_the_original_flag_names_then_evaluate(tmp_path, capsys):
     (lambda seq: "X" + seq[1:], "unknown genotype letter 'X'"),  # wrong alphabet
     (lambda seq: seq[:-1], "has length"),  # ragged genotype strings
 ])
-def test_bad_dataset_gives_a_clear_error(tmp_path, damage, message):
+def test_bad_dataset_gives_a_clear_error(tmp_path, capsys, damage, message):
     dataset = write_files(founder_cohort(), tmp_path)
     frame = pd.read_parquet(dataset)
     frame.loc[3, "seq"] = damage(frame.loc[3, "seq"])
     frame.to_parquet(dataset)
-    with pytest.raises(InputError, match=message):
-        cli.main(["train", "--dataset", str(dataset), "--output_dir", str(tmp_path / "r"), *TRAIN_ARGS])
+    assert cli.main(["train", "--dataset", str(dataset), "--output_dir", str(tmp_path / "r"), *TRAIN_ARGS]) == 2
+    assert re.search(message, capsys.readouterr().err)
 
 
-def test_gene_missing_from_meta_gives_a_clear_error(tmp_path):
+def test_gene_missing_from_meta_gives_a_clear_error(tmp_path, capsys):
     cohort = founder_cohort()
     dataset = write_files(cohort, tmp_path)
     write_meta(tmp_path / "meta.csv.gz", cohort.meta[cohort.meta["GENE_ID"] == cohort.genes[0]])
-    with pytest.raises(InputError, match="not in the meta table"):
-        cli.main(["train", "--dataset", str(dataset), "--output_dir", str(tmp_path / "r"), *TRAIN_ARGS])
+    assert cli.main(["train", "--dataset", str(dataset), "--output_dir", str(tmp_path / "r"), *TRAIN_ARGS]) == 2
+    assert "not in the meta table" in capsys.readouterr().err
 
 
 def test_ddp_two_processes_on_cpu_log_the_metrics_of_the_saved_model(tmp_path):
@@ -162,7 +163,7 @@ def test_ddp_two_processes_on_cpu_log_the_metrics_of_the_saved_model(tmp_path):
            "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
                "lmeqtl.cli", "train", "--dataset", str(dataset), "--output_dir", str(out), "--device", "cpu",
-               "--seed", "3", *TRAIN_ARGS]
+               "--seed", "3", "--amp", "off", *TRAIN_ARGS]  # the top10 preset's bf16 would differ from fp32 scoring
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     history = pd.read_csv(out / "history.csv")

@@ -176,12 +176,26 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
     Unlike ``myst_nb.glue``, numpy scalars become Python numbers first: myst-nb cannot
     format the text ``np.float64(0.5)`` and ``-W`` turns that warning into a failed build.
-    Where myst-nb is not installed (Colab), the value is just shown.
+    Where myst-nb is not installed (Colab), the value is shown instead (:func:`show_glued`).
     """
     value = plain(value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        print(f"{name} = {value!r}")
+        show_glued(name, value)
         return
     myst_glue(name, value, display=display)
+
+
+def show_glued(name: str, value: Any) -> None:
+    """Show a glued value where no book will paste it: rich objects (Markdown, figures, tables)
+    displayed as themselves, plain values printed as ``name: value`` (floats to 4 significant digits)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")
+        return
+    try:
+        from IPython.display import display
+    except ImportError:  # plain Python: the Markdown's text, else the value's
+        print(f"{name}: {getattr(value, 'data', value)}")
+        return
+    display(value)

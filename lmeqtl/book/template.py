@@ -10,40 +10,66 @@ from __future__ import annotations
 import ast
 import os
 import re
+import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from lmeqtl.book.notebook import STANDARD_PARAMETERS
+from lmeqtl.book.provenance import PACKAGE_DIR
 from lmeqtl.data.io import atomic_path
 from lmeqtl.errors import InputError
 
 KERNEL = {"name": "lmeqtl", "display_name": "Python (lmeqtl)", "language": "python"}
 STEP_NAME = re.compile(r"^(\d{2})_([a-z0-9_]+)$")
-# What the Colab cell installs; LMEQTL_SOURCE (any pip requirement) overrides it.
-COLAB_REQUIREMENT = "lmeqtl[sim] @ git+https://github.com/lmeqtl/lmeqtl"
+
+
+def repository_url() -> str:
+    """The project's repository: ``[project.urls] Repository`` of pyproject.toml, the one place it is written.
+
+    Read from pyproject.toml when lmeqtl runs from a clone (current even before ``make env``
+    reinstalls the package), else from the installed package's metadata (``Project-URL``).
+    """
+    pyproject = PACKAGE_DIR.parent / "pyproject.toml"
+    if pyproject.is_file():
+        return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
+    urls = dict(entry.split(", ", 1) for entry in metadata.metadata("lmeqtl").get_all("Project-URL") or [])
+    return urls["Repository"]
+
+
+# What the Colab cell installs; LMEQTL_SOURCE (any pip requirement: a fork, a branch, a local path) overrides it.
+COLAB_REQUIREMENT = f"lmeqtl[sim] @ git+{repository_url()}"
 
 COLAB_CELL = f'''\
-# In Google Colab, install lmeqtl first; this cell does nothing anywhere else.
+# In Google Colab, install lmeqtl first; this cell does nothing anywhere else. To install another version,
+# run `%env LMEQTL_SOURCE=<pip requirement>` (e.g. a fork or a branch) before it.
+# Each Colab notebook runs on its own machine: for the next chapter to find this one's outputs, uncomment
+# the two drive lines and set run_dir below to a Drive folder, e.g. "/content/drive/MyDrive/lmeqtl-runs/top10".
 import importlib.util, os, subprocess, sys
 
 if "google.colab" in sys.modules and importlib.util.find_spec("lmeqtl") is None:
     requirement = os.environ.get("LMEQTL_SOURCE", "{COLAB_REQUIREMENT}")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)
+# from google.colab import drive
+# drive.mount("/content/drive")'''
 
+# Typed (papermill --help-notebook shows the types); Optional, not `X | None`, which papermill cannot parse.
 PARAMETERS_CELL = '''\
 # Parameters: `lmeqtl book` replaces them (papermill); edit them to run this notebook by hand.
-step = "{step}"  # this notebook; its outputs go to run_dir/step
-preset = "{preset}"  # smoke | top10 | top10-gpu | top100 (see `lmeqtl presets`)
-data_dir = None  # a real-data directory (see "Using real data"); None: the simulated cohort
-run_dir = None  # where every step's outputs live; None: runs/<preset>
-checkpoint = None  # a pretrained MLM checkpoint; None: the shipped weights when they fit, else train
-retrain = False  # True: train the MLM from scratch even when shipped weights fit
-device = "auto"  # "auto": cuda when a GPU is visible, else cpu
-seed = None  # replaces every seed of the preset; None: the preset's seeds
-epochs = None  # MLM training epochs; None: the preset's
-overrides = {{}}  # any other preset field, e.g. {{"expression.outer_folds": 3}}'''
+from typing import Optional
+
+step: str = "{step}"  # this notebook; its outputs go to run_dir/step
+preset: str = "{preset}"  # smoke | top10 | top10-gpu | top100 (see `lmeqtl presets`)
+data_dir: Optional[str] = None  # a real-data directory (see "Using real data"); None: the simulated cohort
+run_dir: Optional[str] = None  # where every step's outputs live; None: runs/<preset>; Colab: a Drive folder
+checkpoint: Optional[str] = None  # a pretrained MLM checkpoint; None: the shipped weights when they fit, else train
+retrain: bool = False  # True: train the MLM from scratch even when shipped weights fit
+device: str = "auto"  # "auto": cuda when a GPU is visible, else cpu
+seed: Optional[int] = None  # replaces every seed of the preset; None: the preset's seeds
+epochs: Optional[int] = None  # MLM training epochs; None: the preset's
+overrides: dict = {{}}  # any other preset field, e.g. {{"expression.outer_folds": 3}}'''
 
 # The set-up cell is boilerplate on a page: its code is removed, its printout (preset, versions,
 # device) stays behind a "Show output" button.
@@ -110,7 +136,8 @@ def notebook_problems(path: str | os.PathLike[str], conventions: bool = True) ->
 
     Always checked (the runner needs them): exactly one cell tagged ``parameters`` that
     assigns every standard parameter, with ``step`` equal to the file name. With
-    ``conventions``: the template's Colab cell before it, ``notebook_setup(`` after it, the
+    ``conventions``: the template's Colab cell before it, the template's parameters cell (same
+    ``step`` and ``preset``), ``notebook_setup(`` after it, the
     ``lmeqtl`` kernel, no committed outputs, and ``metadata.lmeqtl.needs`` (if any) a list.
     """
     path = Path(path)
@@ -135,6 +162,9 @@ def notebook_problems(path: str | os.PathLike[str], conventions: bool = True) ->
     code = [(i, c) for i, c in enumerate(cells) if c.cell_type == "code"]
     if not any(c.source.strip() == COLAB_CELL for i, c in code if i < index):
         problems.append("no Colab install cell (the template's, verbatim) before the parameters cell")
+    if not missing and cells[index].source.strip() != PARAMETERS_CELL.format(step=defaults["step"],
+                                                                              preset=defaults["preset"]):
+        problems.append("the parameters cell is not the template's (lmeqtl.book.template.PARAMETERS_CELL)")
     if not any("notebook_setup(" in c.source for i, c in code if i > index):
         problems.append("no notebook_setup(...) call after the parameters cell")
     kernel = notebook.metadata.get("kernelspec", {}).get("name")

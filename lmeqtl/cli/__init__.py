@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import NamedTuple
+
+from lmeqtl.errors import InputError
 
 
 class Command(NamedTuple):
@@ -50,23 +54,60 @@ def build_parser() -> argparse.ArgumentParser:
     from lmeqtl import __version__
 
     parser.add_argument("--version", action="version", version=f"lmeqtl {__version__}")
+    parser.add_argument("--debug", action="store_true", help="on an input error, show the Python traceback "
+                        f"too (or set {DEBUG_VARIABLE}=1)")
     parser.add_argument("command", choices=list(COMMANDS), metavar="COMMAND", help="one of the commands below")
     parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
+DEBUG_VARIABLE = "LMEQTL_DEBUG"
+# Errors that are the user's to fix: a bad file or value, a file that is missing, in the way
+# or not ours to write. Anything else is a bug in lmeqtl and keeps its traceback.
+USER_ERRORS = (InputError, FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+               PermissionError)
+
+
+def user_message(err: BaseException) -> str:
+    """One or two lines for a user error: the file or option, where, what was found and expected."""
+    if isinstance(err, OSError) and not isinstance(err, InputError) and err.filename is not None:
+        text = f"{err.filename}: {err.strerror or err}"
+    else:
+        text = str(err) or type(err).__name__
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[:2])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return its exit code."""
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return its exit code.
+
+    A user error (:data:`USER_ERRORS`) prints ``lmeqtl COMMAND: message`` on stderr and returns
+    2 (with the traceback under ``--debug`` or ``LMEQTL_DEBUG=1``); other exceptions propagate.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     top = build_parser().parse_args(argv)
+    rest = list(top.args)
+    debug = top.debug or "--debug" in rest or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    rest = [a for a in rest if a != "--debug"]
     command = COMMANDS[top.command]
     module = importlib.import_module(command.module)
-    parser = argparse.ArgumentParser(
-        prog=f"lmeqtl {top.command}",
-        description=command.summary,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    from lmeqtl.cli.options import HelpFormatter, finish
+
+    parser = argparse.ArgumentParser(prog=f"lmeqtl {top.command}", description=command.summary,
+                                     formatter_class=HelpFormatter)
     module.add_arguments(parser)
-    return int(module.run(parser.parse_args(top.args)) or 0)
+    args = finish(parser, parser.parse_args(rest))
+    try:
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
+        return int(module.run(args) or 0)
+    except USER_ERRORS as err:
+        if debug:
+            traceback.print_exc()
+        print(f"lmeqtl {top.command}: {user_message(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

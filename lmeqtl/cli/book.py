@@ -17,7 +17,9 @@ from lmeqtl.book.pipeline import (
     discover_steps,
     run_steps,
 )
+from lmeqtl.cli.options import checked
 from lmeqtl.config import PRESETS
+from lmeqtl.config.validate import COUNT, POSITIVE_INT
 from lmeqtl.errors import InputError
 
 
@@ -52,8 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "shipped weights fit")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto, "
                         "which picks cuda when a GPU is visible)")
-    parser.add_argument("--seed", type=int, help="replace every seed of the preset")
-    parser.add_argument("--epochs", type=int, help="MLM training epochs (default: the preset's)")
+    parser.add_argument("--seed", type=checked(COUNT), help="replace every seed of the preset")
+    parser.add_argument("--epochs", type=checked(POSITIVE_INT), help="MLM training epochs (default: the preset's)")
     parser.add_argument("--set", dest="overrides", action="append", type=_override, default=[],
                         metavar="SECTION.FIELD=VALUE", help="override any preset field (a JSON value "
                         "or a word), e.g. --set expression.outer_folds=3; repeatable")
@@ -77,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, checkpoint=args.checkpoint, retrain=args.retrain, device=args.device,
         seed=args.seed, epochs=args.epochs, overrides=dict(args.overrides))
     try:
-        print(settings.resolved_preset().describe())
+        preset = settings.resolved_preset()
+    except InputError:
+        raise
+    except (ValueError, TypeError) as err:  # an unknown SECTION.FIELD of --set, a value of the wrong type
+        raise InputError(str(err), where="option --set / --seed / --epochs") from None
+    try:
+        print(preset.describe())
         if not args.notebooks_dir.is_dir():
             raise InputError("no notebooks directory", path=args.notebooks_dir,
                              expected="a clone of the lmeqtl repository (pip install -e .)")
@@ -89,9 +97,6 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_html:
             index = build_book(settings, steps, book_dir=args.book_dir)
             print(f"book written to {index}")
-    except (InputError, ValueError) as err:
-        print(f"lmeqtl book: {err}", file=sys.stderr)
-        return 2
     except (StepFailed, BookBuildError) as err:
         print(f"lmeqtl book: {err}", file=sys.stderr)
         return 1

@@ -7,6 +7,8 @@ import argparse
 import pandas as pd
 
 from lmeqtl.cli.common import add_model_arguments
+from lmeqtl.cli.options import add_out_argument, checked
+from lmeqtl.config.validate import COUNT, POSITIVE_INT, RATE
 from lmeqtl.mlm.batches import cohort_fingerprint, kfold_samples
 from lmeqtl.mlm.evaluate import evaluate_mlm
 
@@ -17,27 +19,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "recall, IQS per SNP and pooled, by MAF bin.")
     add_model_arguments(parser)
     parser.add_argument("--split", default="test", choices=["test", "train", "validation"],
-                        help="'validation' = the checkpoint's validation fold of the train split")
-    parser.add_argument("--mask-rate", "--mask_rate", dest="mask_rate", type=float, default=0.2)
-    parser.add_argument("--masking", default="uniform", choices=["uniform", "maf_stratified", "maf_balanced"])
-    parser.add_argument("--edge-frame", dest="edge_frame", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=1, help="seed of the (fixed) masks")
-    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=16)
-    parser.add_argument("--max-haplotypes", dest="max_haplotypes", type=int, help="score a seeded subset")
+                        help="whose haplotypes; 'validation' = the checkpoint's validation fold of the train split")
+    parser.add_argument("--mask-rate", dest="mask_rate", type=checked(RATE), default=0.2,
+                        help="share of positions masked, in (0, 1)")
+    parser.add_argument("--mask_rate", dest="mask_rate", type=checked(RATE), help=argparse.SUPPRESS)
+    parser.add_argument("--masking", default="uniform", choices=["uniform", "maf_stratified", "maf_balanced"],
+                        help="which positions are masked (lmeqtl.mlm.masking)")
+    parser.add_argument("--edge-frame", dest="edge_frame", type=checked(COUNT), default=30,
+                        help="positions at each end that are never masked")
+    parser.add_argument("--seed", type=checked(COUNT), default=1, help="seed of the (fixed) masks")
+    parser.add_argument("--batch-size", dest="batch_size", type=checked(POSITIVE_INT), default=16,
+                        help="haplotypes per forward pass")
+    parser.add_argument("--batch_size", dest="batch_size", type=checked(POSITIVE_INT), help=argparse.SUPPRESS)
+    parser.add_argument("--max-haplotypes", dest="max_haplotypes", type=checked(POSITIVE_INT),
+                        help="score a seeded subset of this many haplotypes (default: all)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--output", help="write the MAF-bin table here (CSV)")
-    parser.add_argument("--per-snp", dest="per_snp", help="write the per-SNP table here (CSV)")
+    add_out_argument(parser, "write evaluate_by_maf.csv and evaluate_per_snp.csv into this directory",
+                     required=False)
+    parser.add_argument("--output", help="also write the MAF-bin table to this CSV file")
+    parser.add_argument("--per-snp", dest="per_snp", help="also write the per-SNP table to this CSV file")
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmeqtl.cli.common import load_model_and_cohort
-    from lmeqtl.data.io import atomic_path
+    from pathlib import Path
 
+    from lmeqtl.cli.common import load_model_and_cohort, require_split
+    from lmeqtl.data.io import atomic_path, ensure_output_dir
+
+    outputs = [(args.output, "by_maf"), (args.per_snp, "per_snp")]
+    if args.out:
+        outputs += [(Path(args.out) / "evaluate_by_maf.csv", "by_maf"), (Path(args.out) / "evaluate_per_snp.csv",
+                                                                         "per_snp")]
+    for path, _ in outputs:
+        if path:
+            ensure_output_dir(Path(path).parent, create=False)
     model, info, cohort = load_model_and_cohort(args)
     if info.get("data_fingerprint") not in (None, cohort_fingerprint(cohort)):
         print("note: this dataset differs from the one the model was trained on")
     samples = None
     split = args.split
+    require_split(cohort, "train" if split == "validation" else split, args.dataset)
     if split == "validation":
         train_cfg = info.get("train_config") or {}
         _, samples = kfold_samples(cohort.sample_ids[cohort.split_mask("train")],
@@ -48,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
                           device=args.device)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(result.by_maf.round(4).to_string(index=False))
-    for path, table in ((args.output, result.by_maf), (args.per_snp, result.per_snp)):
+    for path, name in outputs:
         if path:
             with atomic_path(path) as tmp:
-                table.to_csv(tmp, index=False)
+                getattr(result, name).to_csv(tmp, index=False)
     return 0

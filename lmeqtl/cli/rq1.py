@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lmeqtl.cli.common import add_model_arguments, load_model_and_cohort
+from lmeqtl.cli.common import add_model_arguments, load_model_and_cohort, require_split
+from lmeqtl.cli.options import add_out_argument, checked
 from lmeqtl.config import GenotypeEvalConfig
+from lmeqtl.config.validate import COUNT, POSITIVE_INT, RATE
 from lmeqtl.genotypes.comparison import run_rq1
 
 
@@ -15,20 +17,32 @@ def add_arguments(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser
                           "Beagle 5 (reference panel: the train split; skipped when not installed) and with the "
                           "most frequent genotype; report genotype accuracy, per-SNP IQS and dosage r² by MAF bin.")
     add_model_arguments(parser)
-    parser.add_argument("--out", required=True, help="output directory (rq1_table.csv, rq1_per_snp.parquet, rq1.json)")
-    parser.add_argument("--max-samples", dest="max_samples", type=int, help="a seeded subset of the test split")
-    parser.add_argument("--mask-rate", dest="mask_rate", type=float, default=0.2)
-    parser.add_argument("--masking", default="uniform", choices=["uniform", "maf_stratified", "maf_balanced"])
-    parser.add_argument("--edge-frame", dest="edge_frame", type=int, default=30)
-    parser.add_argument("--batch-size", dest="batch_size", type=int, default=8, help="people per forward pass")
-    parser.add_argument("--no-beagle", dest="beagle", action="store_false", help="do not run Beagle")
-    parser.add_argument("--beagle-threads", dest="beagle_threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=1, help="seed of the masks and of the people subset")
+    add_out_argument(parser, "output directory (rq1_table.csv, rq1_per_snp.parquet, rq1.json)",
+                     aliases=("--output-dir", "--output_dir"))
+    parser.add_argument("--max-samples", dest="max_samples", type=checked(POSITIVE_INT),
+                        help="a seeded subset of the test split (default: all)")
+    parser.add_argument("--mask-rate", dest="mask_rate", type=checked(RATE), default=0.2,
+                        help="share of each gene's SNPs masked in every person, in (0, 1)")
+    parser.add_argument("--masking", default="uniform", choices=["uniform", "maf_stratified", "maf_balanced"],
+                        help="which SNPs are masked (lmeqtl.mlm.masking)")
+    parser.add_argument("--edge-frame", dest="edge_frame", type=checked(COUNT), default=30,
+                        help="SNPs at each end that are never masked")
+    parser.add_argument("--batch-size", dest="batch_size", type=checked(POSITIVE_INT), default=8,
+                        help="people per forward pass")
+    parser.add_argument("--no-beagle", dest="beagle", action="store_false",
+                        help="do not run Beagle 5 (default: run it when installed)")
+    parser.add_argument("--beagle-threads", dest="beagle_threads", type=checked(POSITIVE_INT), default=2,
+                        help="threads of Beagle 5")
+    parser.add_argument("--seed", type=checked(COUNT), default=1, help="seed of the masks and of the people subset")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
 
 
 def run(args) -> int:  # noqa: ANN001 - argparse.Namespace
+    from lmeqtl.data.io import ensure_output_dir
+
+    ensure_output_dir(args.out, create=False)
     model, info, cohort = load_model_and_cohort(args)
+    require_split(cohort, "test", args.dataset)
     config = GenotypeEvalConfig(mask_rate=args.mask_rate, mask_strategy=args.masking,
                                 edge_frame=args.edge_frame, max_samples=args.max_samples, batch_size=args.batch_size,
                                 run_beagle=args.beagle, beagle_threads=args.beagle_threads, seed=args.seed)

@@ -14,17 +14,19 @@ import json
 import time
 from pathlib import Path
 
+from lmeqtl.cli.options import add_preset_argument, add_threads_argument
+
 SITTINGS_FILE = "sittings.jsonl"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n", 1)[1].replace("\n", " ")
-    parser.add_argument("--preset", default="top10", help="whose weights to make (see `lmeqtl presets`)")
+    add_preset_argument(parser, "whose weights to make")
     parser.add_argument("--work-dir", type=Path,
                         help="cohort, training state and history; a rerun resumes here (default: runs/weights-PRESET)")
     parser.add_argument("--out", type=Path, help="where to publish (default: lmeqtl/weights/PRESET in the package)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add_threads_argument(parser)
     parser.add_argument("--no-publish", dest="publish", action="store_false",
                         help="train only; leave lmeqtl/weights as it is")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -73,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     sittings = [json.loads(line) for line in (work_dir / SITTINGS_FILE).read_text().splitlines() if line.strip()]
     last = {k: v for k, v in history.iloc[-1].items() if str(k).startswith("val_")}
     provenance = {
-        "preset": preset.name, "command": f"lmeqtl weights --preset {preset.name}", "make": "make weights",
+        "preset": preset.name, "make": "make weights",
+        "command": f"lmeqtl weights --preset {preset.name}" + (f" --threads {args.threads}" if args.threads else ""),
         "lmeqtl_version": __version__, "git_commit": git_commit(),
         "data_fingerprint": cohort_fingerprint(cohort), "simulation": weights.json_plain(preset.to_dict()["simulation"]),
         "model": weights.json_plain(preset.to_dict()["model"]), "train": weights.json_plain(preset.to_dict()["train"]),

@@ -10,6 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lmeqtl.config.validate import (
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    RATE,
+    Rule,
+    check_fields,
+)
+
 # 1000 Genomes Phase 3 super-population sizes (2504 people in all).
 __all__ = ["PHASE3_SUPER_POPULATIONS", "EmbedConfig", "ExplainConfig", "ExpressionConfig", "FinetuneConfig",
            "GenotypeEvalConfig", "ModelConfig", "SimulationConfig", "TrainConfig"]
@@ -33,7 +43,8 @@ class SimulationConfig:
     the TSS on a ``tss_scale_bp`` scale, ``active_mark_enrichment``-fold more often in
     active-mark peaks, a share ``causal_ld_fraction`` picked in LD with an earlier one),
     ``interaction_fraction`` of the genetic variance from a cis (same-haplotype)
-    interaction of two causal SNPs (0 = additive only), replicate libraries for a share
+    interaction of two causal SNPs (0 = additive only; ``interaction_fractions`` sets it per
+    gene, the haplotypes unchanged), replicate libraries for a share
     ``replicate_fraction`` of people with technical noise ``technical_sd`` (log scale).
     """
 
@@ -64,6 +75,10 @@ class SimulationConfig:
     eqtl_fdr: float = 0.05
     eqtl_min_maf: float = 0.05
     seed: int = 1
+    # per-gene interaction fractions in gene order, repeated over the genes (e.g. (0.6, 0.0): every other
+    # gene 0.6, the rest additive); a gene given > 0 gets at least 2 causal SNPs. Empty: every gene
+    # interaction_fraction. Expression only: the haplotypes do not change.
+    interaction_fractions: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,10 @@ class ModelConfig:
     dropout: float = 0.0  # the original's default and its published top10 run
     dss_kernel: str = "exp"  # "exp": length-independent kernels; "softmax": the original's
     snp_embedding: bool = False  # a learned vector per (gene, SNP) added to the input (not in the original)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "model", {"d_model": POSITIVE_INT, "n_layers": COUNT, "n_resnet_blocks": COUNT, "d_state": POSITIVE_INT,
+                                      "dropout": Rule(float, lo=0, hi=1, hi_open=True)})
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,17 @@ class TrainConfig:
     max_minutes: float | None = None  # stop after this wall time: a user option, never a preset default
     seed: int = 1
 
+    def __post_init__(self) -> None:
+        check_fields(self, "train", {
+            "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "learning_rate": POSITIVE,
+            "weight_decay": NON_NEGATIVE, "warmup_steps": COUNT, "min_lr_ratio": Rule(float, lo=0, hi=1),
+            "grad_clip": Rule(float, lo=0, lo_open=True, optional=True),
+            "crop_length": Rule(int, lo=1, optional=True), "epoch_size": Rule(int, lo=1, optional=True),
+            "mask_rate": RATE, "edge_frame": COUNT, "n_folds": POSITIVE_INT, "fold": COUNT,
+            "val_max_haplotypes": Rule(int, lo=1, optional=True), "test_max_haplotypes": Rule(int, lo=1, optional=True),
+            "val_batch_size": POSITIVE_INT, "validate_every": POSITIVE_INT,
+            "max_minutes": Rule(float, lo=0, lo_open=True, optional=True), "seed": COUNT})
+
 
 @dataclass(frozen=True)
 class EmbedConfig:
@@ -131,6 +161,10 @@ class EmbedConfig:
     batch_size: int = 16
     seed: int = 1
 
+    def __post_init__(self) -> None:
+        check_fields(self, "embed", {"tss_window": POSITIVE_INT, "rolling_copies": POSITIVE_INT, "mask_rate": RATE,
+                                      "batch_size": POSITIVE_INT, "seed": COUNT})
+
 
 @dataclass(frozen=True)
 class GenotypeEvalConfig:
@@ -151,6 +185,10 @@ class GenotypeEvalConfig:
     run_beagle: bool = True
     beagle_threads: int = 2
     seed: int = 1
+
+    def __post_init__(self) -> None:
+        check_fields(self, "rq1", {"mask_rate": RATE, "edge_frame": COUNT, "max_samples": Rule(int, lo=1, optional=True),
+                                    "batch_size": POSITIVE_INT, "beagle_threads": POSITIVE_INT, "seed": COUNT})
 
 
 @dataclass(frozen=True)
@@ -179,6 +217,18 @@ class ExpressionConfig:
     ci_level: float = 0.95
     n_jobs: int = 1
     seed: int = 1
+    # contextual SNP representations (lmeqtl.expression.contextual), all chosen inside each outer training
+    # fold: the context_top_k SNPs most associated with expression and context_neighbours SNPs either side;
+    # the MLM's states (block context_layer, one unmasked pass) at each, projected on context_components
+    # PCs per SNP, summed over the two haplotypes, then context_model (inner CV). Sized for 373 people.
+    context_top_k: int = 20
+    context_neighbours: int = 2
+    context_components: int = 4
+    context_layer: int = -1
+    context_model: str = "elasticnet"  # elasticnet | ridge | lasso (lmeqtl.expression.models)
+    context_batch_size: int = 16  # haplotypes per forward pass when extracting states
+    # the LM method the chapters test against the baselines, fixed before the run (as reference_method)
+    headline_method: str = "contextual:elasticnet"
 
 
 @dataclass(frozen=True)
@@ -221,6 +271,14 @@ class FinetuneConfig:
     amp: str = "auto"  # as TrainConfig.amp: bf16/fp16 autocast on CUDA, off on CPU
     max_minutes: float | None = None
     seed: int = 1
+
+    def __post_init__(self) -> None:
+        check_fields(self, "finetune", {
+            "window_snps": Rule(int, lo=1, optional=True), "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT,
+            "learning_rate": NON_NEGATIVE, "head_learning_rate": POSITIVE, "weight_decay": NON_NEGATIVE,
+            "val_fraction": RATE, "patience": POSITIVE_INT, "mlm_weight": NON_NEGATIVE,
+            "mlm_batch_size": POSITIVE_INT, "mlm_crop_length": POSITIVE_INT, "cache_batch_size": POSITIVE_INT,
+            "max_minutes": Rule(float, lo=0, lo_open=True, optional=True), "seed": COUNT})
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lmeqtl.data.io import atomic_path, write_gzip_text
+from lmeqtl.data.io import atomic_path, check_ids, unsafe_id, write_gzip_text
 from lmeqtl.errors import InputError
 
 PANEL_COLUMNS = ("sample", "pop", "super_pop", "gender")
@@ -106,9 +106,10 @@ def _no_blanks(frame: pd.DataFrame, columns, path) -> None:
 
 
 def normalise_chrom(values: pd.Series | np.ndarray | Sequence[str]) -> pd.Series:
-    """``chr6`` and ``6`` -> ``6`` (the 1000 Genomes / GEUVADIS convention), as strings (a Series keeps its index)."""
+    """``chr6``, ``Chr6``, `` chr6 `` and ``6`` -> ``6`` (the 1000 Genomes / GEUVADIS convention), as strings
+    (a Series keeps its index); the same rule as :func:`lmeqtl.data.io.chrom_name`."""
     series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
-    return series.astype(str).str.strip().str.removeprefix("chr")
+    return series.astype(str).str.strip().str.replace(r"^[Cc][Hh][Rr]", "", regex=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -124,8 +125,9 @@ def read_panel(path: str | os.PathLike[str]) -> pd.DataFrame:
     frame = _read_table(path)
     frame = frame.loc[:, [c for c in frame.columns if not c.startswith("Unnamed:") and c.strip()]]
     _require(frame, PANEL_COLUMNS, path)
-    frame = frame.loc[:, list(PANEL_COLUMNS)]
+    frame = frame.loc[:, list(PANEL_COLUMNS)].apply(lambda column: column.str.strip())  # 'EUR ' is EUR
     _no_blanks(frame, PANEL_COLUMNS, path)
+    check_ids(frame["sample"], "sample id", path=path, where="column sample")
     duplicated = frame["sample"].duplicated().to_numpy()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated)[0])
@@ -154,6 +156,9 @@ def read_genes(path: str | os.PathLike[str]) -> pd.DataFrame:
     _no_blanks(frame, GENE_COLUMNS, path)
     out = pd.DataFrame({"gene_id": frame["gene_id"].str.strip(), "chrom": normalise_chrom(frame["chrom"]),
                         "tss": _numbers(frame, "tss", path, integer=True, lo=1)})
+    for row, gene in enumerate(out["gene_id"]):
+        if unsafe_id(gene) is not None:
+            check_ids([gene], "gene id", path=path, where=f"line {row + 2}, column gene_id")
     out["symbol"] = frame["symbol"] if "symbol" in frame.columns else out["gene_id"]
     duplicated = out["gene_id"].duplicated().to_numpy()
     if duplicated.any():

@@ -37,10 +37,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     which infer the format from the name (pysam, pandas) behave the same.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(path.parent)
     suffix = "".join(path.suffixes)
     stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=path.parent)
+    except OSError as err:  # the error would name the temporary file, which the user never asked for
+        raise InputError(f"cannot write {path.name} here ({err.strerror})", path=path.parent,
+                         expected="a writable output directory") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -50,6 +54,63 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def chrom_name(chrom: object) -> str:
+    """``chr6``, ``Chr6``, ``CHR6``, `` 6 `` -> ``6``: the 1000 Genomes convention, one rule for every reader."""
+    text = str(chrom).strip()
+    return text[3:] if text[:3].lower() == "chr" else text
+
+
+def ensure_output_dir(directory: str | os.PathLike[str], create: bool = True) -> Path:
+    """Create the output directory ``directory`` (and its parents) or say why it cannot be one.
+
+    Refuses a path that is a file (or has a file among its parents) and a directory that is
+    not writable, naming the directory. ``create=False`` only checks (a command checks its
+    output directory before any work, and creates it when it first writes).
+    """
+    directory = Path(directory)
+    existing = next((p for p in [directory, *directory.parents] if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise InputError("is a file, not a directory", path=existing,
+                         expected="an output directory (or a path where one can be created)")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        message = ("the output directory is not writable" if existing == directory
+                   else f"not writable, so the output directory {directory} cannot be created there")
+        raise InputError(message, path=existing, expected="a directory the user may write to")
+    if create:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(f"cannot create the output directory ({err.strerror})", path=directory,
+                             expected="a path where the user may create a directory") from None
+    return directory
+
+
+# Characters an id may not hold when it names a file or directory (gene and sample ids do).
+_UNSAFE_ID_CHARACTERS = ("/", "\\", "\0")
+
+
+def unsafe_id(name: str) -> str | None:
+    """Why ``name`` cannot be a path component (``..``, a slash, a NUL, empty), or None if it can."""
+    if name in ("", ".", ".."):
+        return f"{name!r} is not a file name"
+    bad = next((c for c in _UNSAFE_ID_CHARACTERS if c in name), None)
+    return None if bad is None else f"{name!r} holds {bad!r}"
+
+
+def check_ids(names, what: str, path: str | os.PathLike[str] | None = None,  # noqa: ANN001 - iterable of str
+              where: str | None = None) -> None:
+    """Refuse ids that would write outside an output directory when used as a file name.
+
+    Gene ids name ``units/<gene>/`` (fine-tuning) and ``<gene>.npz`` (embeddings); an id such as
+    ``../../x`` must be refused where it is read, not discovered where it is written.
+    """
+    for name in dict.fromkeys(str(n) for n in names):
+        reason = unsafe_id(name)
+        if reason is not None:
+            raise InputError(f"{what} {reason}", path=path, where=where,
+                             expected=f"{what}s without '/', '\\', NUL, and not '.' or '..' (they name files)")
 
 
 def _umask() -> int:
@@ -166,6 +227,8 @@ def read_dataset(path: str | os.PathLike[str]) -> pd.DataFrame:
         )
     out = pd.DataFrame({"split": parts[0], "sample_id": parts[1], "gene_id": parts[2],
                         "seq": frame["seq"].astype(str)})
+    check_ids(out["gene_id"].unique(), "gene id", path=path, where="column seq_name")
+    check_ids(out["sample_id"].unique(), "sample id", path=path, where="column seq_name")
     duplicated = out.duplicated(["sample_id", "gene_id"])
     if duplicated.any():
         bad = int(np.flatnonzero(duplicated)[0])
@@ -218,5 +281,5 @@ def read_meta(path: str | os.PathLike[str]) -> pd.DataFrame:
             path=path, where=f"row {bad + 2}, column seq_idx",
             expected="seq_idx = 0, 1, 2, ... in file order within each gene",
         )
-    meta["chrom"] = meta["chrom"].str.removeprefix("chr")
+    meta["chrom"] = meta["chrom"].map(chrom_name)
     return meta

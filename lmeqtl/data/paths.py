@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmeqtl.config.validate import POSITIVE_INT, check_value
 from lmeqtl.data.io import read_json, sha256_file, write_json
 from lmeqtl.data.peaks import PEAK_MARKS
 from lmeqtl.errors import InputError
@@ -94,6 +95,16 @@ class DataPaths:
         unknown = sorted(set(spec) - known)
         if unknown:
             raise InputError(f"unknown keys {unknown}", path=path, expected=", ".join(sorted(known)))
+        top_n_genes = spec.get("top_n_genes")
+        if top_n_genes is not None:  # "3" or 2.5 or -1 would select a wrong number of genes
+            check_value(top_n_genes, POSITIVE_INT, "key top_n_genes", path=str(path))
+        for key in ("vcf", "panel", "out_dir", "genes", "expression", "eqtl", "truth"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise InputError(f"{spec[key]!r} is not a path", path=path, where=f"key {key}",
+                                 expected="a string (a path, relative to this file)")
+        if not isinstance(spec.get("peaks") or {}, dict):
+            raise InputError(f"{spec['peaks']!r} is not an object", path=path, where="key peaks",
+                             expected="an object: mark -> file")
         if "{chrom}" not in spec["vcf"]:
             raise InputError(f"vcf pattern {spec['vcf']!r} has no {{chrom}}", path=path, where="key vcf",
                              expected="e.g. 'ALL.chr{chrom}.phase3_....vcf.gz'")
@@ -111,7 +122,7 @@ class DataPaths:
             out_dir=resolve(spec["out_dir"]), vcf=str(resolve(spec["vcf"])), panel=resolve(spec["panel"]),
             genes=resolve(spec.get("genes")), expression=resolve(spec.get("expression")),
             eqtl=resolve(spec.get("eqtl")), peaks={m: resolve(p) for m, p in peaks.items()},
-            truth=resolve(spec.get("truth")), top_n_genes=spec.get("top_n_genes"),
+            truth=resolve(spec.get("truth")), top_n_genes=top_n_genes,
         )
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from lmeqtl.config.validate import POSITIVE_INT, Rule, check_value
 from lmeqtl.data.encoding import decode_haplotypes
 from lmeqtl.data.formats import (
     read_eqtl_table,
@@ -36,7 +37,7 @@ from lmeqtl.data.formats import (
     read_panel,
     write_genes,
 )
-from lmeqtl.data.io import dataset_writer, write_json, write_meta
+from lmeqtl.data.io import dataset_writer, ensure_output_dir, write_json, write_meta
 from lmeqtl.data.paths import DataPaths, write_manifest
 from lmeqtl.data.vcf import read_snps, vcf_samples
 from lmeqtl.errors import InputError
@@ -107,7 +108,17 @@ def _samples_and_splits(paths: DataPaths, chroms: list[str], test_super_pops: tu
         raise InputError(f"VCF samples {absent[:5]} are not in the panel ({len(absent)} in all)",
                          path=paths.panel, expected="a panel row (sample pop super_pop gender) per VCF sample")
     table = panel.loc[samples].reset_index()
+    known = sorted(set(panel["super_pop"]))
+    unknown = [p for p in test_super_pops if p not in known]
+    if unknown:
+        raise InputError(f"test super-populations {unknown} are not in the panel", path=paths.panel,
+                         where="column super_pop (--test-super-pops)", expected=f"some of {known}")
     table["split"] = np.where(table["super_pop"].isin(test_super_pops), "test", "train")
+    if not (table["split"] == "test").any():
+        raise InputError(f"no VCF sample belongs to the test super-populations {list(test_super_pops)}",
+                         path=paths.panel, where="column super_pop (--test-super-pops)",
+                         expected=f"a non-empty test split: super-populations of the VCF samples, "
+                                  f"{sorted(set(table['super_pop']))}")
     return table
 
 
@@ -140,6 +151,18 @@ def _prepare_cluster(cluster: pd.DataFrame, paths: DataPaths, samples: pd.DataFr
                                       "n_snps": len(kept), "first_pos": int(pos[0]), "last_pos": int(pos[-1])}
 
 
+def _refuse_existing(paths: DataPaths) -> None:
+    """An earlier output is not overwritten without ``force``; a half-written one is named as such."""
+    there = [p.name for p in (paths.dataset, paths.meta, paths.out_dir / "prepare.json") if p.exists()]
+    if not there:
+        return
+    if len(there) < 3:
+        absent = [p.name for p in (paths.dataset, paths.meta, paths.out_dir / "prepare.json") if not p.exists()]
+        raise FileExistsError(f"{paths.out_dir}: an unfinished prepare (it holds {', '.join(there)} but not "
+                              f"{', '.join(absent)}); use --force to prepare again")
+    raise FileExistsError(f"{paths.dataset} exists; use --force to overwrite it")
+
+
 def prepare(paths: DataPaths, *, window_bp: int = 1_000_000, max_snps: int = 5000, min_af: float = 0.03,
             max_af: float = 0.97, test_super_pops: tuple[str, ...] = ("EUR",), unphased: str = "error",
             af_source: str = "genotypes", force: bool = False, progress: bool = True) -> dict:
@@ -150,8 +173,15 @@ def prepare(paths: DataPaths, *, window_bp: int = 1_000_000, max_snps: int = 500
     seconds it took. Rows of ``dataset.parquet``: gene by gene, samples in VCF order.
     """
     started = time.perf_counter()
-    if not force and (paths.dataset.exists() or paths.meta.exists()):
-        raise FileExistsError(f"{paths.dataset} exists; use --force to overwrite it")
+    check_value(window_bp, POSITIVE_INT, "window_bp (--window-bp)")
+    check_value(max_snps, POSITIVE_INT, "max_snps (--max-snps)")
+    check_value(min_af, Rule(float, lo=0, hi=1), "min_af (--min-af)")
+    check_value(max_af, Rule(float, lo=min_af, hi=1), "max_af")
+    if not test_super_pops:
+        raise InputError("no test super-population", where="--test-super-pops", expected="at least one, e.g. EUR")
+    if not force:
+        _refuse_existing(paths)
+    ensure_output_dir(paths.out_dir)
     if paths.genes is not None:
         genes = read_genes(paths.genes)
     elif paths.top_n_genes and paths.expression and paths.eqtl:

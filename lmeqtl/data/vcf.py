@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lmeqtl.data.encoding import MISSING_ALLELE
+from lmeqtl.data.io import chrom_name
 from lmeqtl.errors import InputError
 
 _BASES = {"A", "C", "G", "T"}
@@ -94,16 +95,29 @@ def _read_header(path: Path) -> tuple[list[str], list[str] | None]:
 
 
 def _data_lines(path: Path, contig: str, start: int, end: int):  # noqa: ANN202 - iterator of str
-    """Data lines of the region: a tabix query when indexed, else the whole file."""
-    if _indexed(path):
-        import pysam
+    """Data lines of the region: a tabix query when indexed, else the whole file.
 
-        yield from pysam.TabixFile(str(path)).fetch(contig, max(start - 1, 0), end)
-        return
-    with _open_text(path) as handle:
-        for line in handle:
-            if not line.startswith("#"):
-                yield line.rstrip("\n")
+    A damaged file (truncated gzip, an index of another or older file) is an InputError
+    naming the file and the way out, not pysam's or gzip's error code.
+    """
+    try:
+        if _indexed(path):
+            import pysam
+
+            yield from pysam.TabixFile(str(path)).fetch(contig, max(start - 1, 0), end)
+            return
+        with _open_text(path) as handle:
+            for line in handle:
+                if not line.startswith("#"):
+                    yield line.rstrip("\n")
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as err:
+        if isinstance(err, InputError):
+            raise
+        index = " or its index (.tbi/.csi) is stale or belongs to another file" if _indexed(path) else ""
+        raise InputError(f"cannot read the records of {contig}:{start}-{end} ({err}); the file is truncated, "
+                         f"not bgzip-compressed{index}", path=path,
+                         expected="a complete bgzip-compressed VCF indexed by `tabix -p vcf` (or a plain VCF "
+                                  "without an index)") from None
 
 
 def _resolve_contig(chrom: str, header: list[str], contigs, path) -> str:  # noqa: ANN001
@@ -166,10 +180,7 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
     path = Path(path)
     if not path.exists():
         raise InputError("VCF not found", path=path)
-    try:
-        header, contigs = _read_header(path)
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read as VCF ({err})", path=path) from None
+    header, contigs = _checked_header(path)
     columns = header[-1].split("\t") if header and header[-1].startswith("#CHROM") else []
     if columns[:9] != ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]:
         raise InputError("no '#CHROM POS ID REF ALT QUAL FILTER INFO FORMAT ...' header line", path=path,
@@ -183,7 +194,7 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
         raise InputError(f"samples {absent[:5]} are not in the VCF ({len(absent)} in all)", path=path,
                          expected="every panel sample to be a VCF column")
     columns_kept = np.array([position[s] for s in samples], dtype=np.int64)
-    contig = _resolve_contig(str(chrom).removeprefix("chr"), header, contigs, path)
+    contig = _resolve_contig(chrom_name(chrom), header, contigs, path)
     lines = _data_lines(path, contig, start, end)
 
     skipped = {"multi_allelic": 0, "not_snp": 0, "filter": 0, "af": 0, "duplicate_position": 0}
@@ -236,7 +247,11 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
                              expected="at least 10 tab-separated VCF columns")
         if fields[0] != contig:
             continue
-        pos = int(fields[1])
+        try:
+            pos = int(fields[1])
+        except ValueError:
+            raise InputError(f"POS {fields[1]!r} is not a position", path=path, where=f"record {fields[0]}:{fields[1]}",
+                             expected="a positive integer in column 2") from None
         if not start <= pos <= end:
             continue
         if pos < last:
@@ -271,11 +286,26 @@ def read_snps(path: str | os.PathLike[str], chrom: str, start: int, end: int, *,
     skipped["duplicate_position"] = len(split_sites)
     columns = list(zip(*kept_rows, strict=True)) if kept_rows else [[]] * 5
     return SnpBlock(
-        chrom=str(chrom).removeprefix("chr"), samples=list(samples),
+        chrom=chrom_name(chrom), samples=list(samples),
         pos=np.array(columns[0], dtype=np.int64)[keep], ids=np.array(columns[1], dtype=object)[keep],
         ref=np.array(columns[2], dtype=object)[keep], alt=np.array(columns[3], dtype=object)[keep],
         af=np.array(columns[4], dtype=np.float64)[keep], haplotypes=haplotypes[keep], skipped=skipped,
     )
+
+
+def _checked_header(path: Path) -> tuple[list[str], list[str] | None]:
+    """:func:`_read_header` with a damaged, foreign or stale-indexed file named as such."""
+    for index in (Path(str(path) + ".tbi"), Path(str(path) + ".csi")):
+        if index.exists() and index.stat().st_mtime < path.stat().st_mtime:  # htslib only warns
+            raise InputError(f"its index {index.name} is older than the VCF (stale: the VCF changed after "
+                             "indexing), so a region query could miss or misplace records", path=path,
+                             expected="an index made from this file: tabix -f -p vcf FILE")
+    try:
+        return _read_header(path)
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as err:
+        index = " (or its .tbi/.csi index is stale or foreign)" if _indexed(path) else ""
+        raise InputError(f"cannot read as VCF: truncated, damaged or not a VCF{index} ({err})", path=path,
+                         expected="a VCF, plain or bgzip-compressed (then indexed by `tabix -p vcf`)") from None
 
 
 def _unique_samples(samples: list[str], path) -> list[str]:  # noqa: ANN001
@@ -305,7 +335,7 @@ def vcf_samples(path: str | os.PathLike[str]) -> list[str]:
     path = Path(path)
     if not path.exists():
         raise InputError("VCF not found", path=path)
-    header, _ = _read_header(path)
+    header, _ = _checked_header(path)
     if not header or not header[-1].startswith("#CHROM"):
         raise InputError("no #CHROM header line", path=path, expected="a VCF file")
     return _unique_samples(header[-1].split("\t")[9:], path)

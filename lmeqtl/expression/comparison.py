@@ -41,6 +41,7 @@ BASELINES = {
     "lead_snp_cv": ("snps", "best single SNP chosen inside each training fold"),
     "oracle": ("genetic_value", "true genetic value (simulation only): the cis-h2 ceiling"),
 }
+TRUTH_FEATURES = ("genetic_value",)  # features only a simulation knows
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,13 @@ def embedding_methods(config: ExpressionConfig) -> list[Method]:
             for combine in config.combine for model in config.models]
 
 
-def baseline_methods() -> list[Method]:
-    """The RQ4 baselines; their model names are those of :mod:`lmeqtl.expression.models`."""
-    return [Method(name, features, name) for name, (features, _) in BASELINES.items()]
+def baseline_methods(truth: bool = True) -> list[Method]:
+    """The RQ4 baselines; their model names are those of :mod:`lmeqtl.expression.models`.
+
+    ``truth=False`` (real data): without the ones that need the simulated truth (the oracle).
+    """
+    return [Method(name, features, name) for name, (features, _) in BASELINES.items()
+            if truth or features not in TRUTH_FEATURES]
 
 
 @dataclass
@@ -146,7 +151,9 @@ def run_comparison(expression: pd.DataFrame, folds: pd.Series, *,
     runner = Parallel(n_jobs=config.n_jobs, return_as="generator")(delayed(_run_one)(*task) for task in tasks)
     results = list(tqdm(runner, total=len(tasks), desc="nested CV", disable=not progress))
     if not results:
-        raise ValueError("nothing to run: give embeddings, dosages, lead_dosage or genetic_values")
+        wanted = ", ".join(sorted({f"{m.name} needs {m.features}" for m in methods}))
+        raise ValueError(f"nothing to run: no method has its input ({wanted}; inputs given: "
+                         f"{', '.join(k for k, v in inputs.items() if v is not None) or 'none'})")
     predictions, chosen, timings = zip(*results, strict=True)
     return Comparison(
         predictions=pd.concat(predictions, ignore_index=True),

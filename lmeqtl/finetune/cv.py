@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from lmeqtl.config import FinetuneConfig
 from lmeqtl.data.cohort import Cohort
-from lmeqtl.data.io import atomic_path, read_json, write_json
+from lmeqtl.data.io import atomic_path, check_ids, read_json, write_json
 from lmeqtl.errors import InputError
 from lmeqtl.expression.covariates import Covariates, residualise
 from lmeqtl.expression.prediction import fold_labels
@@ -190,6 +190,7 @@ def finetune_expression(
     people = cohort.subset(ids)
     windows = dict(zip(genes, tss_windows(cohort, genes, config.window_snps, tss), strict=True))
     units = [[g] for g in genes]
+    check_ids(genes, "gene id", where="units/<gene>/ of the output directory")  # never write outside it
     fold_ids = [int(k) for k in np.unique(fold)]
     budget = None if config.max_minutes is None else 60.0 * config.max_minutes / (len(units) * len(fold_ids))
     dtype = amp_dtype(config, device)

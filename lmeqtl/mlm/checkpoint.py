@@ -33,6 +33,7 @@ import dataclasses
 import datetime as _dt
 import os
 import pickle
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,33 @@ def checkpoint_genes(info: dict[str, Any]) -> list[str]:
     return sorted(gene_map, key=gene_map.__getitem__)
 
 
+def check_fits_data(info: dict[str, Any], meta, source: str | os.PathLike[str],  # noqa: ANN001 - meta table
+                    meta_source: str | os.PathLike[str], allow: bool = False) -> list[str]:
+    """What differs between the data a checkpoint was trained on and ``meta`` (a ``meta.csv.gz`` table).
+
+    Compares the model's genes (all must be in ``meta``) and, where the checkpoint records
+    them, each gene's SNP count. Raises :class:`InputError` naming both files unless
+    ``allow`` (then returns the differences, for a warning).
+    """
+    genes = checkpoint_genes(info) if info.get("genes") else []
+    counts = meta.groupby("GENE_ID", sort=False).size()
+    problems = []
+    absent = [g for g in genes if g not in counts.index]
+    if absent:
+        problems.append(f"the dataset lacks {len(absent)} of the checkpoint's {len(genes)} genes: {absent[:3]}")
+    lengths = info.get("gene_lengths")
+    if lengths and len(lengths) == len(genes):
+        other = [f"{g}: {n} SNPs in the checkpoint, {int(counts[g])} in the dataset"
+                 for g, n in zip(genes, lengths, strict=True) if g in counts.index and int(counts[g]) != int(n)]
+        if other:
+            problems.append(f"{len(other)} genes have other SNP windows ({'; '.join(other[:2])})")
+    if problems and not allow:
+        raise InputError("the checkpoint was trained on other data: " + "; ".join(problems), path=source,
+                         where=f"vs {meta_source}", expected="the dataset it was trained on (prepared with the "
+                         "same genes and windows), or --allow-other-data")
+    return problems
+
+
 def load_model(checkpoint: str | os.PathLike[str], dataset: str | os.PathLike[str]) -> tuple[HaplotypeMLM, dict]:
     """A checkpoint directory or an original ``*_weights_model.pt`` (its gene order read from
     ``dataset``); ``info["genes"]`` is the gene -> embedding index map."""
@@ -167,8 +195,11 @@ def load_torch_file(path: str | os.PathLike[str],
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise InputError(f"refused: the file holds pickled Python objects, not only tensors ({err})".split("\n")[0],
-                         path=path, expected=expected) from None
+        # torch's own text advises retrying with weights_only=False, i.e. running the pickle: keep only what it found
+        found = re.search(r"Unsupported (?:global: GLOBAL|operand) \S+", str(err))
+        detail = f" ({found.group(0).strip()})" if found else ""
+        raise InputError(f"refused: the file holds pickled Python objects, not only tensors{detail}; "
+                         "lmeqtl never runs a pickle", path=path, expected=expected) from None
     except (RuntimeError, EOFError, OSError) as err:
         raise InputError(f"cannot read weights, the file is truncated or not a torch file ({err})",
                          path=path, expected=f"a complete torch.save() file: {expected}") from None

@@ -62,8 +62,8 @@ from lmeqtl.mlm.embed_store import (
 )
 from lmeqtl.mlm.masking import MASK, select_positions
 
-__all__ = ["MODES", "POOLINGS", "Embeddings", "describe", "embed_cohort", "embed_haplotypes", "gene_file", "load_embeddings",
-           "mode_agreement", "pool", "tss_window_index"]
+__all__ = ["MODES", "POOLINGS", "Embeddings", "describe", "embed_cohort", "embed_haplotypes", "gene_file", "hidden_batch",
+           "load_embeddings", "mode_agreement", "pool", "tss_window_index", "unmasked_tokens"]
 
 MODES = ("single", "masked", "rolling")
 POOLINGS = ("mean", "tss_window")
@@ -119,7 +119,14 @@ def rolling_rows(n_haplotypes: int, copies: int) -> tuple[np.ndarray, np.ndarray
     return np.repeat(np.arange(n_haplotypes), copies), np.tile(np.arange(copies), n_haplotypes)
 
 
-def _hidden(model: torch.nn.Module, tokens: np.ndarray, gene: int, layer: int, device: torch.device) -> torch.Tensor:
+def unmasked_tokens(alleles: np.ndarray) -> np.ndarray:
+    """Model input ``(..., L)`` int64 of haplotypes ``alleles (..., L)``: the alleles, MASK where missing."""
+    return np.where(alleles == MISSING_ALLELE, MASK, alleles).astype(np.int64)
+
+
+def hidden_batch(model: torch.nn.Module, tokens: np.ndarray, gene: int, layer: int,
+                 device: torch.device) -> torch.Tensor:
+    """Hidden state ``(B, L, H)`` float32 at ``layer`` (an index into ``model.hidden_states``) of tokens ``(B, L)``."""
     tokens_t = torch.from_numpy(tokens).to(device)  # (B, L)
     genes = torch.full((len(tokens),), gene, dtype=torch.long, device=device)
     return model.hidden_states(tokens_t, genes)[layer].float()  # (B, L, H)
@@ -145,15 +152,15 @@ def embed_haplotypes(model: torch.nn.Module, alleles: np.ndarray, gene: int, con
     out = []
     if config.mode in ("single", "masked"):
         if config.mode == "single":
-            tokens = np.where(alleles == MISSING_ALLELE, MASK, alleles).astype(np.int64)
+            tokens = unmasked_tokens(alleles)
         else:
             tokens = masked_tokens(alleles, keys or [(i,) for i in range(n)], config.mask_rate, config.seed)
         for lo in tqdm(range(0, n, config.batch_size), disable=not progress, leave=False, desc="batches"):
-            hidden = _hidden(model, tokens[lo:lo + config.batch_size], gene, config.layer, device)
+            hidden = hidden_batch(model, tokens[lo:lo + config.batch_size], gene, config.layer, device)
             out.append(pool(hidden, config.pooling, window_t).cpu())
         return torch.cat(out).numpy().astype(np.float32)
     copies = min(config.rolling_copies, length)
-    base = np.where(alleles == MISSING_ALLELE, MASK, alleles).astype(np.int64)
+    base = unmasked_tokens(alleles)
     per_group = max(1, -(-config.batch_size // copies))  # haplotypes whose copies share passes
     position = np.arange(length)
     for start in tqdm(range(0, n, per_group), disable=not progress, leave=False, desc="haplotypes"):
@@ -164,7 +171,7 @@ def embed_haplotypes(model: torch.nn.Module, alleles: np.ndarray, gene: int, con
             h, c = hap[lo:lo + config.batch_size], copy[lo:lo + config.batch_size]
             masked = position[None, :] % copies == c[:, None]  # (b, L)
             tokens = np.where(masked, MASK, group[h])
-            hidden = _hidden(model, tokens, gene, config.layer, device)  # (b, L, H)
+            hidden = hidden_batch(model, tokens, gene, config.layer, device)  # (b, L, H)
             if states is None:
                 states = hidden.new_empty(len(group), length, hidden.shape[-1])
             rows, cols = np.nonzero(masked)

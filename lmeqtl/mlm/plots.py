@@ -26,17 +26,20 @@ def plot_training_curves(history: pd.DataFrame) -> Figure:
     """Loss, masked accuracy and IQS per epoch: training (running mean over crops) vs validation."""
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.3), layout="constrained")
     epoch = history["epoch"]
+    # validation runs every `validate_every` epochs: join the validated epochs, not the gaps between them
+    validated = history.dropna(subset=["val_masked_accuracy"]) if "val_masked_accuracy" in history else history
     panels = [("loss", "cross-entropy (nats per masked allele)"), ("masked_accuracy", "masked accuracy")]
     for ax, (metric, label) in zip(axes, panels, strict=False):
         ax.plot(epoch, history[f"train_{metric}"], marker="o", ms=3, color=COLOURS[2], label="training")
         if f"val_{metric}" in history:
-            ax.plot(epoch, history[f"val_{metric}"], marker="o", ms=3, color=COLOURS[0], label="validation")
+            ax.plot(validated["epoch"], validated[f"val_{metric}"], marker="o", ms=3, color=COLOURS[0],
+                    label="validation")
         ax.set_ylabel(label)
         ax.set_title(label.split(" (")[0].capitalize())
     iqs = axes[2]
     for metric, style in (("iqs_snp_mean", "-"), ("iqs_pooled", "--")):
         if f"val_{metric}" in history:
-            iqs.plot(epoch, history[f"val_{metric}"], style, marker="o", ms=3, color=COLOURS[0],
+            iqs.plot(validated["epoch"], validated[f"val_{metric}"], style, marker="o", ms=3, color=COLOURS[0],
                      label=f"validation, {'per SNP' if metric == 'iqs_snp_mean' else 'pooled'}")
     iqs.set_ylabel("IQS")
     iqs.set_title("IQS (validation only)")

@@ -125,6 +125,17 @@ def _run_config(model_cfg: ModelConfig, train_cfg: TrainConfig, cohort: Cohort, 
             "data_fingerprint": fingerprint}
 
 
+def _differences(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """``train.epochs: 3 -> 5``: each setting (dotted key) whose value differs, the old value first."""
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        return [line for key in sorted(set(saved) | set(wanted), key=str)
+                for line in _differences(saved.get(key), wanted.get(key), f"{prefix}{key}.")]
+    if saved == wanted:
+        return []
+    shown = [v if not isinstance(v, list) or len(v) <= 4 else f"[{len(v)} items]" for v in (saved, wanted)]
+    return [f"{prefix.rstrip('.')}: {shown[0]!r} -> {shown[1]!r}"]
+
+
 def _write_history(output_dir: Path, history: list[dict[str, Any]]) -> None:
     with atomic_path(output_dir / "history.csv") as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)
@@ -181,9 +192,9 @@ def train_mlm(
     if resume and (output_dir / STATE_FILE).exists():
         saved = read_json(output_dir / RUN_FILE)
         if saved != json.loads(json.dumps(run_config)):
-            changed = sorted(k for k in run_config if saved.get(k) != json.loads(json.dumps(run_config[k])))
-            raise InputError(f"cannot resume: {', '.join(changed)} differ from the run in this directory",
-                             path=output_dir / RUN_FILE, expected="the same settings, or --no-resume / a new --output_dir")
+            changed = _differences(saved, json.loads(json.dumps(run_config)))
+            raise InputError(f"cannot resume: {'; '.join(changed[:4])} (this run vs the one in this directory)",
+                             path=output_dir / RUN_FILE, expected="the same settings, or --no-resume / a new --out")
         state = load_torch_file(output_dir / STATE_FILE, expected="the training state of this run, or --no-resume")
         lacking = sorted(TRAIN_STATE_KEYS - (set(state) if isinstance(state, dict) else set()))
         if lacking:

@@ -9,7 +9,8 @@ The model, per gene (all logs natural; "EUR" = the EUR people with expression):
   first, with probability ``causal_ld_fraction`` among SNPs with 0.2 <= r^2 <= 0.8 with an
   earlier causal SNP, else among SNPs with r^2 < 0.8 with all of them;
 - additive value ``A = sum_j b_j x_j`` (``x_j`` = ALT dosage, ``b_j ~ N(0, 1)``);
-- with ``k >= 2`` and ``phi = interaction_fraction > 0``: the cis-interaction
+- with ``k >= 2`` and ``phi = interaction_fraction > 0`` (or the gene's entry of
+  ``interaction_fractions``, see :func:`gene_interaction_fraction`): the cis-interaction
   ``I = number of haplotypes carrying the ALT alleles of causal SNPs 1 and 2 together``,
   made orthogonal to the causal dosages in EUR (``I_perp``), so that ``phi`` is exactly the
   share of genetic variance an additive model of the causal SNPs cannot explain;
@@ -131,11 +132,22 @@ def genetic_value(alleles: np.ndarray, causal: np.ndarray, b: np.ndarray, phi: f
     return {"G": value, "additive": additive, "interaction": interaction, "intercept": intercept}
 
 
+def gene_interaction_fraction(config: SimulationConfig, index: int) -> float:
+    """The interaction fraction of gene number ``index``: its entry of ``interaction_fractions``
+    (repeated over the genes), or ``interaction_fraction`` when that tuple is empty."""
+    if not config.interaction_fractions:
+        return config.interaction_fraction
+    return float(config.interaction_fractions[index % len(config.interaction_fractions)])
+
+
 def simulate_gene(alleles: np.ndarray, eur: np.ndarray, causal: np.ndarray, config: SimulationConfig,
-                  rng: np.random.Generator) -> dict:
-    """Person-level log expression ``y (n,)`` and the gene's truth (h2, mu, sigma, coefficients)."""
+                  rng: np.random.Generator, phi: float | None = None) -> dict:
+    """Person-level log expression ``y (n,)`` and the gene's truth (h2, mu, sigma, coefficients).
+
+    ``phi``: the gene's interaction fraction (default ``config.interaction_fraction``).
+    """
     h2 = float(rng.uniform(*config.h2_range))
-    phi = config.interaction_fraction if len(causal) >= 2 else 0.0
+    phi = (config.interaction_fraction if phi is None else phi) if len(causal) >= 2 else 0.0
     b = rng.normal(0, 1, len(causal))
     g = genetic_value(alleles, causal, b, phi, eur)
     phi = phi if g["interaction"] > 0 else 0.0
@@ -186,14 +198,17 @@ def simulate_expression(genes: list[GeneGenotypes], eur: np.ndarray, tracks: dic
     pos, causal) for the chromatin enrichment.
     """
     log_expression, gene_rows, causal_rows, window_rows = [], [], [], []
-    for gene in genes:
+    for index, gene in enumerate(genes):
         marks = {m: in_peaks(gene.chrom, gene.pos, t) for m, t in tracks.items()}
         active = np.any([marks[m] for m in CAUSAL_ENRICHED_MARKS], axis=0)
         repressed = np.any([marks[m] for m in REPRESSIVE_MARKS], axis=0) & ~active
         n_causal = int(rng.integers(config.n_causal_range[0], config.n_causal_range[1] + 1))
+        phi = gene_interaction_fraction(config, index)
+        if config.interaction_fractions and phi > 0:  # an interaction needs a pair (default path unchanged)
+            n_causal = max(n_causal, 2)
         causal, partner = choose_causal(gene.pos, gene.tss, gene.true[eur].sum(axis=1).astype(float), active,
                                         repressed, n_causal, config, rng)
-        sim = simulate_gene(gene.true, eur, causal, config, rng)
+        sim = simulate_gene(gene.true, eur, causal, config, rng, phi)
         log_expression.append(sim["y"])
         pair = ",".join(gene.ids[causal[:2]]) if sim["interaction_fraction"] > 0 else ""
         gene_rows.append({"gene_id": gene.gene_id, "symbol": gene.symbol, "chrom": gene.chrom, "tss": gene.tss,

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lmeqtl.book.chapters import NO_TRUTH
 from lmeqtl.data.io import atomic_path
 from lmeqtl.data.peaks import in_peaks, merge_overlaps
 from lmeqtl.data.truth import Truth
@@ -217,8 +218,10 @@ def truth_text(truth: Truth | None, lead_r2: pd.Series | None = None) -> str:
     (:func:`lmeqtl.simulate.popgen.lead_causal_r2`).
     """
     if truth is None:
-        return ("These are real data: nothing was planted, so there is no truth to show, and the later "
-                "chapters skip their comparisons with causal SNPs.")
+        return (f"{NO_TRUTH} nothing was planted, so there is no truth to show. The later chapters leave out "
+                "what needs it, and say so where they do: the oracle ceiling (RQ2, RQ4), the causal SNPs next to "
+                "the attention weights (RQ3), and the ranking against causal SNPs and the planted chromatin "
+                "enrichment (RQ5).")
     genes, causal = truth.genes, truth.causal_snps
     h2 = genes["h2_realised"]
     text = (f"The simulation planted {len(causal)} causal SNPs in the {len(genes)} genes "

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lmeqtl.book import steps
+from lmeqtl.book.chapters import NO_TRUTH
 from lmeqtl.book.chapters.names import SCORE_NAMES
 from lmeqtl.config import EmbedConfig
 
@@ -175,7 +176,11 @@ def _listing(lead: str, methods: Sequence[str]) -> str:
 
 
 def ranking_text(summary: pd.DataFrame, k: int) -> str:
-    """Which methods rank causal SNPs above chance, by how much, and which do not."""
+    """Which methods rank causal SNPs above chance, by how much, and which do not (an empty ``summary``:
+    real data, nothing to rank against)."""
+    if summary.empty:
+        return (f"{NO_TRUTH} the causal SNPs are unknown, so there is nothing to rank against; the rankings are "
+                "compared with the eQTL table below.")
     ordered = summary.sort_values("average_precision", ascending=False)
     best, ratio = ordered.iloc[0], ordered["ap_over_random"]
     return (f"The best ranking of the causal SNPs comes from **{_names([best.name])}**: mean average precision "
@@ -200,7 +205,7 @@ def enrichment_text(summary: pd.DataFrame, planted: Mapping[str, float] | None) 
     if not planted:
         enriched = summary["enriched_marks"] if "enriched_marks" in summary else pd.Series(dtype=str)
         found = [f"{_names([m])} ({marks})" for m, marks in enriched.items() if marks]
-        return ("No planted enrichment to compare with (real data). " + rule
+        return (f"{NO_TRUTH} no enrichment was planted, so there is nothing to recover. " + rule
                 + (f"Enriched marks: {'; '.join(found)}." if found else "No method's top SNPs are enriched in any mark."))
     marks = [m for m, v in planted.items() if v > 1]
     text = f"The simulation planted enrichment of causal SNPs in {', '.join(marks)} and none in the other marks. " + rule
@@ -245,7 +250,8 @@ def setup_text(checkpoint_source: str, config, n_people: int, n_genes: int, fine
              f"well it predicts new people is RQ2's question). Its in-sample r ranges "
              f"{ridge_fits['in_sample_r'].min():.2f}-{ridge_fits['in_sample_r'].max():.2f} over genes. ")
     if not simulated:
-        text += "Real data: there are no known causal SNPs, so rankings are compared with the eQTL table only. "
+        text += (f"{NO_TRUTH} the causal SNPs are unknown, so the rankings are compared with the eQTL table only "
+                 "and the enrichment with no planted marks. ")
     timing = ", ".join(f"{name} {value:.0f} s" for name, value in seconds.items())
     return text + f"Time: {timing}."
 

@@ -237,6 +237,7 @@ def with_baselines(rq2_predictions: pd.DataFrame | None, inputs: ExpressionInput
 
     Returns the predictions and the names of the baselines computed here. Step 03's rows must
     sit on ``inputs.folds``: a mismatch (folds drawn anew after step 03) is an error, not a silent mix.
+    Real data (no truth): the oracle is left out, as step 03 left it out.
     """
     if rq2_predictions is not None:
         pairs = rq2_predictions[["sample_id", "fold"]].drop_duplicates().set_index("sample_id")["fold"]
@@ -245,7 +246,7 @@ def with_baselines(rq2_predictions: pd.DataFrame | None, inputs: ExpressionInput
             raise InputError("step 03's predictions are not on these outer folds", where="predictions.parquet",
                              expected=f"the folds of {inputs.folds_source}; re-run step {steps.EXPRESSION}")
     have = set(rq2_predictions["method"]) if rq2_predictions is not None else set()
-    missing = [m for m in baseline_methods() if m.name not in have]
+    missing = [m for m in baseline_methods(truth=inputs.genetic_values is not None) if m.name not in have]
     frames = [rq2_predictions] if rq2_predictions is not None else []
     if missing:
         computed = run_comparison(inputs.expression, inputs.folds, dosages=inputs.dosages,

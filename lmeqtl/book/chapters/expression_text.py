@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lmeqtl.book.chapters import NO_TRUTH
 from lmeqtl.book.chapters.expression import control_verdict
 from lmeqtl.book.chapters.names import (
     BASELINE_NAMES,
@@ -120,8 +121,8 @@ def ceiling_text(summary: pd.DataFrame, embedding_methods: list[str]) -> str:
     """The oracle's r and the share of its R² the best embedding method reaches (simulation only)."""
     oracle = _row(summary, "oracle")
     if oracle is None:
-        return ("Real data have no known genetic value, so there is no oracle ceiling here; the in-sample |rvalue| "
-                "of chapter 05 is the nearest upper bound.")
+        return (f"{NO_TRUTH} the genetic value of each person is unknown, so there is no oracle ceiling here; the "
+                "in-sample |rvalue| of chapter 05 is the nearest upper bound.")
     best = summary[summary["method"].isin(embedding_methods)].iloc[0]
     share = best["ceiling_fraction"]
     return (f"The oracle, OLS on the simulated true genetic value of each gene (its causal SNPs with their true "
@@ -150,9 +151,11 @@ def rq4_text(summary: pd.DataFrame, reference: str) -> str:
             name = f"{describe_method(reference)} (the embedding method fixed in advance)" if method == reference else \
                 describe_method(method)
             parts.append(f"{name}: {row['mean_r']:.3f}")
+    no_oracle = (f" {NO_TRUTH} the oracle (the true genetic value, the ceiling) is left out."
+                 if _row(summary, "oracle") is None else "")
     return ("Mean Pearson r over genes — " + "; ".join(parts) + ". The in-sample |rvalue| is the correlation "
             "reported by the eQTL table on the same people that chose the SNP: an upper bound for a single SNP, "
-            "not a prediction, and it is left out of the paired tests.")
+            "not a prediction, and it is left out of the paired tests." + no_oracle)
 
 
 def paired_text(paired: pd.DataFrame, reference: str) -> str:

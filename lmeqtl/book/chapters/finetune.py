@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lmeqtl.book import steps
+from lmeqtl.book.chapters import NO_TRUTH
 from lmeqtl.book.chapters.names import WINDOW_MEAN, describe_method
 from lmeqtl.data.cohort import Cohort
 from lmeqtl.errors import InputError
@@ -102,12 +103,13 @@ def attention_near_causal(snp_weights: pd.DataFrame, truth: Truth, reach: int = 
 BASELINE_ORDER = ("predixcan", "lead_snp_cv", "lead_snp", "oracle")
 
 
-def quick_baselines() -> list:
+def quick_baselines(truth: bool = True) -> list:
     """RQ4's baselines without PrediXcan (its nested elastic net on every window SNP takes minutes per
-    gene on a CPU): what the chapter computes itself when the book has no RQ2 step."""
+    gene on a CPU): what the chapter computes itself when the book has no RQ2 step (``truth=False``:
+    real data, without the oracle)."""
     from lmeqtl.expression import baseline_methods
 
-    return [m for m in baseline_methods() if m.name != "predixcan"]
+    return [m for m in baseline_methods(truth) if m.name != "predixcan"]
 
 
 def window_mean_predictions(result, expression: pd.DataFrame, folds: pd.Series, covariates, config) -> pd.DataFrame:
@@ -210,6 +212,11 @@ def preset_text(config, preset: str) -> str:
             f"on a CPU.")
 
 
+def _time_budget(counts: pd.Series) -> str:
+    """Runs cut by a user's wall-clock budget (presets set none), in words; nothing when there were none."""
+    return f", {counts['time']} on the time budget" if counts.get("time", 0) else ""
+
+
 def training_text(result, config) -> str:
     """Cost and early stopping of the runs, in words."""
     folds = result.folds
@@ -218,7 +225,7 @@ def training_text(result, config) -> str:
     at_zero = int((folds["best_epoch"] == 0).sum())
     return (f"Caching the frozen stages took {cache:.0f} s for all genes, and training {folds['seconds'].sum():.0f} s "
             f"({folds['seconds'].mean():.1f} s per gene and fold). {counts.get('patience', 0)} of {len(folds)} runs "
-            f"stopped early, {counts.get('time', 0)} on the time budget; the kept epoch was {folds['best_epoch'].median():.0f} "
+            f"stopped early{_time_budget(counts)}; the kept epoch was {folds['best_epoch'].median():.0f} "
             f"on median, and {at_zero} runs kept epoch 0 (no epoch predicted the validation people better than the "
             f"training mean, so those folds predict the mean).")
 
@@ -268,8 +275,8 @@ def attention_text(config, near: pd.DataFrame | None) -> str:
     if config.pooling != "attention":
         return "This run pools by the mean, so the head has no per-SNP weights to show; RQ5 attributes its predictions."
     if near is None:
-        return ("The figure shows each gene's learned weight per SNP. The causal SNPs of real data are unknown; RQ5 "
-                "compares attributions with the eQTL p-values.")
+        return (f"The figure shows each gene's learned weight per SNP. {NO_TRUTH} the causal SNPs are unknown, so "
+                "the weights are not compared with them here; RQ5 compares attributions with the eQTL p-values.")
     usable = near[near["n_causal_in_window"] > 0]
     return (f"The learned weights (figure) put on average {usable['mass_near_causal'].mean():.1%} of their mass within "
             f"7 SNPs (the encoder's reach) of a causal SNP, where uniform weights would put "

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lmeqtl.book import steps
+from lmeqtl.book import chapters, steps
 from lmeqtl.book.chapters.names import (
     WINDOW_MEAN,
     ceiling_share,
@@ -45,7 +45,7 @@ class BookResults:
     mlm: pd.DataFrame | None = None  # 01: predictor, masked_accuracy, iqs_snp_mean, ... (scored_on)
     rq1: pd.DataFrame | None = None  # 02: method, maf_bin, genotype_accuracy, iqs, dosage_r2, ...
     expression: pd.DataFrame | None = None  # 03-05: per gene and method (r, CI, R², evaluation)
-    ranking: pd.DataFrame | None = None  # 06: per gene and method (average_precision, recall_at_k)
+    ranking: pd.DataFrame | None = None  # 06: per gene and method (average_precision, recall_at_k); empty: no truth
     enrichment: pd.DataFrame | None = None  # 06: per method and mark (odds_ratio, CI, p-values)
     control: pd.DataFrame | None = None  # 03: the shuffled-expression control, per gene (r, p_value)
     missing: list[str] = field(default_factory=list)  # "<step>/<file>" that were not found
@@ -64,8 +64,8 @@ def load_results(run_dir: str | os.PathLike[str], reference_method: str = PRIMAR
     tables: dict[str, pd.DataFrame] = {}
     for name in SOURCES:
         path = steps.output_path(run_dir, name)
-        if path.is_file():
-            tables[name] = pd.read_csv(path)
+        if path.is_file():  # an empty file: step 06's ranking on real data (no causal SNPs to rank against)
+            tables[name] = pd.read_csv(path) if path.stat().st_size > 2 else pd.DataFrame()
         else:
             results.missing.append(str(path.relative_to(run_dir)))
     results.mlm = tables.get("mlm_comparison")
@@ -287,7 +287,8 @@ def rq5_answer(results: BookResults) -> str:
     if results.ranking is None and results.enrichment is None:
         return "Step 06 did not run in this book, so RQ5 is not answered here."
     if results.ranking is None or "average_precision" not in results.ranking or results.ranking.empty:
-        return ("The causal SNPs are unknown here (real data), so no ranking can be checked against them."
+        return (f"{chapters.NO_TRUTH} the causal SNPs are unknown, so no ranking is scored against them; chapter 06 "
+                "compares the rankings with the eQTL table and with histone-mark peaks."
                 + enrichment_sentence(results.enrichment))
     ranking = results.ranking.groupby("method", sort=False)[["average_precision", "random_average_precision"]].mean()
     best = ranking["average_precision"].idxmax()

@@ -1,0 +1,222 @@
+"""RQ2, contextual: the MLM's per-SNP hidden states at SNPs chosen inside each training fold.
+
+A mean over 5000 positions washes out the few SNPs that matter. Here, per gene and outer
+fold, everything is chosen on the training rows only:
+
+1. **SNPs** (:func:`select_snps`): the ``top_k`` window SNPs whose ALT dosage correlates most
+   (|Pearson r|) with expression, wherever they are in the window (no TSS prior), plus
+   ``neighbours`` SNPs either side of each; ties go to the lower index.
+2. **States** (:func:`snp_states`): the MLM's hidden state at each chosen SNP, from one
+   unmasked pass over each haplotype, ``(n, 2, S, d)``. A haplotype model's state at a SNP
+   can carry the alleles beside it on the same chromosome, which no dosage sees.
+3. **Projection** (:func:`per_snp_pca`): per SNP, the top ``components`` PCs of its states
+   over the training haplotypes; each haplotype is projected on them, and the two
+   haplotypes of a person are summed: ``(n, S * components)``.
+4. **Regression**: each dosage, and each SNP's block of PC scores as a whole, scaled to unit
+   variance (a SNP's PCs keep their relative sizes), then ridge / elastic net / lasso with an
+   inner CV (the pipelines of :mod:`lmeqtl.expression.models`, their own scaling off).
+
+:class:`ContextualRegressor` does 1-4 in ``fit`` (``features="context"``); its twin
+``features="dosage"`` does 1 and 4 on the chosen SNPs' dosages, so the difference between
+the two is what the context adds; ``"dosage+context"`` uses both. Its ``X`` is a column of
+row numbers into the gene's data (:class:`GeneData`), like a precomputed kernel, so that it
+runs inside :func:`lmeqtl.expression.prediction.nested_cv` unchanged.
+:mod:`lmeqtl.expression.contextual_run` runs all three on the same outer folds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from lmeqtl.expression.models import build_model, chosen_hyperparameters
+from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
+
+FEATURE_SETS = ("context", "dosage", "dosage+context")
+
+# snps (S,) window indices -> states (n, 2, S, d) of the analysed people (rows in analysis order)
+StateSource = Callable[[np.ndarray], np.ndarray]
+
+
+@torch.no_grad()
+def snp_states(model: torch.nn.Module, haplotypes: np.ndarray, gene: int, positions: np.ndarray | None = None, *,
+               layer: int = -1, batch_size: int = 16, dtype: type = np.float32,
+               device: str | torch.device = "cpu") -> np.ndarray:
+    """Hidden states ``(n, 2, S, d)`` at ``layer`` of haplotypes ``(n, 2, L)`` of gene index ``gene``.
+
+    One unmasked pass per haplotype, ``batch_size`` haplotypes per pass; only the states at
+    ``positions`` (window indices, ``S`` of them; None: all ``L``) are kept, as ``dtype``
+    (float16 halves the memory). ``model`` must be in eval mode.
+    """
+    haplotypes = np.asarray(haplotypes)
+    n, _, length = haplotypes.shape
+    tokens = unmasked_tokens(haplotypes.reshape(2 * n, length))  # (2n, L)
+    device = torch.device(device)
+    keep = None if positions is None else torch.as_tensor(np.asarray(positions, dtype=np.int64), device=device)
+    out = None
+    for lo in range(0, len(tokens), batch_size):
+        hidden = hidden_batch(model, tokens[lo:lo + batch_size], gene, layer, device)  # (b, L, d)
+        hidden = hidden if keep is None else hidden[:, keep]  # (b, S, d)
+        if out is None:
+            out = np.empty((len(tokens), *hidden.shape[1:]), dtype=dtype)  # (2n, S, d)
+        out[lo:lo + len(hidden)] = hidden.cpu().numpy()
+    return out.reshape(n, 2, *out.shape[1:])
+
+
+def mlm_state_source(model: torch.nn.Module, haplotypes: np.ndarray, gene: int, *, layer: int = -1,
+                     batch_size: int = 16, dtype: type = np.float32,
+                     device: str | torch.device = "cpu") -> StateSource:
+    """``snps -> (n, 2, S, d)``: :func:`snp_states` of these haplotypes ``(n, 2, L)`` at the SNPs asked for."""
+    def source(snps: np.ndarray) -> np.ndarray:
+        return snp_states(model, haplotypes, gene, snps, layer=layer, batch_size=batch_size, dtype=dtype,
+                          device=device)
+    return source
+
+
+def marginal_r(dosage: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson r ``(L,)`` of every SNP's dosage ``(n, L)`` with ``y (n,)``; 0 for a SNP that does not vary."""
+    x = np.asarray(dosage, dtype=np.float64)
+    yc = np.asarray(y, dtype=np.float64) - np.mean(y)
+    xc = x - x.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (xc.T @ yc) / (np.sqrt((xc * xc).sum(axis=0)) * np.sqrt(yc @ yc))
+    return np.nan_to_num(r)
+
+
+def select_snps(dosage: np.ndarray, y: np.ndarray, top_k: int, neighbours: int = 0) -> np.ndarray:
+    """Sorted window indices: the ``top_k`` SNPs by |r| with ``y`` and ``neighbours`` SNPs either side of each.
+
+    Ties in |r| go to the lower index (a stable sort), so the choice is deterministic.
+    """
+    if top_k < 1 or neighbours < 0:
+        raise ValueError(f"top_k must be >= 1 and neighbours >= 0, got {top_k} and {neighbours}")
+    length = np.shape(dosage)[1]
+    top = np.argsort(-np.abs(marginal_r(dosage, y)), kind="stable")[:top_k]  # (k,)
+    around = top[:, None] + np.arange(-neighbours, neighbours + 1)[None, :]  # (k, 2w + 1)
+    return np.unique(np.clip(around, 0, length - 1))
+
+
+def per_snp_pca(states: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per SNP, the mean ``(S, d)`` and top ``components`` PCs ``(S, k, d)`` of its states ``(m, 2, S, d)``.
+
+    Every haplotype counts once; each PC's largest loading is made positive (a fixed sign).
+    """
+    m, _, n_snps, d = states.shape
+    z = np.asarray(states, dtype=np.float64).reshape(2 * m, n_snps, d).transpose(1, 0, 2)  # (S, 2m, d)
+    mean = z.mean(axis=1)  # (S, d)
+    zc = z - mean[:, None, :]
+    covariance = zc.transpose(0, 2, 1) @ zc / zc.shape[1]  # (S, d, d)
+    _, vectors = np.linalg.eigh(covariance)  # ascending eigenvalues; columns are eigenvectors
+    top = vectors[:, :, ::-1][:, :, :min(components, d)].transpose(0, 2, 1)  # (S, k, d)
+    largest = np.take_along_axis(top, np.abs(top).argmax(axis=2)[..., None], axis=2)  # (S, k, 1)
+    return mean, top * np.where(largest < 0, -1.0, 1.0)
+
+
+def project(states: np.ndarray, mean: np.ndarray, pcs: np.ndarray) -> np.ndarray:
+    """States ``(m, 2, S, d)`` on their SNP's PCs ``(S, k, d)``, summed over the two haplotypes: ``(m, S * k)``."""
+    centred = np.asarray(states, dtype=np.float64) - mean  # (m, 2, S, d)
+    scores = np.einsum("mhsd,skd->msk", centred, pcs, optimize=True)  # (m, S, k), summed over h
+    return scores.reshape(len(states), -1)
+
+
+@dataclass
+class GeneData:
+    """What the estimators read of one gene; rows are the people in analysis order.
+
+    ``dosage (n, L)`` ALT dosages of every window SNP; ``states (n, 2, S, d)`` the hidden
+    states at the window SNPs ``state_snps (S,)`` (sorted; None: all ``L``). States are
+    needed only by the context feature sets.
+    """
+
+    dosage: np.ndarray
+    states: np.ndarray | None = None
+    state_snps: np.ndarray | None = None
+
+    def states_at(self, rows: np.ndarray, snps: np.ndarray) -> np.ndarray:
+        """States ``(m, 2, S, d)`` of ``rows`` at window SNPs ``snps``."""
+        if self.states is None:
+            raise ValueError("no states given: the context features need GeneData.states")
+        if self.state_snps is None:
+            return self.states[rows][:, :, snps]
+        columns = np.searchsorted(self.state_snps, snps).clip(0, len(self.state_snps) - 1)
+        missing = snps[self.state_snps[columns] != snps]
+        if len(missing):
+            raise ValueError(f"no states at SNPs {missing[:10].tolist()}: extract the states at every SNP a fold "
+                             "selects (contextual_run.fold_selections)")
+        return self.states[rows][:, :, columns]
+
+
+def _rows(X, n: int) -> np.ndarray:  # noqa: N803 - sklearn names
+    rows = np.asarray(X).reshape(len(X), -1)[:, 0]
+    index = rows.astype(np.int64)
+    if not np.array_equal(index, rows) or index.min(initial=0) < 0 or index.max(initial=0) >= n:
+        raise ValueError(f"X must be a column of row numbers 0..{n - 1} into the gene's data")
+    return index
+
+
+class ContextualRegressor(RegressorMixin, BaseEstimator):
+    """SNP selection, per-SNP PCA of states, haplotype sum and a penalised regression, all fitted in ``fit``.
+
+    ``X``: a column of row numbers into ``data`` (so ``fit`` sees only the training rows'
+    dosages and states); ``features``: one of :data:`FEATURE_SETS`; ``model``: ridge,
+    elasticnet, lasso or predixcan (:func:`lmeqtl.expression.models.build_model`), its
+    penalty chosen by the inner CV ``cv``.
+    """
+
+    def __init__(self, data: GeneData, features: str = "context", top_k: int = 20, neighbours: int = 2,
+                 components: int = 4, model: str = "ridge", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5):
+        self.data = data
+        self.features = features
+        self.top_k = top_k
+        self.neighbours = neighbours
+        self.components = components
+        self.model = model
+        self.cv = cv
+        self.n_lambdas = n_lambdas
+        self.l1_ratio = l1_ratio
+
+    def _design(self, rows: np.ndarray) -> np.ndarray:
+        """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)``."""
+        parts = []
+        if "dosage" in self.features:
+            parts.append(np.asarray(self.data.dosage[rows][:, self.snps_], dtype=np.float64))  # (m, S)
+        if "context" in self.features:
+            parts.append(project(self.data.states_at(rows, self.snps_), self.mean_, self.pcs_))  # (m, S * k)
+        return np.hstack(parts)
+
+    def _groups(self) -> np.ndarray:
+        """Scaling group of each feature: one per dosage column, one per SNP's block of PC scores."""
+        groups = []
+        if "dosage" in self.features:
+            groups.append(np.arange(len(self.snps_)))
+        if "context" in self.features:
+            groups.append(len(self.snps_) + np.repeat(np.arange(len(self.snps_)), self.pcs_.shape[1]))
+        return np.concatenate(groups)
+
+    def fit(self, X, y):  # noqa: N803 - sklearn names
+        if self.features not in FEATURE_SETS:
+            raise ValueError(f"unknown features {self.features!r}; choose one of {FEATURE_SETS}")
+        rows, y = _rows(X, len(self.data.dosage)), np.asarray(y, dtype=np.float64)
+        self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
+        if "context" in self.features:
+            self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
+        x = self._design(rows)  # (m, p)
+        # each dosage, and each SNP's PC block as a whole, to unit variance: the PCs of a SNP keep their
+        # relative sizes, so that minor (mostly noise) PCs do not weigh as much as the main ones
+        groups = self._groups()
+        variance = np.bincount(groups, weights=x.var(axis=0))[groups]  # (p,) total variance of the group
+        self.centre_, self.scale_ = x.mean(axis=0), np.sqrt(np.maximum(variance, 1e-12))
+        self.regressor_ = build_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio)
+        self.regressor_.set_params(scale="passthrough")
+        self.regressor_.fit((x - self.centre_) / self.scale_, y)
+        # read by chosen_hyperparameters (nested_cv's record of each outer fold)
+        self.best_params_ = {**chosen_hyperparameters(self.regressor_), "n_snps": float(len(self.snps_))}
+        return self
+
+    def predict(self, X):  # noqa: N803
+        x = self._design(_rows(X, len(self.data.dosage)))
+        return self.regressor_.predict((x - self.centre_) / self.scale_)

@@ -1,0 +1,147 @@
+"""The contextual methods and their dosage-only twin, per gene, on the shared outer folds.
+
+Methods (the ``method`` column; ``<model>`` = ``ExpressionConfig.context_model``):
+
+- ``contextual:<model>``: the MLM's states at the SNPs chosen in the training fold
+  (:class:`~lmeqtl.expression.contextual.ContextualRegressor`, ``features="context"``);
+- ``contextual_dosage:<model>``: the same SNPs' dosages, the same regression: the twin;
+- ``contextual_both:<model>``: both.
+
+The states of a gene are extracted once, at the union of the SNPs that the outer folds
+select (:func:`fold_selections`; selection reads only each fold's training rows), so the
+forward passes run once per gene, not once per fold. Everything else, PCA included, is
+fitted inside :func:`lmeqtl.expression.prediction.nested_cv`'s outer training folds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from lmeqtl.config import ExpressionConfig
+from lmeqtl.expression.comparison import Comparison
+from lmeqtl.expression.contextual import ContextualRegressor, GeneData, StateSource, select_snps
+from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
+from lmeqtl.expression.evaluation import pearson_r2
+from lmeqtl.expression.prediction import fold_labels, nested_cv
+
+METHOD_FEATURES = {"contextual": "context", "contextual_dosage": "dosage", "contextual_both": "dosage+context"}
+
+
+def context_methods(config: ExpressionConfig) -> dict[str, str]:
+    """Method name -> feature set, e.g. ``{"contextual:ridge": "context", ...}``."""
+    return {f"{prefix}:{config.context_model}": features for prefix, features in METHOD_FEATURES.items()}
+
+
+def _training_y(y: np.ndarray, folds: np.ndarray, k: int, covariates: Covariates | FoldDesigns | None):
+    train, test = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+    if covariates is None:
+        return train, y[train]
+    return train, residualise(y, *covariates.design(train, test), train, test)[0]
+
+
+def fold_selections(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ExpressionConfig,
+                    covariates: Covariates | FoldDesigns | None = None,
+                    neighbours: bool = True) -> dict[int, np.ndarray]:
+    """The SNPs (window indices) each outer fold selects from its training rows, as ``nested_cv`` will.
+
+    With ``covariates``, selection reads the training rows' covariate-adjusted expression,
+    exactly what the estimator is fitted on. ``neighbours=False``: the top-k SNPs only.
+    """
+    chosen = {}
+    for k in np.unique(folds):
+        train, y_train = _training_y(y, folds, int(k), covariates)
+        chosen[int(k)] = select_snps(dosage[train], y_train, config.context_top_k,
+                                     config.context_neighbours if neighbours else 0)
+    return chosen
+
+
+def contextual_factory(data: GeneData, features: str, config: ExpressionConfig):
+    """``inner_cv -> ContextualRegressor`` with ``config``'s settings, for ``nested_cv``."""
+    def build(inner_cv) -> ContextualRegressor:
+        return ContextualRegressor(data, features, config.context_top_k, config.context_neighbours,
+                                   config.context_components, config.context_model, inner_cv,
+                                   config.n_lambdas, config.predixcan_l1_ratio)
+    return build
+
+
+@dataclass
+class ContextualRun:
+    """Out-of-fold predictions (``comparison``, scored like any other method), each fold's SNPs, per-gene r."""
+
+    comparison: Comparison
+    selections: pd.DataFrame  # gene, fold, seq_idx, lead (True: a top-k SNP, False: a neighbour)
+    r: pd.DataFrame  # genes x methods: fold-centred out-of-fold r
+
+
+def gene_r(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Fold-centred out-of-fold r, genes x methods (as :func:`lmeqtl.expression.evaluation.gene_results`)."""
+    rows = {(gene, method): pearson_r2(g["observed"], g["predicted"], g["fold"].to_numpy())[0]
+            for (gene, method), g in predictions.groupby(["gene", "method"], sort=False)}
+    return pd.Series(rows).unstack()
+
+
+def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[str, np.ndarray],
+                   states: Mapping[str, StateSource] | None = None, *, covariates: Covariates | None = None,
+                   config: ExpressionConfig | None = None, methods: Mapping[str, str] | None = None,
+                   progress: bool = True) -> ContextualRun:
+    """Nested-CV predictions of ``expression (samples, genes)`` by the contextual methods, per gene.
+
+    ``dosages[gene]`` ``(n, L)`` and ``states[gene]`` (``snps -> (n, 2, S, d)``, e.g.
+    :func:`~lmeqtl.expression.contextual.mlm_state_source`) have rows in ``expression.index``
+    order; without ``states`` only the dosage twin runs. ``methods``: name -> feature set
+    (default :func:`context_methods`).
+    """
+    config = config or ExpressionConfig()
+    methods = dict(methods or context_methods(config))
+    sample_ids = expression.index.to_numpy()
+    fold = fold_labels(folds, sample_ids)
+    rows = np.arange(len(sample_ids))[:, None]  # X: row numbers into the gene's data
+    predictions, chosen, timings, selections, skipped = [], [], [], [], []
+    for gene in tqdm(list(expression.columns), desc="contextual", disable=not progress):
+        if gene not in dosages:
+            skipped.append(f"{gene}: no dosages")
+            continue
+        y = expression[gene].to_numpy(dtype=np.float64)
+        dosage = np.asarray(dosages[gene])
+        if len(dosage) != len(y):
+            raise ValueError(f"dosages of {gene} have {len(dosage)} rows for {len(y)} samples")
+        designs = covariates.without(gene).for_folds(fold) if covariates is not None else None
+        by_fold = fold_selections(dosage, y, fold, config, designs)
+        leads = fold_selections(dosage, y, fold, config, designs, neighbours=False)
+        selections.extend(pd.DataFrame({"gene": gene, "fold": k, "seq_idx": snps, "lead": np.isin(snps, leads[k])})
+                          for k, snps in by_fold.items())
+        union = np.unique(np.concatenate(list(by_fold.values())))
+        data, wanted = GeneData(dosage), dict(methods)
+        if any("context" in f for f in methods.values()):
+            if states is None or gene not in states:
+                wanted = {m: f for m, f in methods.items() if "context" not in f}
+                skipped.extend(f"{m} on {gene}: no states" for m in methods if m not in wanted)
+            else:
+                start = time.perf_counter()
+                data = GeneData(dosage, states[gene](union), union)
+                timings.append({"gene": gene, "method": "states", "seconds": time.perf_counter() - start,
+                                "converged": True})
+        for method, features in wanted.items():
+            factory = contextual_factory(data, features, config)
+            start = time.perf_counter()
+            with threadpool_limits(limits=1):
+                result = nested_cv(rows, y, fold, factory, covariates=designs, inner_folds=config.inner_folds,
+                                   seed=config.seed, sample_ids=sample_ids)
+            labels = {"gene": gene, "method": method, "features": features, "model": config.context_model,
+                      "combine": "sum"}
+            predictions.append(result.predictions.assign(**labels)[[*labels, *result.predictions.columns]])
+            chosen.append(pd.DataFrame(result.hyperparameters).assign(gene=gene, method=method))
+            timings.append({"gene": gene, "method": method, "seconds": time.perf_counter() - start,
+                            "converged": result.converged})
+    if not predictions:
+        raise ValueError("nothing to run: no gene has dosages")
+    table = pd.concat(predictions, ignore_index=True)
+    comparison = Comparison(table, pd.concat(chosen, ignore_index=True), pd.DataFrame(timings), skipped)
+    return ContextualRun(comparison, pd.concat(selections, ignore_index=True), gene_r(table))

@@ -1,0 +1,175 @@
+"""Contextual SNP representations: a planted same-haplotype interaction that only the context can see."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lmeqtl.config import ExpressionConfig, ModelConfig
+from lmeqtl.expression.contextual import (
+    ContextualRegressor,
+    GeneData,
+    per_snp_pca,
+    select_snps,
+    snp_states,
+)
+from lmeqtl.expression.contextual_run import fold_selections, run_contextual
+from lmeqtl.expression.prediction import fold_labels, nested_cv, outer_folds
+from lmeqtl.mlm.model import HaplotypeMLM
+from lmeqtl.simulate.expression import genetic_value
+
+N, LENGTH = 400, 5000
+PAIR = (4950, 4990)  # causal SNPs at the far end of the window (the TSS is in the middle)
+CONFIG = ExpressionConfig()
+
+
+def _haplotypes(seed: int, n: int = N, length: int = LENGTH, pair: tuple[int, int] = PAIR) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    af = rng.uniform(0.05, 0.5, length)
+    af[list(pair)] = 0.4
+    return (rng.random((n, 2, length)) < af).astype(np.uint8)  # (n, 2, L)
+
+
+def _context_encoder(haplotypes: np.ndarray, pair: tuple[int, int] = PAIR, noise_dims: int = 4):
+    """The context a good MLM could learn: state at SNP s = [allele_s, allele_s * allele_partner(s), noise]."""
+    length = haplotypes.shape[2]
+    partner = np.r_[np.arange(1, length), length - 2]  # the next SNP, except for the planted pair
+    partner[pair[0]], partner[pair[1]] = pair[1], pair[0]
+
+    def source(snps: np.ndarray) -> np.ndarray:
+        allele = haplotypes[:, :, snps].astype(np.float32)  # (n, 2, S)
+        both = allele * haplotypes[:, :, partner[snps]]
+        noise = 0.1 * np.random.default_rng(0).standard_normal((*allele.shape, noise_dims)).astype(np.float32)
+        return np.concatenate([allele[..., None], both[..., None], noise], axis=3)  # (n, 2, S, 2 + noise)
+    return source
+
+
+def _expression(haplotypes: np.ndarray, truth: str, seed: int) -> np.ndarray:
+    """y = sqrt(h2) G + noise, h2 = 0.5; "interaction": 60 % of G is the pair on one haplotype (as simulated)."""
+    n = len(haplotypes)
+    if truth == "interaction":
+        g = genetic_value(haplotypes, np.array(PAIR), np.array([1.0, 1.0]), 0.6, np.ones(n, bool))["G"]
+    else:
+        g = haplotypes[:, :, [4900, *PAIR]].sum(axis=1) @ np.array([1.0, -0.7, 0.5])
+        g = (g - g.mean()) / g.std()
+    return np.sqrt(0.5) * g + np.sqrt(0.5) * np.random.default_rng(100 + seed).standard_normal(n)
+
+
+def _run(truth: str, seed: int, config: ExpressionConfig = CONFIG):
+    haplotypes = _haplotypes(seed)
+    ids = [f"S{i:04d}" for i in range(N)]
+    expression = pd.DataFrame({"G1": _expression(haplotypes, truth, seed)}, index=ids)
+    return run_contextual(expression, outer_folds(ids, 5, 1), {"G1": haplotypes.sum(axis=1)},
+                          {"G1": _context_encoder(haplotypes)}, config=config, progress=False)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {(truth, seed): _run(truth, seed) for truth in ("interaction", "additive") for seed in (0, 1)}
+
+
+def test_context_beats_dosage_on_a_same_haplotype_interaction(runs):
+    """(a) with 60 % of the genetic variance in the interaction, the states' context adds > 0.15 r."""
+    for seed in (0, 1):
+        r = runs["interaction", seed].r.loc["G1"]
+        assert r["contextual:elasticnet"] > r["contextual_dosage:elasticnet"] + 0.15, r.to_dict()
+        assert r["contextual_both:elasticnet"] > r["contextual_dosage:elasticnet"] + 0.15, r.to_dict()
+
+
+def test_context_does_not_lose_on_additive_truth(runs):
+    """(b) on additive truth the context costs no more than noise (< 0.03 r) and the predictions are good."""
+    for seed in (0, 1):
+        r = runs["additive", seed].r.loc["G1"]
+        assert r["contextual_dosage:elasticnet"] > 0.55  # the oracle's r is sqrt(0.5) = 0.71
+        for method in ("contextual:elasticnet", "contextual_both:elasticnet"):
+            assert r[method] > r["contextual_dosage:elasticnet"] - 0.03, r.to_dict()
+
+
+def test_selection_finds_causal_snps_far_from_the_tss(runs):
+    """(c) every fold's top-k SNPs include the causal SNPs 2450+ SNPs from the window's middle."""
+    for run in runs.values():
+        leads = run.selections[run.selections["lead"]].groupby("fold")["seq_idx"].apply(set)
+        assert len(leads) == 5 and all(set(PAIR) <= chosen for chosen in leads), leads
+        per_fold = run.selections.groupby("fold").size()
+        assert (per_fold <= CONFIG.context_top_k * (2 * CONFIG.context_neighbours + 1)).all()
+        chosen = run.comparison.hyperparameters.pivot(index="fold", columns="method", values="n_snps")
+        assert chosen.shape == (5, 3) and (chosen.to_numpy() == per_fold.to_numpy()[:, None]).all()
+
+
+def test_nothing_from_the_test_fold_reaches_the_fit():
+    """(d) shuffling the test fold's expression, or replacing its states by noise, changes no fitted value."""
+    n, length, pair = 200, 600, (500, 550)
+    haplotypes = _haplotypes(3, n, length, pair)
+    dosage = haplotypes.sum(axis=1)
+    y = np.random.default_rng(5).standard_normal(n) + dosage[:, pair[0]] + haplotypes[:, :, list(pair)].prod(2).sum(1)
+    ids = [f"S{i}" for i in range(n)]
+    folds = fold_labels(outer_folds(ids, 5, 2), ids)
+    states = _context_encoder(haplotypes, pair)(np.arange(length))  # (n, 2, L, 6): every SNP
+
+    def predictions(y_values: np.ndarray, data: GeneData) -> np.ndarray:
+        def factory(cv):
+            return ContextualRegressor(data, "dosage+context", 5, 1, 2, "elasticnet", cv)
+        return nested_cv(np.arange(n)[:, None], y_values, folds, factory).predictions["predicted"].to_numpy()
+
+    data = GeneData(dosage, states, np.arange(length))
+    test = folds == 0
+    base = predictions(y, data)
+    shuffled = y.copy()
+    shuffled[test] = np.random.default_rng(1).permutation(y[test])
+    again = predictions(shuffled, data)
+    assert np.array_equal(again[test], base[test])
+    assert not np.allclose(again[~test], base[~test])  # the other folds train on the shuffled rows: the check can fail
+    noisy = states.copy()
+    noisy[test] = np.random.default_rng(2).standard_normal(noisy[test].shape)
+    train = np.flatnonzero(~test)[:, None]
+    fits = [ContextualRegressor(d, "context", 5, 1, 2, "ridge", 5).fit(train, y[~test])
+            for d in (data, GeneData(dosage, noisy, np.arange(length)))]
+    assert np.array_equal(fits[0].pcs_, fits[1].pcs_) and np.array_equal(fits[0].scale_, fits[1].scale_)
+    assert np.array_equal(fits[0].regressor_[-1].coef_, fits[1].regressor_[-1].coef_)
+    # the states run_contextual extracts: fold 0's selection does not depend on fold 0's expression
+    selected = fold_selections(dosage, shuffled, folds, dataclasses.replace(CONFIG, context_top_k=5,
+                                                                            context_neighbours=1))
+    assert np.array_equal(selected[0], fits[0].snps_) and pair[0] in selected[0]
+
+
+@pytest.mark.parametrize(("top_k", "neighbours", "expected"), [
+    (1, 0, [0]), (2, 0, [0, 3]), (1, 2, [0, 1, 2]), (2, 1, [0, 1, 2, 3, 4]),
+])
+def test_selection_is_top_k_by_abs_r_with_neighbours_and_stable_ties(top_k, neighbours, expected):
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    dosage = np.zeros((4, 6))
+    dosage[:, 3] = y  # r = 1
+    dosage[:, 0] = -y  # |r| = 1: ties with SNP 3, the lower index first
+    dosage[:, 5] = [0, 0, 1, 0]  # weaker
+    assert select_snps(dosage, y, top_k, neighbours).tolist() == expected
+
+
+def test_per_snp_pca_is_per_snp_and_sign_fixed():
+    rng = np.random.default_rng(0)
+    states = rng.standard_normal((50, 2, 3, 4)) * np.array([5.0, 1.0, 0.1, 0.1])  # (m, 2, S, d)
+    mean, pcs = per_snp_pca(states, 2)
+    assert mean.shape == (3, 4) and pcs.shape == (3, 2, 4)
+    assert np.allclose(np.abs(pcs[:, 0, 0]), 1, atol=0.05)  # the largest-variance direction, per SNP
+    assert (np.take_along_axis(pcs, np.abs(pcs).argmax(axis=2)[..., None], 2) > 0).all()
+    _, flipped = per_snp_pca(-states, 2)
+    assert np.allclose(flipped, pcs)
+
+
+def test_mlm_states_shapes_and_batching():
+    """The real HaplotypeMLM (tiny, random weights): (n, 2, S, d), and batched = one haplotype at a time."""
+    torch.manual_seed(0)
+    config = ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=1, d_state=8)
+    model = HaplotypeMLM(config, n_genes=2).eval()
+    haplotypes = np.random.default_rng(0).integers(0, 2, (3, 2, 40)).astype(np.uint8)
+    full = snp_states(model, haplotypes, 1, batch_size=6)
+    assert full.shape == (3, 2, 40, 16) and full.dtype == np.float32
+    positions = np.array([0, 7, 39])
+    single = snp_states(model, haplotypes, 1, positions, batch_size=1)
+    assert single.shape == (3, 2, 3, 16)
+    assert np.allclose(single, full[:, :, positions], atol=1e-5)
+    half = snp_states(model, haplotypes, 1, positions, layer=0, batch_size=4, dtype=np.float16)
+    assert half.dtype == np.float16 and not np.allclose(half, single, atol=1e-2)  # layer 0 is another state
+    one = snp_states(model, haplotypes[1:2, 1:2].repeat(2, axis=1), 1, positions)
+    assert np.allclose(one[0, 0], single[1, 1], atol=1e-5)
