@@ -138,9 +138,10 @@ def test_sentences_carry_the_numbers():
                             "n_significant": [10, 6, 5, 4], "ceiling_fraction": [1.0, 0.3, 0.2, 0.16]})
     embedding = ["ridge:sum", "ridge:concat_sorted"]
     words = text.summary_text(summary, embedding, "ridge:sum")
-    assert "`ridge:concat_sorted`" in words and "0.410" in words and "fixed in advance" in words and "0.350" in words
+    assert "*ridge (concatenated)*" in words and "0.410" in words and "fixed in advance" in words and "0.350" in words
+    assert "ridge:" not in words  # readable names, no codes
     assert "30%" in text.ceiling_text(summary, embedding) and "0.700" in text.ceiling_text(summary, embedding)
-    assert "hindsight is `ridge:concat_sorted`" in text.choice_text(summary, embedding, "ridge:sum")
+    assert "hindsight is ridge on the concatenation" in text.choice_text(summary, embedding, "ridge:sum")
     assert "no oracle" in text.ceiling_text(summary[summary["method"] != "oracle"], embedding)
     paired = pd.DataFrame([{"method_a": "predixcan", "method_b": "ridge:sum", "n_genes": 10,
                             "mean_difference": -0.05, "wins_a": 3, "wins_b": 7, "wilcoxon_p": 0.2,
@@ -174,3 +175,5 @@ def test_leakage_verdict_follows_the_control_numbers():
     assert "the pipeline finds none" in leakage_text(quiet, "ridge:sum")
     loud = quiet.assign(r=[0.3, 0.25, 0.4, 0.2], p_value=[0.001, 0.01, 0.0001, 0.02])
     assert "points at information from the test people" in leakage_text(loud, "ridge:sum")
+    negative = quiet.assign(r=[-0.3, -0.25, -0.4, -0.2], p_value=[0.001, 0.01, 0.0001, 0.02])
+    assert "the pipeline finds none" in leakage_text(negative, "ridge:sum")  # a leak cannot make r negative

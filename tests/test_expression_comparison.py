@@ -78,8 +78,13 @@ def test_figures_have_titles_labels_and_legends(study):
     for fig in (plot_gene_r(results), plot_method_r(results),
                 plot_embedding_pca(embeddings["ENSG1.1"], dosages["ENSG1.1"][:, 3], gene="ENSG1.1", snp="rs3")):
         ax = fig.axes[0]
-        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel() and (ax.get_legend() or fig.legends)
+        assert fig.get_size_inches()[0] <= 7.5  # no wider than the page column
         plt.close(fig)
-    fig = plot_predicted_vs_observed(comparison.predictions, ["ENSG1.1"], ["oracle", "ridge:sum"])
-    assert len(fig.axes) == 2 and "r = " in fig.axes[0].get_title()
+    fig = plot_predicted_vs_observed(comparison.predictions, ["ENSG1.1"], ["oracle", "ridge:sum"],
+                                     labels={"ridge:sum": "ridge (sum)"})
+    assert len(fig.axes) == 2 and "r = " in fig.axes[0].get_title() and "ridge (sum)" in fig.axes[1].get_title()
+    plt.close(fig)
+    fig = plot_gene_r(results, ["ridge:sum"], labels={"ridge:sum": "ridge (sum)"})
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ridge (sum)"]
     plt.close(fig)

@@ -290,6 +290,12 @@ def test_snp_weight_plot_keeps_to_the_window_and_counts_causal_snps_outside():
     fig = plot_snp_weights(weights, ["G"], {"G": [105, 400]})
     ax = fig.axes[0]
     assert ax.get_xlim() == (100, 119) and "1 causal SNP outside the window" in ax.get_title()
+    assert ax.get_yscale() == "log" and ax.get_ylim()[0] < 1 < ax.get_ylim()[1]  # relative to uniform
+    positions = {"G": np.arange(0, 500) * 100 + 1}  # SNP k at 100 k + 1; TSS at 11_001 (SNP 110)
+    fig = plot_snp_weights(weights, ["G"], {"G": [105]}, positions=positions, tss={"G": 11_001})
+    ax = fig.axes[0]
+    assert ax.get_xlim() == pytest.approx((-1.0, 0.9)) and "TSS (kb)" in ax.get_xlabel()
+    assert fig.get_size_inches()[0] <= 7.5
     history = pd.DataFrame({"unit": "G", "fold": 0, "epoch": [0, 1, 2], "val_loss": [1.0, 0.9, 0.95],
                             "best": [False, True, False]})
     curves = plot_training_curves(history)

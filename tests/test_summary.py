@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmeqtl.book.chapters import summary
+from lmeqtl.book.chapters import names, summary, summary_tables
 
 GENES = [f"G{i}" for i in range(6)]
 
@@ -50,39 +50,56 @@ def run_dir(tmp_path: Path) -> Path:
 
 def test_results_of_every_step_are_read_and_later_steps_win(run_dir):
     results = summary.load_results(run_dir)
-    assert results.missing == ["06_rq5_explainability/ranking.csv", "06_rq5_explainability/enrichment.csv"]
+    assert results.missing == ["03_rq2_embeddings_expression/shuffled_control.csv",
+                               "06_rq5_explainability/ranking.csv", "06_rq5_explainability/enrichment.csv"]
     lead = results.expression[results.expression["method"] == "lead_snp"]
     assert len(lead) == len(GENES) and set(lead["step"]) == {"05_rq4_single_snp"}
     assert "06_rq5_explainability" in summary.what_ran_text(results)
 
 
 def test_one_table_of_all_methods(run_dir):
-    table = summary.methods_table(summary.load_results(run_dir))
+    table = summary_tables.methods_table(summary.load_results(run_dir))
     by_method = table.set_index("method")
     assert by_method.loc["this model", "value"] == pytest.approx(0.95)  # test split, not validation
     assert "this model, validation" not in by_method.index
     assert by_method.loc["Beagle 5", "value"] == pytest.approx(0.95)  # the "all" bin
-    assert by_method.loc["ridge:sum", "value"] == pytest.approx(np.mean([0.30, 0.25, 0.40, 0.10, 0.50, 0.35]))
-    assert by_method.loc["ridge:sum", "question"] == "RQ2" and by_method.loc["finetune", "question"] == "RQ3"
-    assert by_method.loc["rvalue (in-sample)", "question"] == "RQ4 (in-sample)"
-    assert by_method.loc["oracle", "question"] == "ceiling"
-    assert "100% of the ceiling" in by_method.loc["oracle", "detail"]
+    assert by_method.loc["ridge (sum)", "value"] == pytest.approx(np.mean([0.30, 0.25, 0.40, 0.10, 0.50, 0.35]))
+    assert by_method.loc["ridge (sum)", "question"] == "RQ2" and by_method.loc["fine-tuned MLM", "question"] == "RQ3"
+    assert by_method.loc["eQTL table |r| (in-sample)", "question"] == "RQ4 (in-sample)"
+    assert by_method.loc["oracle (true genetic value)", "question"] == "ceiling"
+    assert "100% of oracle R²" in by_method.loc["oracle (true genetic value)", "detail"]
+    assert not any(":" in m or "_" in m for m in by_method.index)  # no internal codes
+
+
+def test_section_tables_show_the_ceiling_share_only_where_it_means_something(run_dir):
+    results = summary.load_results(run_dir)
+    worse = results.expression["method"] == "lead_snp"
+    results.expression.loc[worse, "r2"] = -0.5  # worse than the mean: a share of a negative R² means nothing
+    results.expression = summary.add_ceiling(results.expression)
+    tables = summary_tables.section_tables(results)
+    assert list(tables) == [summary_tables.HAPLOTYPES, summary_tables.EXPRESSION]
+    expression = tables[summary_tables.EXPRESSION].set_index("method")
+    assert expression.loc["lead SNP (eQTL table)", "share of oracle R²"] == "below 0 %"
+    assert expression.loc["oracle (true genetic value)", "share of oracle R²"] == "100%"
+    assert list(expression["question"])[:2] == ["RQ2", "RQ2"] and list(expression["question"])[-1] == "ceiling"
+    assert names.ceiling_share(-3.55) == "below 0 %" and names.ceiling_share(0.456) == "46%"
 
 
 def test_answers_use_the_pre_specified_method_and_count_wins(run_dir):
     answers = summary.answers(summary.load_results(run_dir))
-    assert "ridge:sum" in answers["RQ2"] and "lasso:sum" in answers["RQ2"]  # best, named as chosen after
+    assert "ridge on the sum of the two haplotypes" in answers["RQ2"]
+    assert "lasso (sum)" in answers["RQ2"]  # best, named as chosen after
     assert "below the classical imputer" in answers["RQ1"]
-    assert "finetune beats ridge:sum on 0 of 6 genes" in answers["RQ3"]
+    assert "fine-tuned MLM beats ridge (sum) on 0 of 6 genes" in answers["RQ3"]
     # ridge - lead: +0.10, -0.05, +0.30, +0.05, +0.20, +0.15 -> 5 wins of 6
-    assert "ridge:sum beats lead_snp on 5 of 6 genes" in answers["RQ4"]
+    assert "ridge (sum) beats lead SNP (eQTL table) on 5 of 6 genes" in answers["RQ4"]
     assert "0.450" in answers["RQ4"]  # the in-sample |r|, labelled as an upper bound
     assert "not answered" in answers["RQ5"]
 
 
 def test_missing_steps_are_said_not_guessed(tmp_path):
     results = summary.load_results(tmp_path)
-    assert summary.methods_table(results).empty
+    assert summary_tables.methods_table(results).empty and summary_tables.section_tables(results) == {}
     assert all("not answered" in text for text in summary.answers(results).values())
     text = summary.limitations_text(results, simulated=True, full_size_model=False)
     assert "simulated" in text and "reduced CPU" in text
@@ -99,18 +116,21 @@ def test_rq5_answer_reads_ranking_and_enrichment(run_dir):
         "average_precision": [0.5, 0.3, 0.2, 0.2], "random_average_precision": [0.01] * 4}))
     _write(run_dir / "06_rq5_explainability/enrichment.csv", pd.DataFrame({
         "method": ["ism"] * 3, "mark": ["H3K27ac", "H3K36me3", "H3K27me3"], "odds_ratio": [3.0, 9.0, 1.0],
+        "fisher_p": [0.001, 0.001, 0.9], "matched_fold": [2.0, 1.0, 1.0], "permutation_p": [0.002, 0.9, 0.9],
         "kind": ["active", "active", "repressive"], "planted_or": [5.0, 1.0, 1.0]}))
     answer = summary.rq5_answer(summary.load_results(run_dir))
     assert "ism does best (mean average precision 0.400" in answer and "marginal eQTL -log10 p 0.200" in answer
-    assert "planted enrichment (H3K27ac)" in answer and "3.00 (ism)" in answer  # not the unplanted H3K36me3
+    # H3K36me3 is enriched by Fisher only: the matched test decides, so ism recovers exactly the planted mark
+    assert "planted enrichment (H3K27ac) is recovered by ism" in answer
+    assert "Fisher's test alone would also have credited" not in answer
 
 
 def test_rq3_reference_is_not_an_rq2_method_and_figures_show_the_headline(run_dir):
     results = summary.load_results(run_dir)
     assert summary.embedding_methods(results.expression) == ["ridge:sum", "lasso:sum"]
-    table = summary.methods_table(results).set_index("method")
-    assert table.loc["ridge:window_mean", "question"] == "RQ3"
-    assert "lasso:sum" in summary.rq2_answer(results)  # still the best RQ2 method, not window_mean
-    assert "finetune beats ridge:window_mean on 0 of 6" in summary.rq3_answer(results)
+    table = summary_tables.methods_table(results).set_index("method")
+    assert table.loc["ridge, window mean (RQ3)", "question"] == "RQ3"
+    assert "lasso (sum)" in summary.rq2_answer(results)  # still the best RQ2 method, not window_mean
+    assert "fine-tuned MLM beats ridge, window mean (RQ3) on 0 of 6" in summary.rq3_answer(results)
     assert summary.headline_methods(results.expression) == [
         "ridge:sum", "lasso:sum", "finetune", "ridge:window_mean", "lead_snp", "oracle"]

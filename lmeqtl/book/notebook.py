@@ -149,14 +149,19 @@ def _figure_defaults() -> None:
 
 
 def _quiet_progress_bars() -> None:
-    """Without ipywidgets, tqdm.auto falls back to text bars and warns once per bar; the text
-    bar is what a static HTML book can show anyway, so the warning is noise on every page."""
+    """Keep progress bars off the book's pages: in a notebook that ``lmeqtl book`` runs, every tqdm
+    bar goes to the runner's progress file, which the console shows (:mod:`lmeqtl.book.progress`).
+    By hand (Jupyter, Colab) the bars stay; without ipywidgets tqdm.auto falls back to text bars and
+    warns once per bar, and that warning is noise."""
     import warnings
 
     from tqdm import TqdmExperimentalWarning, TqdmWarning
 
+    from lmeqtl.book.progress import route_progress_bars
+
     warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
     warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
+    route_progress_bars()
 
 
 def plain(value: Any) -> Any:

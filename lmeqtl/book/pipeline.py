@@ -223,16 +223,22 @@ def ensure_kernel(kernel_name: str) -> None:
 
 
 def _execute(step: Step, settings: RunSettings, executed: Path, kernel_name: str,
-             progress: bool, log_output: bool) -> None:
+             progress: bool, log_output: bool, label: str = "") -> None:
+    """Run the notebook with papermill. Its progress bars go to a file whose newest line the
+    console shows (``progress``), never into the executed notebook (:mod:`lmeqtl.book.progress`)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from lmeqtl.book.progress import ProgressEcho
+
+    bars = Path(settings.run_dir) / f".{step.name}.progress"
     try:
-        papermill.execute_notebook(str(step.path), str(executed), parameters=settings.parameters(step),
-                                   kernel_name=kernel_name, language="python", cwd=str(settings.run_dir),
-                                   progress_bar=progress and not log_output,
-                                   stdout_file=sys.stdout if log_output else None,
-                                   stderr_file=sys.stderr if log_output else None)
+        with ProgressEcho(bars, label or step.name, echo=progress):
+            papermill.execute_notebook(str(step.path), str(executed), parameters=settings.parameters(step),
+                                       kernel_name=kernel_name, language="python", cwd=str(settings.run_dir),
+                                       progress_bar=False,
+                                       stdout_file=sys.stdout if log_output else None,
+                                       stderr_file=sys.stderr if log_output else None)
     except PapermillExecutionError as err:
         raise StepFailed(f"step {step.name} failed in cell In[{err.exec_count}]: {err.ename}: {err.evalue}\n"
                          f"the executed notebook, with the traceback, is kept at {executed}; "
@@ -283,7 +289,7 @@ def run_steps(settings: RunSettings, steps: list[Step], only: str | None = None,
         shutil.rmtree(run_dir / step.name, ignore_errors=True)
         _save(run_dir, state, cache)
         start = time.perf_counter()
-        _execute(step, settings, executed, kernel_name, progress, log_output)
+        _execute(step, settings, executed, kernel_name, progress, log_output, label)
         seconds = time.perf_counter() - start
         outputs = file_digests(run_dir / step.name, cache)
         state["steps"][step.name] = {

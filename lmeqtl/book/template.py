@@ -71,6 +71,9 @@ seed: Optional[int] = None  # replaces every seed of the preset; None: the prese
 epochs: Optional[int] = None  # MLM training epochs; None: the preset's
 overrides: dict = {{}}  # any other preset field, e.g. {{"expression.outer_folds": 3}}'''
 
+# The set-up cell is boilerplate on a page: its code is removed, its printout (preset, versions,
+# device) stays behind a "Show output" button.
+SETUP_TAGS = ("remove-input", "hide-output")
 SETUP_CELL = '''\
 from lmeqtl.book.notebook import glue, notebook_setup
 
@@ -86,7 +89,7 @@ def notebook_template(step: str, title: str, summary: str = "", preset: str = "t
         markdown(f"# {title}\n\n{summary}".rstrip()),
         code(COLAB_CELL, metadata={"tags": ["remove-cell"]}),
         code(PARAMETERS_CELL.format(step=step, preset=preset), metadata={"tags": ["parameters", "remove-cell"]}),
-        code(SETUP_CELL, metadata={"tags": ["hide-output"]}),
+        code(SETUP_CELL, metadata={"tags": list(SETUP_TAGS)}),
         markdown("Numbers in the prose come from the run: this chapter ran with the "
                  "{glue:text}`preset_name` preset."),
         code('glue("preset_name", run.preset.name)'),

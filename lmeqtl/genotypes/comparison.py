@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from lmeqtl.config import GenotypeEvalConfig
+from lmeqtl.config.figures import page_width
 from lmeqtl.data.cohort import Cohort
 from lmeqtl.data.io import atomic_path, read_json, write_json
 from lmeqtl.genotypes.imputation import impute_mlm, impute_most_frequent, make_setup
@@ -109,7 +110,8 @@ def plot_rq1(table: pd.DataFrame, metrics: tuple[str, ...] = ("genotype_accuracy
 
     labels = {"genotype_accuracy": "genotype accuracy", "iqs": "mean per-SNP IQS", "dosage_r2": "mean dosage r²",
               "allele_accuracy": "allele accuracy", "allele_iqs": "mean per-SNP allele IQS"}
-    figure, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    figure, axes = plt.subplots(1, len(metrics), figsize=(page_width(2.6 * len(metrics)), 3.4), squeeze=False,
+                                 layout="constrained")
     for ax, metric in zip(axes[0], metrics, strict=True):
         for method, rows in table.groupby(level="method", sort=False):
             rows = rows.droplevel("method")
@@ -120,6 +122,7 @@ def plot_rq1(table: pd.DataFrame, metrics: tuple[str, ...] = ("genotype_accuracy
         ax.set_ylabel(labels.get(metric, metric))
         ax.set_title(labels.get(metric, metric))
         ax.tick_params(axis="x", rotation=45)
-    axes[0][0].legend(title="method (dotted: all SNPs)", fontsize="small")
+    figure.legend(*axes[0][0].get_legend_handles_labels(), title="method (dotted: all SNPs)", fontsize="small",
+                  loc="outside lower center", ncol=3, frameon=False)
     return figure
 

@@ -14,8 +14,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from lmeqtl.config.figures import PAGE_WIDTH
+
 SUPER_POP_COLOURS = {"AFR": "#e6a11f", "AMR": "#c0392b", "EAS": "#27ae60", "EUR": "#2e6fba", "SAS": "#8e44ad"}
-WIDTH = 8.0  # inches
+WIDTH = PAGE_WIDTH  # inches: the page column
 
 
 def _labels(genes: list[str], symbols: Mapping[str, str] | None) -> list[str]:

@@ -146,6 +146,43 @@ def shuffled_control(inputs: ExpressionInputs, embeddings: dict[str, np.ndarray]
                           config=config, methods=[method], progress=False)
 
 
+def control_verdict(control: pd.DataFrame, alpha: float = 0.05) -> dict[str, float | int | bool]:
+    """Does the shuffled-expression control (``gene_results`` rows of it) show leakage?
+
+    Leakage can only make r *positive*, so the test is one-sided: a gene counts when r > 0
+    and its one-sided p (from the two-sided ``p_value``) is below ``alpha``. ``leakage`` is
+    True when more genes count than chance allows (binomial test of the count against
+    ``alpha``) or the mean r over genes is significantly above 0 (one-sided t test, from 3
+    genes). Negative r is the usual bias of cross-validation without signal, not a leak.
+    """
+    from scipy import stats
+
+    r, p = control["r"].to_numpy(dtype=float), control["p_value"].to_numpy(dtype=float)
+    one_sided = np.where(r > 0, p / 2, 1 - p / 2)
+    positive = int(((r > 0) & (one_sided < alpha)).sum())
+    count_p = float(stats.binomtest(positive, len(r), alpha, alternative="greater").pvalue) if len(r) else 1.0
+    mean_p = float(stats.ttest_1samp(r, 0.0, alternative="greater").pvalue) if len(r) >= 3 and np.std(r) > 0 \
+        else (0.0 if len(r) and np.all(r > 0) else 1.0)
+    return {"n_genes": len(r), "mean_r": float(np.mean(r)) if len(r) else np.nan,
+            "n_positive_significant": positive, "n_negative_significant": int(((r < 0) & (p < alpha)).sum()),
+            "expected": alpha * len(r), "count_p": count_p, "mean_p": mean_p,
+            "leakage": bool(count_p < alpha or mean_p < alpha)}
+
+
+def summary_table(summary: pd.DataFrame, methods: list[str] | None = None) -> pd.DataFrame:
+    """:func:`~lmeqtl.expression.evaluation.summarise` rows for the page: readable method names and
+    columns, and the share of the oracle's R² in words ("below 0 %" when the R² is negative)."""
+    from lmeqtl.book.chapters.names import ceiling_share, method_label
+
+    rows = summary if methods is None else summary[summary["method"].isin(methods)]
+    table = pd.DataFrame({"method": rows["method"].map(method_label), "genes": rows["n_genes"],
+                          "mean r": rows["mean_r"], "median r": rows["median_r"], "mean R²": rows["mean_r2"],
+                          "genes p < 0.05": rows["n_significant"]})
+    if np.isfinite(rows["ceiling_fraction"]).any():
+        table["share of oracle R²"] = rows["ceiling_fraction"].map(ceiling_share)
+    return table.reset_index(drop=True)
+
+
 def score(predictions: pd.DataFrame, config: ExpressionConfig, inputs: ExpressionInputs | None = None) -> pd.DataFrame:
     """Per (method, gene) r, R² and bootstrap CIs; with ``inputs``, the eQTL table's in-sample |rvalue| too."""
     results = gene_results(predictions, n_bootstrap=config.n_bootstrap, level=config.ci_level, seed=config.seed)

@@ -10,18 +10,18 @@ import numpy as np
 import pandas as pd
 
 from lmeqtl.book.chapters import NO_TRUTH
+from lmeqtl.book.chapters.expression import control_verdict
+from lmeqtl.book.chapters.names import (
+    BASELINE_NAMES,
+    COMBINE_NAMES,
+    MODEL_NAMES,
+    describe_method,
+    method_label,
+)
 from lmeqtl.config import ExpressionConfig
 
-MODEL_NAMES = {"ols": "OLS", "ridge": "ridge", "lasso": "lasso", "elasticnet": "elastic net",
-               "svr_rbf": "SVR (RBF kernel)", "svr_linear": "SVR (linear kernel)"}
-COMBINE_NAMES = {"sum": "sum", "mean": "mean", "concat_sorted": "concatenation in a canonical order",
-                 "product_absdiff": "elementwise product and absolute difference"}
-BASELINE_NAMES = {"predixcan": "PrediXcan-style elastic net on all window SNPs",
-                  "lead_snp_cv": "the best single SNP chosen inside each training fold",
-                  "lead_snp": "the eQTL table's lead SNP (chosen on all people: optimistic)",
-                  "oracle": "the true genetic value (simulation only: the ceiling)",
-                  "rvalue (in-sample)": "the table's own |rvalue| (in-sample: an upper bound, not a prediction)",
-                  "finetune": "RQ3's fine-tuned model"}
+__all__ = ["BASELINE_NAMES", "COMBINE_NAMES", "MODEL_NAMES", "describe_method", "method_label"]  # re-exported
+
 
 
 def _count(n: int, noun: str) -> str:
@@ -31,15 +31,6 @@ def _count(n: int, noun: str) -> str:
 def _row(summary: pd.DataFrame, method: str) -> pd.Series | None:
     rows = summary[summary["method"] == method]
     return rows.iloc[0] if len(rows) else None
-
-
-def describe_method(method: str) -> str:
-    """``ridge:sum`` -> ``ridge on the sum of the two haplotypes``; baselines by their description."""
-    if method in BASELINE_NAMES:
-        return BASELINE_NAMES[method]
-    model, _, combine = method.partition(":")
-    combine = combine.split(":")[0]
-    return f"{MODEL_NAMES.get(model, model)} on the {COMBINE_NAMES.get(combine, combine)} of the two haplotypes"
 
 
 def setup_text(n_people: int, genes: list[str], config: ExpressionConfig, folds_source: str, embed_words: str,
@@ -68,12 +59,12 @@ def summary_text(summary: pd.DataFrame, embedding_methods: list[str], reference:
     best = table.iloc[0]
     ref = _row(summary, reference)
     words = (f"Over {best['n_genes']} genes, the best embedding method by mean out-of-fold Pearson r is "
-             f"{describe_method(best['method'])} (`{best['method']}`): mean r {best['mean_r']:.3f}, median "
+             f"{describe_method(best['method'])} (*{method_label(best['method'])}*): mean r {best['mean_r']:.3f}, median "
              f"{best['median_r']:.3f}, mean R² {best['mean_r2']:.3f}, r significantly above 0 (p < 0.05) in "
-             f"{_count(int(best['n_significant']), 'gene')}. The worst is `{table.iloc[-1]['method']}` "
+             f"{_count(int(best['n_significant']), 'gene')}. The worst is {describe_method(table.iloc[-1]['method'])} "
              f"(mean r {table.iloc[-1]['mean_r']:.3f}).")
     if ref is not None and reference != best["method"]:
-        words += (f" The method fixed in advance for the comparisons of chapter 05, `{reference}`, reaches mean r "
+        words += (f" The method fixed in advance for the comparisons of chapter 05, {describe_method(reference)}, reaches mean r "
                   f"{ref['mean_r']:.3f}.")
     words += (" Picking the best of many methods on these same genes flatters it: its mean r is an optimistic "
               "estimate of what it would reach on new genes.")
@@ -92,28 +83,38 @@ def best_by_text(results: pd.DataFrame) -> str:
             f"and {by_model.index[-1]} worst ({by_model.iloc[-1]:.3f}). Averaged over models, the "
             f"{by_combine.index[0]} of the haplotypes is the best combination (mean r {by_combine.iloc[0]:.3f}) and "
             f"the {by_combine.index[-1]} the worst ({by_combine.iloc[-1]:.3f}). Gene by gene the winner varies: "
-            f"`{top.index[0]}` is best on {_count(int(top.iloc[0]), 'gene')} of {results['gene'].nunique()}.")
+            f"{describe_method(top.index[0])} is best on {_count(int(top.iloc[0]), 'gene')} of {results['gene'].nunique()}.")
 
 
-def leakage_text(control: pd.DataFrame, method: str) -> str:
+def leakage_text(control: pd.DataFrame, method: str, alpha: float = 0.05) -> str:
     """The shuffled-expression control in words (``control`` = gene_results of the shuffled run).
 
-    The verdict depends on the numbers: at most the number of genes expected by chance
-    (5 %, at least one) may reach p < 0.05, and mean r must stay below 0.1; otherwise the
-    text says that the control found signal, which would point at leakage.
+    The verdict is :func:`~lmeqtl.book.chapters.expression.control_verdict`'s one-sided test:
+    leakage shows as positive r, so only genes with r > 0 and a one-sided p < ``alpha`` count,
+    and the text says "leakage" only when they are more than chance allows or the mean r is
+    significantly above 0. Negative r is the usual bias of cross-validation without signal.
     """
+    verdict = control_verdict(control, alpha)
     r = control["r"]
-    n_significant = int((control["p_value"] < 0.05).sum())
-    clean = n_significant <= max(1, int(np.ceil(0.05 * len(r)))) and r.mean() < 0.1
-    verdict = ("There is no signal to find, and the pipeline finds none: nothing from the test people reaches the "
-               "fitting. Nested CV without signal gives slightly negative r and R² on average (the training mean "
-               "moves against the test fold's mean)." if clean else
-               "There is no signal to find, yet the pipeline finds some: more genes pass p < 0.05 or the mean r is "
-               "higher than chance allows, which points at information from the test people reaching the fitting "
-               "(leakage) and makes the chapter's other numbers suspect.")
-    return (f"With each gene's expression shuffled across people (a seeded permutation), `{method}` scores mean r "
-            f"{r.mean():.3f} (from {r.min():.3f} to {r.max():.3f} over genes; {n_significant} of {len(r)} with "
-            f"p < 0.05), and mean R² {control['r2'].mean():.3f}. {verdict}")
+    counts = (f"{verdict['n_positive_significant']} of {verdict['n_genes']} genes have r > 0 with one-sided "
+              f"p < {alpha:g} (chance alone gives {verdict['expected']:.1f} on average; binomial p = "
+              f"{verdict['count_p']:.2g}), and the mean r is {'' if verdict['mean_p'] < alpha else 'not '}"
+              f"significantly above 0 (one-sided t test over genes, p = {verdict['mean_p']:.2g})")
+    if verdict["n_negative_significant"]:
+        counts += (f"; {_count(verdict['n_negative_significant'], 'gene')} reach p < {alpha:g} with a *negative* r, "
+                   "which a leak cannot cause")
+    if verdict["leakage"]:
+        text = (f"There is no signal to find, yet the pipeline finds some: {counts}. Positive r beyond chance points "
+                "at information from the test people reaching the fitting (leakage) and makes the chapter's other "
+                "numbers suspect.")
+    else:
+        text = (f"There is no signal to find, and the pipeline finds none: {counts}. A leak could only push r up, so "
+                "the test is one-sided. Without signal, nested cross-validation gives slightly *negative* r and R² on "
+                "average (each training fold's mean moves against its test fold's mean), which is what this control "
+                "shows, not a problem.")
+    return (f"With each gene's expression shuffled across people (a seeded permutation), {describe_method(method)} "
+            f"scores mean r {r.mean():.3f} (from {r.min():.3f} to {r.max():.3f} over genes) and mean R² "
+            f"{control['r2'].mean():.3f}. {text}")
 
 
 def ceiling_text(summary: pd.DataFrame, embedding_methods: list[str]) -> str:
@@ -136,7 +137,7 @@ def timing_text(timings: pd.DataFrame, n_jobs: int, seconds: float) -> str:
     """Wall time of the comparison and the costliest method."""
     per_method = timings.groupby("method")["seconds"].sum().sort_values(ascending=False)
     return (f"The whole comparison took {seconds:.0f} s on {_count(n_jobs, 'worker')} ({timings['seconds'].sum():.0f} "
-            f"s of fitting in all); the costliest method was `{per_method.index[0]}` ({per_method.iloc[0]:.0f} s over "
+            f"s of fitting in all); the costliest method was {describe_method(per_method.index[0])} ({per_method.iloc[0]:.0f} s over "
             f"all genes). {int((~timings['converged']).sum())} of {len(timings)} fits warned that a solver did not "
             "converge.")
 
@@ -147,7 +148,7 @@ def rq4_text(summary: pd.DataFrame, reference: str) -> str:
     for method in (reference, "finetune", "predixcan", "lead_snp_cv", "lead_snp", "oracle", "rvalue (in-sample)"):
         row = _row(summary, method)
         if row is not None:
-            name = f"`{reference}` (the embedding method fixed in advance)" if method == reference else \
+            name = f"{describe_method(reference)} (the embedding method fixed in advance)" if method == reference else \
                 describe_method(method)
             parts.append(f"{name}: {row['mean_r']:.3f}")
     no_oracle = (f" {NO_TRUTH} the oracle (the true genetic value, the ceiling) is left out."
@@ -161,7 +162,7 @@ def paired_text(paired: pd.DataFrame, reference: str) -> str:
     """The reference method against each other method over genes (wins, Wilcoxon and sign-test p)."""
     if paired.empty:
         return "There is no other method to compare with."
-    sentences = [f"against {describe_method(row.method_a)}, `{reference}` wins on {row.wins_b} of {row.n_genes} "
+    sentences = [f"against {describe_method(row.method_a)}, {method_label(reference)} wins on {row.wins_b} of {row.n_genes} "
                  f"genes (mean r difference {-row.mean_difference:+.3f}; Wilcoxon p = {row.wilcoxon_p:.2g}, sign "
                  f"test p = {row.sign_test_p:.2g})" for row in paired.itertuples()]
     floor = paired["min_attainable_p"].min()
@@ -174,10 +175,10 @@ def choice_text(summary: pd.DataFrame, embedding_methods: list[str], reference: 
     """How the embedding method of the paired tests was chosen, and the best one in hindsight."""
     best = summary[summary["method"].isin(embedding_methods)].iloc[0]["method"]
     hindsight = ("It is also the best embedding method of this run." if best == reference else
-                 f"The best embedding method in hindsight is `{best}`; choosing it on these genes and then testing "
+                 f"The best embedding method in hindsight is {describe_method(best)}; choosing it on these genes and then testing "
                  "it on the same genes would be optimistic, so the tests use the rule fixed in advance.")
     return (f"The embedding method tested against the baselines is fixed before the run by the preset "
-            f"(`expression.reference_method`): `{reference}`, {describe_method(reference)}. {hindsight}")
+            f"(`expression.reference_method`): {describe_method(reference)} (*{method_label(reference)}*). {hindsight}")
 
 
 def preset_text(preset: str, config: ExpressionConfig) -> str:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from lmeqtl.book import steps
 from lmeqtl.book.chapters import NO_TRUTH
+from lmeqtl.book.chapters.names import WINDOW_MEAN, describe_method
 from lmeqtl.data.cohort import Cohort
 from lmeqtl.errors import InputError
 from lmeqtl.expression.features import genetic_value
@@ -99,7 +100,6 @@ def attention_near_causal(snp_weights: pd.DataFrame, truth: Truth, reach: int = 
 # The comparison and the chapter's sentences
 # --------------------------------------------------------------------------------------
 
-WINDOW_MEAN = "ridge:window_mean"  # ridge on the mean of the same frozen states: RQ2's embedding, same window
 BASELINE_ORDER = ("predixcan", "lead_snp_cv", "lead_snp", "oracle")
 
 
@@ -245,7 +245,8 @@ def comparison_text(results: pd.DataFrame, summary: pd.DataFrame, from_rq2: bool
              "lead_snp": "the eQTL table's lead SNP (chosen on all people: optimistic)",
              "oracle": "the true genetic value (the ceiling, simulation only)"}
     shown = [(m, _mean_r(summary, m)) for m in methods_to_show(results, summary, method)[1:]]
-    words = [f"{names.get(m, f'RQ2 best embedding model {m}')} {r:.3f}" for m, r in shown if r is not None]
+    words = [f"{names.get(m, f'RQ2 best embedding model, {describe_method(m)},')} {r:.3f}" for m, r in shown
+             if r is not None]
     if words:
         parts.append("Mean r of " + "; ".join(words) + ".")
     source = ("RQ2/RQ4's predictions come from step 03 on the same folds." if from_rq2 else
@@ -262,7 +263,7 @@ def paired_text(paired: pd.DataFrame) -> str:
         return "There is no other method to compare with."
     sentences = []
     for row in paired.itertuples():
-        sentences.append(f"against {row.method_a}, fine-tuning wins on {row.wins_b} of {row.n_genes} genes (mean r "
+        sentences.append(f"against {describe_method(row.method_a)}, fine-tuning wins on {row.wins_b} of {row.n_genes} genes (mean r "
                          f"difference {-row.mean_difference:+.3f}, Wilcoxon p = {row.wilcoxon_p:.2g})")
     floor = paired["min_attainable_p"].min()
     return ("Gene by gene, " + "; ".join(sentences) + f". With this few genes no paired test can reach p below "

@@ -17,26 +17,24 @@ import numpy as np
 import pandas as pd
 
 from lmeqtl.book import chapters, steps
+from lmeqtl.book.chapters.names import (
+    WINDOW_MEAN,
+    ceiling_share,
+    describe_method,
+    listing,
+    method_label,
+)
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.expression.evaluation import add_ceiling, compare_to, summarise
 
 # the outputs (lmeqtl.book.steps.OUTPUTS) the summary reads
-SOURCES = ("mlm_comparison", "rq1_table", *steps.SCORE_OUTPUTS, "rq5_ranking", "rq5_enrichment")
+SOURCES = ("mlm_comparison", "rq1_table", *steps.SCORE_OUTPUTS, "rq2_shuffled_control", "rq5_ranking",
+           "rq5_enrichment")
 # the method RQ2 names in advance as "the" embedding predictor (ExpressionConfig.reference_method)
 PRIMARY_EMBEDDING_METHOD = ExpressionConfig().reference_method
 # features column of the expression scores -> research question
 QUESTION_OF_FEATURES = {"embedding": "RQ2", "haplotypes": "RQ3", "snps": "RQ4", "lead_snp": "RQ4",
                         "genetic_value": "ceiling"}
-WINDOW_MEAN = "ridge:window_mean"  # step 04's reference: ridge on the mean of the same frozen states
-DESCRIPTIONS = {
-    "finetune": "fine-tuned MLM with a regression head",
-    WINDOW_MEAN: "ridge on the mean frozen state over RQ3's TSS window (RQ3's same-input reference)",
-    "predixcan": "elastic net on all window SNP dosages (PrediXcan-style)",
-    "lead_snp": "dosage of the eQTL table's lead SNP (chosen on all people)",
-    "lead_snp_cv": "best single SNP chosen inside each training fold",
-    "oracle": "true genetic value (simulation only): the cis-h2 ceiling",
-    "rvalue (in-sample)": "the eQTL table's own |r| (in-sample, not a prediction)",
-}
 
 
 @dataclass
@@ -49,6 +47,7 @@ class BookResults:
     expression: pd.DataFrame | None = None  # 03-05: per gene and method (r, CI, R², evaluation)
     ranking: pd.DataFrame | None = None  # 06: per gene and method (average_precision, recall_at_k); empty: no truth
     enrichment: pd.DataFrame | None = None  # 06: per method and mark (odds_ratio, CI, p-values)
+    control: pd.DataFrame | None = None  # 03: the shuffled-expression control, per gene (r, p_value)
     missing: list[str] = field(default_factory=list)  # "<step>/<file>" that were not found
     reference_method: str = PRIMARY_EMBEDDING_METHOD  # RQ2's method, fixed before the run
 
@@ -73,6 +72,7 @@ def load_results(run_dir: str | os.PathLike[str], reference_method: str = PRIMAR
     results.rq1 = tables.get("rq1_table")
     results.ranking = tables.get("rq5_ranking")
     results.enrichment = tables.get("rq5_enrichment")
+    results.control = tables.get("rq2_shuffled_control")
     scores = [tables[name].assign(step=steps.step_of(name)) for name in steps.SCORE_OUTPUTS if name in tables]
     if scores:
         stacked = pd.concat(scores, ignore_index=True)
@@ -125,56 +125,12 @@ def expression_summary(expression: pd.DataFrame) -> pd.DataFrame:
     table = summarise(expression)
     features = expression.groupby("method")["features"].first()
     table.insert(0, "question", [question_of(m, features.get(m, "")) for m in table["method"]])
-    table["description"] = [DESCRIPTIONS.get(m, f"{m.split(':')[0]} on embeddings, haplotypes combined by "
-                                                f"{m.split(':')[1]}" if ":" in m else m) for m in table["method"]]
+    table["description"] = [describe_method(m) for m in table["method"]]
     return table
 
 
-def _rq1_overall(rq1: pd.DataFrame) -> pd.DataFrame:
+def rq1_overall(rq1: pd.DataFrame) -> pd.DataFrame:
     return rq1[rq1["maf_bin"] == "all"].set_index("method")
-
-
-def _mlm_test(mlm: pd.DataFrame) -> pd.DataFrame:
-    return mlm[mlm["scored_on"] == "test"].set_index("predictor")
-
-
-def methods_table(results: BookResults) -> pd.DataFrame:
-    """One row per method of the whole book: question, method, what it is, headline metric.
-
-    Columns: ``question, method, description, metric, value, detail`` (``detail``: a second
-    number in words, e.g. the per-SNP IQS next to the accuracy, or genes significant).
-    """
-    rows = []
-    if results.mlm is not None:
-        for name, row in _mlm_test(results.mlm).iterrows():
-            rows.append({"question": "MLM (haplotypes)", "method": name, "description": "masked alleles, test split",
-                         "metric": "masked accuracy", "value": row["masked_accuracy"],
-                         "detail": f"per-SNP IQS {row['iqs_snp_mean']:.3f}"})
-    if results.rq1 is not None:
-        for name, row in _rq1_overall(results.rq1).iterrows():
-            rows.append({"question": "RQ1", "method": name, "description": "masked genotypes, test split",
-                         "metric": "genotype accuracy", "value": row["genotype_accuracy"],
-                         "detail": f"per-SNP IQS {row['iqs']:.3f}, dosage r² {_number(row['dosage_r2'])}"})
-    if results.expression is not None:
-        for row in expression_summary(results.expression).itertuples():
-            rows.append({"question": row.question, "method": row.method, "description": row.description,
-                         "metric": "mean r over genes", "value": row.mean_r,
-                         "detail": f"{row.n_significant} of {row.n_genes} genes with p < 0.05"
-                                   + (f"; {row.ceiling_fraction:.0%} of the ceiling's R²"
-                                      if np.isfinite(row.ceiling_fraction) else "")})
-    if results.ranking is not None and not results.ranking.empty:
-        ranking = results.ranking.groupby("method", sort=False)[["average_precision",
-                                                                "random_average_precision"]].mean()
-        for name, row in ranking.iterrows():
-            rows.append({"question": "RQ5", "method": name,
-                         "description": f"{_rq5_name(name)}: per-SNP scores ranked against the causal SNPs",
-                         "metric": "mean average precision", "value": row["average_precision"],
-                         "detail": f"random ranking {row['random_average_precision']:.3f}"})
-    return pd.DataFrame(rows, columns=["question", "method", "description", "metric", "value", "detail"])
-
-
-def _number(value: float) -> str:
-    return f"{value:.3f}" if np.isfinite(value) else "n/a"
 
 
 def _p(value: float) -> str:
@@ -185,7 +141,7 @@ def rq1_answer(results: BookResults) -> str:
     """RQ1 in two sentences: MLM vs Beagle vs the most frequent genotype, overall."""
     if results.rq1 is None:
         return "Step 02 did not run in this book, so RQ1 is not answered here."
-    table = _rq1_overall(results.rq1)
+    table = rq1_overall(results.rq1)
     mlm = table.loc["MLM"]
     text = (f"Reconstructing masked genotypes from its two haplotype predictions, without retraining, the "
             f"model gets {mlm['genotype_accuracy']:.1%} of genotypes right (per-SNP IQS {mlm['iqs']:.3f}, "
@@ -209,9 +165,9 @@ def _paired_sentence(expression: pd.DataFrame, method: str, reference: str) -> s
     if paired.empty:
         return ""
     row = paired.iloc[0]
-    return (f"{method} beats {reference} on {row['wins_a']} of {row['n_genes']} genes (mean difference in r "
-            f"{row['mean_difference']:+.3f}; Wilcoxon p = {_p(row['wilcoxon_p'])}, sign test p = "
-            f"{_p(row['sign_test_p'])}, the smallest p possible with {row['n_genes']} genes being "
+    return (f"{method_label(method)} beats {method_label(reference)} on {row['wins_a']} of {row['n_genes']} genes "
+            f"(mean difference in r {row['mean_difference']:+.3f}; Wilcoxon p = {_p(row['wilcoxon_p'])}, sign test "
+            f"p = {_p(row['sign_test_p'])}, the smallest p possible with {row['n_genes']} genes being "
             f"{_p(row['min_attainable_p'])})")
 
 
@@ -219,24 +175,41 @@ def _mean_r(expression: pd.DataFrame, method: str) -> float:
     return float(expression.loc[expression["method"] == method, "r"].mean())
 
 
+def leakage_sentence(control: pd.DataFrame | None) -> str:
+    """The shuffled-expression control's verdict, by the one-sided test of
+    :func:`lmeqtl.book.chapters.expression.control_verdict` (leakage only shows as positive r)."""
+    from lmeqtl.book.chapters.expression import control_verdict
+
+    if control is None or control.empty:
+        return ""
+    verdict = control_verdict(control)
+    counts = (f"{verdict['n_positive_significant']} of {verdict['n_genes']} genes reach r > 0 at one-sided p < 0.05 "
+              f"(about {verdict['expected']:.1f} expected by chance) and the mean r is {verdict['mean_r']:.3f}")
+    if verdict["leakage"]:
+        return (f" The shuffled-expression control finds signal where there is none ({counts}): positive r beyond "
+                "chance points at leakage, so the RQ2–RQ4 numbers are suspect.")
+    return f" The shuffled-expression control shows no sign of leakage ({counts})."
+
+
 def rq2_answer(results: BookResults) -> str:
-    """RQ2: how well the pre-specified embedding method predicts expression, against the ceiling."""
+    """RQ2: how well the pre-specified embedding method predicts expression, against the ceiling and the
+    shuffled-expression control."""
     expression = results.expression
     method = primary_embedding_method(expression, results.reference_method) if expression is not None else None
     if method is None:
         return "Step 03 did not run in this book, so RQ2 is not answered here."
     summary = expression_summary(expression).set_index("method")
     row = summary.loc[method]
-    text = (f"Embeddings of both haplotypes with {method} (named in advance as RQ2's method) predict held-out "
-            f"expression with a mean r of {row['mean_r']:.3f} over {row['n_genes']} genes "
+    text = (f"Embeddings of both haplotypes with {describe_method(method)} (named in advance as RQ2's method) "
+            f"predict held-out expression with a mean r of {row['mean_r']:.3f} over {row['n_genes']} genes "
             f"({row['n_significant']} with p < 0.05)")
     if np.isfinite(row["ceiling_fraction"]):
-        text += f", {row['ceiling_fraction']:.0%} of the R² that the true genetic values reach"
+        text += f", {ceiling_share(row['ceiling_fraction'])} of the R² that the true genetic values reach"
     best = summary[summary["question"] == "RQ2"]["mean_r"].idxmax()
     if best != method:
-        text += f"; the best of the {len(embedding_methods(expression))} embedding methods on these genes is {best} "
-        text += f"(mean r {summary.loc[best, 'mean_r']:.3f}, chosen after the fact)"
-    return text + "."
+        text += (f"; the best of the {len(embedding_methods(expression))} embedding methods on these genes is "
+                 f"{method_label(best)} (mean r {summary.loc[best, 'mean_r']:.3f}, chosen after the fact)")
+    return text + "." + leakage_sentence(results.control)
 
 
 def rq3_answer(results: BookResults) -> str:
@@ -273,45 +246,58 @@ def rq4_answer(results: BookResults) -> str:
     return text
 
 
-def _enrichment_marks(enrichment: pd.DataFrame) -> tuple[list[str], str]:
-    """The marks the RQ5 answer summarises: those the simulation planted enrichment in, else the active ones."""
+def _planted(enrichment: pd.DataFrame) -> dict[str, float] | None:
+    """Mark -> the simulation's planted odds ratio (None on real data)."""
+    if "planted_or" not in enrichment or enrichment["planted_or"].isna().all():
+        return None
     marks = enrichment.drop_duplicates("mark")
-    if "planted_or" in marks and (marks["planted_or"] > 1).any():
-        return marks.loc[marks["planted_or"] > 1, "mark"].tolist(), "the marks where the simulation planted enrichment"
-    if "kind" in marks:
-        return marks.loc[marks["kind"] == "active", "mark"].tolist(), "active-mark peaks"
-    return [], ""
+    return dict(zip(marks["mark"], marks["planted_or"].fillna(1.0), strict=True))
 
 
-def _rq5_name(method: str) -> str:
-    from lmeqtl.book.chapters.explain import METHOD_NAMES
+def enrichment_sentence(enrichment: pd.DataFrame | None) -> str:
+    """RQ5's chromatin verdict, by the test that decides it in chapter 06 (the distance-matched
+    permutation test, :func:`lmeqtl.book.chapters.explain.enrichment_summary`)."""
+    from lmeqtl.book.chapters.explain import enrichment_summary
 
-    return METHOD_NAMES.get(method, method)
+    if enrichment is None or enrichment.empty:
+        return ""
+    planted = _planted(enrichment)
+    summary = enrichment_summary(enrichment, planted).drop(index="is_causal", errors="ignore")
+    test = summary["test"].iloc[0]
+    names = lambda index: listing(method_label(m) for m in index)  # noqa: E731
+    if planted is None:
+        enriched = summary.index[summary["enriched_marks"] != ""]
+        return (f" By {test}, the top SNPs of " + (f"{names(enriched)} are enriched in some marks' peaks"
+                                                   if len(enriched) else "no method are enriched in any mark") + ".")
+    marks = [m for m, v in planted.items() if v > 1]
+    recovered, found = summary.index[summary["recovered"]], summary["planted_found"] > 0
+    partly = summary.index[~summary["recovered"] & found]
+    text = (f" By {test}, which compares top SNPs with SNPs at the same distance from the TSS, the planted "
+            f"enrichment ({', '.join(marks)}) is recovered by " + (names(recovered) if len(recovered) else "no method"))
+    if len(partly):
+        text += f", partly by {names(partly)}"
+    flattered = summary.index[summary["recovered_fisher"] & ~summary["recovered"]]
+    if len(flattered):
+        text += f"; Fisher's test alone would also have credited {names(flattered)}"
+    return text + "."
 
 
 def rq5_answer(results: BookResults) -> str:
     """RQ5: which scores find the causal SNPs, and are top SNPs in active chromatin?"""
-    if results.ranking is None:
+    if results.ranking is None and results.enrichment is None:
         return "Step 06 did not run in this book, so RQ5 is not answered here."
-    if results.ranking.empty:  # real data: chapter 06 words its enrichment without planted marks
+    if results.ranking is None or "average_precision" not in results.ranking or results.ranking.empty:
         return (f"{chapters.NO_TRUTH} the causal SNPs are unknown, so no ranking is scored against them; chapter 06 "
-                "compares the rankings with the eQTL table and with histone-mark peaks.")
+                "compares the rankings with the eQTL table and with histone-mark peaks."
+                + enrichment_sentence(results.enrichment))
     ranking = results.ranking.groupby("method", sort=False)[["average_precision", "random_average_precision"]].mean()
     best = ranking["average_precision"].idxmax()
-    name = _rq5_name
-    text = (f"Ranking SNPs against the true causal ones, {name(best)} does best (mean average precision "
+    text = (f"Ranking SNPs against the true causal ones, {method_label(best)} does best (mean average precision "
             f"{ranking.loc[best, 'average_precision']:.3f} against {ranking.loc[best, 'random_average_precision']:.3f} "
             f"for a random ranking)")
-    text += "; then " + ", ".join(f"{name(m)} {v:.3f}" for m, v in
+    text += "; then " + ", ".join(f"{method_label(m)} {v:.3f}" for m, v in
                                    ranking["average_precision"].sort_values(ascending=False).items() if m != best)
-    if results.enrichment is not None:
-        marks, where = _enrichment_marks(results.enrichment)
-        if marks:
-            chosen = results.enrichment[results.enrichment["mark"].isin(marks)]
-            by_method = chosen.groupby("method", sort=False)["odds_ratio"].median()
-            text += (f". In {where} ({', '.join(marks)}), the top-ranked SNPs have a median odds ratio of "
-                     + ", ".join(f"{v:.2f} ({name(m)})" for m, v in by_method.items()))
-    return text + "."
+    return text + "." + enrichment_sentence(results.enrichment)
 
 
 def answers(results: BookResults) -> dict[str, str]:
@@ -335,7 +321,8 @@ def limitations_text(results: BookResults, simulated: bool, full_size_model: boo
     if simulated:
         points.append("The data are simulated: the genotypes come from a coalescent model and expression from "
                       "planted additive (and optionally haplotype-interaction) effects, so the answers say what the "
-                      "methods can recover when the truth is known, not what holds in GEUVADIS.")
+                      "methods can recover when the truth is known, not what holds in GEUVADIS "
+                      "{cite:p}`lappalainen2013geuvadis`.")
     if not full_size_model:
         points.append("The language model is a reduced CPU configuration, trained for minutes; the full-size model "
                       "(d_model 256, 16 blocks) of the GPU presets may embed haplotypes differently.")
@@ -347,4 +334,4 @@ def limitations_text(results: BookResults, simulated: bool, full_size_model: boo
     points.append("Expression is predicted for the test-split people only (the model never saw them in "
                   "training), with nested cross-validation inside them; the lead-SNP baseline and the eQTL "
                   "table's r were chosen on all of them and are optimistic.")
-    return "\n".join(f"- {point}" for point in points)
+    return "\n".join(f"- {point}" for point in points) + "\n"
