@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from lmeqtl.config.figures import PAGE_WIDTH
 from lmeqtl.mlm.evaluate import LABELS, ORIGINAL_LABEL, short_bin
 
-WIDTH = 8.0  # inches
+WIDTH = PAGE_WIDTH  # inches: the page column (lmeqtl.config.figures)
 # one colour per predictor, the model first; the original's reported numbers are hatched
 COLOURS = ("#2e6fba", "#9a9a9a", "#e6a11f", "#55a868", "#c44e52")
 ORIGINAL_COLOUR = "#ffffff"
