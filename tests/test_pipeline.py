@@ -150,3 +150,19 @@ def test_failure_keeps_the_notebook_and_the_next_run_resumes(tmp_path, jupyter_k
 def test_a_missing_kernel_is_explained():
     with pytest.raises(InputError, match="ipykernel install --sys-prefix --name no-such-kernel"):
         ensure_kernel("no-such-kernel")
+
+
+def test_the_intro_box_shows_the_five_answers_once_the_summary_ran(tmp_path):
+    from lmeqtl.book.pipeline import RunSettings, Step
+    from lmeqtl.book.reproducibility import render_this_build
+    from lmeqtl.book.steps import SUMMARY, output_path
+
+    settings = RunSettings(preset="smoke", run_dir=tmp_path)
+    steps = [Step(name, tmp_path / f"{name}.ipynb") for name in ("00_data", SUMMARY)]
+    assert "The five answers" not in render_this_build(settings, steps, steps)  # summary wrote nothing
+    answers = output_path(tmp_path, "answers")
+    answers.parent.mkdir(parents=True)
+    answers.write_text(json.dumps({"RQ1": "The model reaches\n\nIQS 0.9.", "RQ2": "No."}))
+    page = render_this_build(settings, steps, steps)
+    assert "- **RQ1.** The model reaches IQS 0.9." in page and "- **RQ2.** No." in page
+    assert "The five answers" not in render_this_build(settings, steps, steps[:1])  # summary did not run

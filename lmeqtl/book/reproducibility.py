@@ -14,6 +14,7 @@ from lmeqtl.book.notebook import PROVENANCE_FILE
 from lmeqtl.book.pipeline import RunSettings, Step, stale_steps
 from lmeqtl.book.provenance import package_fingerprint, seeds, versions
 from lmeqtl.book.steps import DATA as DATA_STEP
+from lmeqtl.book.steps import SUMMARY, output_path
 from lmeqtl.config import Preset
 from lmeqtl.data.io import read_json
 
@@ -119,4 +120,10 @@ def render_this_build(settings: RunSettings, steps: list[Step], done: list[Step]
         text += " No chapter notebooks exist yet, so this build has only the pages below."
     elif missing:
         text += f" Not run: {', '.join(missing)}."
-    return "\n".join([":::{admonition} This build", ":class: tip", "", text, ":::", ""])
+    box = [":::{admonition} This build", ":class: tip", "", text, ":::", ""]
+    answers = output_path(settings.run_dir, "answers")
+    if any(s.name == SUMMARY for s in done) and answers.is_file():
+        box += [":::{admonition} The five answers of this build", ":class: important", "",
+                *(f"- **{question}.** {' '.join(answer.split())}" for question, answer in read_json(answers).items()),
+                "", f"The evidence is in the chapters; {{doc}}`/chapters/{SUMMARY}` gathers it.", ":::", ""]
+    return "\n".join(box)

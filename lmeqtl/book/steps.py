@@ -33,6 +33,7 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     "rq4_scores": (BASELINES, "scores.csv"),
     "rq5_ranking": (EXPLAIN, "ranking.csv"),
     "rq5_enrichment": (EXPLAIN, "enrichment.csv"),
+    "answers": (SUMMARY, "answers.json"),  # the five answers, in Markdown; the intro page shows them
     "rq2_shuffled_control": (EXPRESSION, "shuffled_control.csv"),  # the leakage control, per gene
 }
 SCORE_OUTPUTS = ("rq2_scores", "rq3_scores", "rq4_scores")  # per gene and method, stacked by the summary
