@@ -125,3 +125,16 @@ def test_glue_without_myst_nb_shows_values_readably(monkeypatch, capsys):
     glue("text", text)
     assert capsys.readouterr().out == "r: 0.1235\nname: ridge\n"
     assert shown == [text]  # displayed as Markdown, not printed as <IPython.core.display.Markdown object>
+
+
+def test_no_page_needs_mathjax():
+    """MathJax comes from a CDN, which an offline reader lacks: the prose writes formulas in plain
+    Unicode (p₁, −), never as TeX math that would show raw."""
+    import re
+
+    tex = re.compile(r"\$[^$\s][^$]*\$|\\\(|\\\[|```\{math\}")
+    pages = {p.name: p.read_text() for p in (NOTEBOOKS_DIR.parent / "book").glob("*.md")}
+    for path in NOTEBOOKS_DIR.glob("*.ipynb"):
+        cells = nbformat.read(path, as_version=4).cells
+        pages[path.name] = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    assert {name: tex.findall(text) for name, text in pages.items() if tex.search(text)} == {}
