@@ -47,7 +47,7 @@ smoke-book: $(STAMP)  ## the tiny CI preset of the book
 
 # Hours on 2 CPU cores; resumable: run it again after an interruption (state in runs/weights-PRESET).
 weights: $(STAMP)  ## retrain the pretrained weights shipped in lmeqtl/weights/PRESET (lmeqtl weights)
-	$(BIN)/lmeqtl weights --preset $(PRESET) --threads 1
+	$(BIN)/lmeqtl weights --preset $(PRESET) --threads 2
 
 bench: $(STAMP)  ## CPU benchmarks -> benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks

@@ -299,6 +299,9 @@ def trained(tmp_path_factory):
     write_cohort(root / "no_test", founder_cohort(n_samples=8, genes=GENES_LEN, test_fraction=0.0))
     write_cohort(root / "other_windows", founder_cohort(n_samples=8, genes={"ENSG01.1": 20, "ENSG02.1": 16}))
     write_cohort(root / "other_genes", founder_cohort(n_samples=8, genes={"ENSG01.1": 24, "ENSG03.1": 16}))
+    moved = founder_cohort(n_samples=8, genes=GENES_LEN)  # same genes and SNP counts, other positions
+    moved.meta["pos"] = moved.meta["pos"] + 7
+    write_cohort(root / "moved_snps", moved)
     bad = founder_cohort(n_samples=8, genes={"../../X": 16})
     write_cohort(root / "bad_id", bad)
     (root / "expression.txt").write_text("not used: the cases fail before it is read\n")
@@ -386,6 +389,8 @@ MODEL_CASES = [
      None, ["no_test/dataset.parquet", "'test' split has no samples", "--split"]),
     ("evaluate other windows", ["evaluate", MODEL[0], MODEL[1], "--dataset", "{root}/other_windows/dataset.parquet"],
      None, ["trained on other data", "24 SNPs in the checkpoint, 20 in the dataset", "--allow-other-data"]),
+    ("evaluate moved SNPs", ["evaluate", MODEL[0], MODEL[1], "--dataset", "{root}/moved_snps/dataset.parquet"],
+     None, ["trained on other data", "other SNP positions or alleles", "--allow-other-data"]),
     ("evaluate other genes", ["evaluate", MODEL[0], MODEL[1], "--dataset", "{root}/other_genes/dataset.parquet"],
      None, ["trained on other data", "ENSG02.1"]),
     ("evaluate mask-rate 0", ["evaluate", *MODEL, "--mask-rate", "0"], None, ["--mask-rate", "'0'"]),

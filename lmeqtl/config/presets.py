@@ -92,7 +92,7 @@ def _top10() -> Preset:
                           snp_embedding=True),
         # The recipe of the shipped weights (lmeqtl/weights/top10, `make weights`): 80 epochs of 4000 random
         # 1000-SNP crops, bf16 autocast (1.18x the fp32 speed at equal accuracy, benchmarks/bench_recipe.py),
-        # validation on 300 fixed whole haplotypes every 5 epochs; ~1.5 h on one CPU thread. The book uses the
+        # validation on 300 fixed whole haplotypes every 5 epochs; 54 min on 2 idle cores. The book uses the
         # shipped weights; `--retrain` (or another cohort) trains this recipe from scratch.
         # chapter 01 scores 600 of the 10,060 test haplotypes (~15 haplotypes/s on whole 5000-SNP windows)
         train=TrainConfig(epochs=80, batch_size=32, learning_rate=6e-3, warmup_steps=50, crop_length=1000,

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
 from lmeqtl.data.cohort import Cohort
@@ -50,6 +51,17 @@ def kfold_samples(sample_ids: np.ndarray, n_folds: int, fold: int, seed: int) ->
     is_validation = np.zeros(len(sample_ids), dtype=bool)
     is_validation[order[fold::n_folds]] = True
     return sample_ids[~is_validation], sample_ids[is_validation]
+
+
+def window_digests(meta: pd.DataFrame) -> dict[str, str]:
+    """Per gene, a sha256 (16 hex digits) of its SNP window: positions and alleles in order.
+
+    A checkpoint records them, so a command can refuse data whose windows differ even when
+    every gene has the same number of SNPs (:func:`lmeqtl.mlm.checkpoint.check_fits_data`).
+    """
+    keys = meta["pos"].astype(str) + ":" + meta["ref"].astype(str) + ":" + meta["alt"].astype(str)
+    return {str(gene): hashlib.sha256("\n".join(group).encode()).hexdigest()[:16]
+            for gene, group in keys.groupby(meta["GENE_ID"], sort=False)}
 
 
 def cohort_fingerprint(cohort: Cohort) -> str:

@@ -44,6 +44,7 @@ from lmeqtl import __version__
 from lmeqtl.config import ModelConfig
 from lmeqtl.data.io import atomic_path, read_dataset, read_json, sha256_file, write_json
 from lmeqtl.errors import InputError
+from lmeqtl.mlm.batches import window_digests
 from lmeqtl.mlm.masking import TOKENS
 from lmeqtl.mlm.model import HaplotypeMLM
 
@@ -148,7 +149,7 @@ def check_fits_data(info: dict[str, Any], meta, source: str | os.PathLike[str], 
     """What differs between the data a checkpoint was trained on and ``meta`` (a ``meta.csv.gz`` table).
 
     Compares the model's genes (all must be in ``meta``) and, where the checkpoint records
-    them, each gene's SNP count. Raises :class:`InputError` naming both files unless
+    them, each gene's SNP count and the digest of its SNP positions and alleles. Raises :class:`InputError` naming both files unless
     ``allow`` (then returns the differences, for a warning).
     """
     genes = checkpoint_genes(info) if info.get("genes") else []
@@ -163,6 +164,12 @@ def check_fits_data(info: dict[str, Any], meta, source: str | os.PathLike[str], 
                  for g, n in zip(genes, lengths, strict=True) if g in counts.index and int(counts[g]) != int(n)]
         if other:
             problems.append(f"{len(other)} genes have other SNP windows ({'; '.join(other[:2])})")
+    recorded = info.get("window_digests") or {}
+    if recorded and not problems:  # same genes and counts: are they the same SNPs?
+        now = window_digests(meta[meta["GENE_ID"].isin(list(recorded))])
+        moved = [g for g, digest in recorded.items() if g in now and now[g] != digest]
+        if moved:
+            problems.append(f"{len(moved)} genes have other SNP positions or alleles in their windows ({moved[:3]})")
     if problems and not allow:
         raise InputError("the checkpoint was trained on other data: " + "; ".join(problems), path=source,
                          where=f"vs {meta_source}", expected="the dataset it was trained on (prepared with the "

@@ -40,7 +40,7 @@ from lmeqtl.data.cohort import Cohort
 from lmeqtl.data.io import atomic_path, read_json, write_json
 from lmeqtl.errors import InputError
 from lmeqtl.mlm import distributed
-from lmeqtl.mlm.batches import HaplotypeBatches, cohort_fingerprint, kfold_samples
+from lmeqtl.mlm.batches import HaplotypeBatches, cohort_fingerprint, kfold_samples, window_digests
 from lmeqtl.mlm.checkpoint import (
     checkpoint_genes,
     load_checkpoint,
@@ -185,6 +185,7 @@ def train_mlm(
     dtype = amp_dtype(train_cfg, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     fingerprint = cohort_fingerprint(cohort)
+    windows = window_digests(cohort.meta)
     run_config = _run_config(model_cfg, train_cfg, cohort, fingerprint)
 
     history: list[dict[str, Any]] = []
@@ -258,7 +259,8 @@ def train_mlm(
         if context.is_main:
             metrics = {k: v for k, v in row.items() if k.startswith("val_")}
             save_checkpoint(output_dir / "checkpoint", model, genes=list(cohort.genes), data_fingerprint=fingerprint,
-                            epoch=epoch, metrics=metrics, train_config=dataclasses.asdict(train_cfg))
+                            epoch=epoch, metrics=metrics, train_config=dataclasses.asdict(train_cfg),
+                            extra={"window_digests": windows})
             state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "history": history}
             save_torch_file(state, output_dir / STATE_FILE)
