@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 BOOK_SOURCE = REPO_ROOT / "book"
 CONFIG = REPO_ROOT / "_config.yml"
+CONFIG_SUPPORT = ("references.bib", "_static")  # files in book/ that _config.yml refers to
 
 
 class BookBuildError(RuntimeError):
@@ -88,6 +89,14 @@ def assemble_book(settings: RunSettings, steps: list[Step], book_dir: Path = BOO
     if book_dir != source_dir:
         shutil.copytree(source_dir, book_dir, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("_build", CHAPTERS_DIR, ".*"))
+    for support in CONFIG_SUPPORT:  # what _config.yml names, even when other pages are given
+        if (book_dir / support).exists():
+            continue
+        if (BOOK_SOURCE / support).is_dir():
+            shutil.copytree(BOOK_SOURCE / support, book_dir / support)
+        else:
+            with atomic_path(book_dir / support) as tmp:
+                shutil.copy2(BOOK_SOURCE / support, tmp)
     chapters = book_dir / CHAPTERS_DIR
     shutil.rmtree(chapters, ignore_errors=True)
     chapters.mkdir(parents=True)

@@ -140,6 +140,10 @@ def _parse_genotypes(texts: list[str], n: int, path, where: list[str]) -> np.nda
     """
     rows = []
     for text, place in zip(texts, where, strict=True):
+        if not text.isascii():
+            bad = next(ch for ch in text if not ch.isascii())
+            raise InputError(f"character {bad!r} in the genotype columns", path=path, where=place,
+                             expected="GT like 0|1, 1|1, 0/0 or .|. (ASCII)")
         if len(text) != 4 * n - 1:  # not the plain "a|b" per sample layout: take GT subfields
             fields = [f.split(":", 1)[0] for f in text.split("\t")]
             if len(fields) != n:
