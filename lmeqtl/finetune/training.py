@@ -4,7 +4,8 @@
 people ``val`` (both inside the outer training fold; the outer test fold is never seen).
 Each epoch: a seeded order of the fit people, batches of ``batch_size`` people, MSE on
 standardised expression averaged over the unit's genes (plus ``mlm_weight`` x the masked-LM
-loss on one batch of train-split haplotypes per step, if set), AdamW. Epoch 0 is the
+loss on one batch of train-split haplotypes per step, if set), AdamW, then (select pooling)
+the L1 penalty's proximal step on the SNP gates. Epoch 0 is the
 untrained head (it predicts the training mean), so a model that never beats it on the
 validation people ends as the mean predictor. Randomness: batch order from
 ``(seed, fold, epoch)``, dropout from the torch seed; the same seed gives the same numbers.
@@ -88,9 +89,12 @@ def set_standardisation(model: ExpressionModel, inputs: Sequence[torch.Tensor], 
                 gene, offset = model._gene(slot, tokens.shape[0] * 2, tokens.device)
                 states = model.mlm.hidden_states(tokens.flatten(0, 1), gene, offset)[-1]
                 pooled.append(head.pool(states, slot).reshape(len(index), 2, -1))
-        haplotypes = torch.cat(pooled).flatten(0, 1).float()  # (2 n_fit, H)
-        head.feature_mean[slot] = haplotypes.mean(0)
-        head.feature_scale[slot] = haplotypes.std(0).clamp_min(1e-6)
+        if model.config.pooling == "select":  # (n_fit, 2, L, k): per-SNP statistics
+            head.set_statistics(torch.cat(pooled), slot)
+        else:
+            haplotypes = torch.cat(pooled).flatten(0, 1).float()  # (2 n_fit, H)
+            head.feature_mean[slot] = haplotypes.mean(0)
+            head.feature_scale[slot] = haplotypes.std(0).clamp_min(1e-6)
         head.target_mean[slot] = float(y[fit, slot].mean())
         head.target_scale[slot] = float(max(y[fit, slot].std(), 1e-6))
 
@@ -151,6 +155,8 @@ def fit_fold(model: ExpressionModel, inputs: Sequence[torch.Tensor], y: np.ndarr
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if config.pooling == "select":  # L1 on the SNP gates, as a proximal step
+                head.shrink(config.head_learning_rate * config.select_l1)
             losses.append(float(loss.detach()))
         row = score(epoch, float(np.mean(losses)), time.monotonic() - epoch_start)
         history.append(row)
