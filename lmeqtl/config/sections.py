@@ -194,8 +194,10 @@ class FinetuneConfig:
     (a learned weight per SNP, starting from the mean), then the sum of the two haplotypes
     (order-invariant), then linear; or ``select``: a score per SNP (its state projected on
     ``select_dim`` principal directions, then one learned direction), summed over the two
-    haplotypes, times a per-SNP gate with an L1 penalty ``select_l1``, so that few SNPs of
-    the window carry the prediction (``lmeqtl.finetune.selection``). One model per gene.
+    haplotypes, times a per-SNP gate with an L1 penalty, so that few SNPs of the window carry
+    the prediction (``lmeqtl.finetune.selection``): ``select_solver`` ``enet`` fits the gates
+    by an elastic-net path (``select_l1_ratio``; penalty by the inner validation people;
+    frozen trunk), ``adam`` trains them by epochs with a proximal L1 step ``select_l1``. One model per gene.
     ``window_snps``: the model reads the SNPs nearest the TSS (None: the whole window).
     Training: AdamW (``learning_rate`` for the trunk, ``head_learning_rate`` for the head),
     ``batch_size`` people; the inner validation split (``val_fraction`` of each outer
@@ -225,7 +227,10 @@ class FinetuneConfig:
     max_minutes: float | None = None
     seed: int = 1
     select_dim: int = 8  # pooling="select": principal directions of the per-SNP states kept (cache: k/H of the states)
-    select_l1: float = 0.5  # pooling="select": L1 on the per-SNP gates (proximal step head_learning_rate x this)
+    select_l1: float = 0.5  # select, solver "adam": L1 on the gates (proximal step head_learning_rate x this, < 1)
+    select_solver: str = "enet"  # select: "enet" (gates by an elastic-net path; freeze="all") | "adam" (epochs, prox L1)
+    select_alphas: int = 30  # select, solver "enet": penalties on the path, chosen by the inner validation people
+    select_l1_ratio: float = 0.5  # select, solver "enet": elastic-net mixing of the path (1: lasso)
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,10 @@ def check_config(config: FinetuneConfig, n_layers: int) -> int:
     frozen = frozen_stages(config.freeze, n_layers)
     if config.pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {config.pooling!r}; choose one of {', '.join(POOLINGS)}")
-    if config.pooling == "select" and frozen == 0:
-        raise ValueError("pooling='select' needs a frozen input stage (freeze != 'none'): its projection is cached")
+    if config.pooling == "select" and (frozen == 0 or config.select_solver not in ("enet", "adam")
+                                       or config.select_solver == "enet" and frozen <= n_layers):
+        raise ValueError("pooling='select' needs freeze != 'none', select_solver 'enet' or 'adam', and "
+                         f"freeze='all' with the enet solver; got {config.freeze!r}, {config.select_solver!r}")
     if config.mlm_weight < 0:
         raise ValueError(f"mlm_weight must be >= 0, got {config.mlm_weight}")
     if not 0 < config.val_fraction < 1:

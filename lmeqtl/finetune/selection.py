@@ -7,7 +7,11 @@ nearly flat. This head scores every SNP of the gene's window and gates the score
     states (B, 2, L, H) -> fixed projection P (H, k) -> (B, 2, L, k)
       -> standardise per SNP and component (fit people) -> sum of the two haplotypes (B, L, k)
       -> per-SNP score s_l = z_l . u / |u|  (u: one learned direction, shared by all SNPs) (B, L)
-      -> prediction = s @ gate + bias,   gate (L,) with an L1 penalty (a proximal step per update)
+      -> prediction = s @ gate + bias,   gate (L,) with an L1 penalty
+
+The gates are fitted (``FinetuneConfig.select_solver``) by an elastic-net path on the
+scores (``enet``: the head is linear in its gates once the direction is fixed; frozen trunk)
+or by epochs of AdamW with a proximal L1 step after each update (``adam``; trains ``u`` too).
 
 ``P`` is the top-``k`` principal directions of the per-SNP-centred states (how haplotypes
 differ *at* a SNP, not where the SNP is), estimated once per gene from a seeded subset of
