@@ -6,15 +6,19 @@ from explain_fixtures import PlantedSnpModel, TinyPersonModel, ld_haplotypes
 from lmeqtl.explain.attribution import (
     aggregate,
     coefficient_scores,
+    converged_integrated_gradients,
     elastic_net_scores,
     embedding_ridge_predictor,
+    haplotype_ism,
     haplotype_onehot,
     in_silico_mutagenesis,
     integrated_gradients,
     reference_baseline,
+    relative_delta,
     scatter_scores,
     select_snps,
 )
+from lmeqtl.explain.ranking import average_precision, recall_at_k
 
 
 def test_onehot_and_reference_baseline():
@@ -128,3 +132,63 @@ def test_embedding_ridge_pipeline_is_a_differentiable_predictor():
     np.testing.assert_allclose(attribution, onehot[:, :, 1].numpy() * per_snp, atol=1e-5)
     with pytest.raises(ValueError, match="linear"):
         embedding_ridge_predictor(embedder, weight, combine="concat_sorted")
+
+
+class TwoSnpHaplotypeModel(torch.nn.Module):
+    """A sum of one term per haplotype: two planted SNPs (one in a same-haplotype interaction) + a faint conv context."""
+
+    def __init__(self, causal: tuple[int, int], seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.causal = causal
+        self.conv = torch.nn.Conv1d(2, 3, 9, padding=4)
+
+    def haplotype_term(self, onehot: torch.Tensor) -> torch.Tensor:  # (B, V, L) -> (B,)
+        alt = onehot[:, 1]  # (B, L)
+        a, b = self.causal
+        context = 0.1 * torch.tanh(self.conv(onehot)).mean((1, 2))
+        return 1.5 * alt[:, a] * (1 + 0.5 * alt[:, a + 1]) - alt[:, b] + context
+
+    def forward(self, onehot: torch.Tensor) -> torch.Tensor:  # (B, 2, V, L) -> (B,)
+        return self.haplotype_term(onehot.flatten(0, 1)).reshape(-1, 2).sum(1)
+
+
+def test_ism_over_every_snp_ranks_the_planted_snps_first_and_batching_and_haplotype_terms_change_nothing():
+    length, causal = 300, (4, 290)
+    model = TwoSnpHaplotypeModel(causal)
+    haplotypes = ld_haplotypes(6, length, seed=8)
+    onehot = haplotype_onehot(haplotypes)
+    with torch.no_grad():
+        person = in_silico_mutagenesis(model, onehot, batch_size=64)  # every SNP: 6 x 2 x 300 flips
+        by_haplotype = haplotype_ism(model.haplotype_term, onehot, batch_size=97)
+        unbatched = haplotype_ism(model.haplotype_term, onehot, batch_size=1)
+    assert person.shape == by_haplotype.shape == (6, 2, length)
+    np.testing.assert_allclose(by_haplotype, person, atol=1e-5)
+    np.testing.assert_allclose(unbatched, by_haplotype, atol=1e-6)
+    assert np.abs(person[:, :, 100]).max() > 0  # the context term moves every SNP a little
+    score = aggregate(person)
+    truth = np.isin(np.arange(length), causal)
+    assert average_precision(score, truth) == 1.0 and recall_at_k(score, truth, 2) == 1.0
+    # the interaction partner (a + 1) is third: its effect exists only on haplotypes carrying a
+    assert np.argsort(-score)[2] == causal[0] + 1
+
+
+def test_ig_convergence_delta_is_reported_and_shrinks_as_steps_grow():
+    model = TinyPersonModel(n_tokens=3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)  # more curvature along the path than the fixture's
+    onehot = haplotype_onehot(ld_haplotypes(6, 40, seed=1), n_tokens=3)
+    with torch.no_grad():
+        moved = (model(onehot) - model(reference_baseline(onehot))).numpy()
+    relative = {}
+    for steps in (1, 2, 4, 8):
+        attribution, delta = integrated_gradients(model, onehot, n_steps=steps)
+        np.testing.assert_allclose(delta, attribution.sum(axis=(1, 2)) - moved, atol=1e-5)  # captum's definition
+        relative[steps] = relative_delta(attribution, delta)
+        assert relative[steps] == pytest.approx(np.abs(delta).mean() / np.abs(moved).mean(), rel=1e-4, abs=1e-7)
+    assert relative[1] > relative[2] > relative[4] > relative[8] and relative[1] > 0.1 and relative[8] < 1e-4
+    converged = converged_integrated_gradients(model, onehot, n_steps=1, max_steps=64, tolerance=0.01)
+    assert converged.steps == 4 and list(converged.tried) == [1, 2, 4] and converged.relative_delta <= 0.01
+    capped = converged_integrated_gradients(model, onehot, n_steps=1, max_steps=2, tolerance=1e-9)
+    assert capped.steps == 2 and capped.relative_delta > 0.01  # stops at max_steps and says how far off it is

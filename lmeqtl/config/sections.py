@@ -242,7 +242,12 @@ class FinetuneConfig:
     once per haplotype and their output is cached; each epoch runs only what trains.
     Head, one per gene: ``pooling`` over SNPs, ``mean`` (RQ2's embedding) or ``attention``
     (a learned weight per SNP, starting from the mean), then the sum of the two haplotypes
-    (order-invariant), then linear. One model per gene.
+    (order-invariant), then linear; or ``select``: a score per SNP (its state projected on
+    ``select_dim`` principal directions, then one learned direction), summed over the two
+    haplotypes, times a per-SNP gate with an L1 penalty, so that few SNPs of the window carry
+    the prediction (``lmeqtl.finetune.selection``): ``select_solver`` ``enet`` fits the gates
+    by an elastic-net path (``select_l1_ratio``; penalty by the inner validation people;
+    frozen trunk), ``adam`` trains them by epochs with a proximal L1 step ``select_l1``. One model per gene.
     ``window_snps``: the model reads the SNPs nearest the TSS (None: the whole window).
     Training: AdamW (``learning_rate`` for the trunk, ``head_learning_rate`` for the head),
     ``batch_size`` people; the inner validation split (``val_fraction`` of each outer
@@ -255,7 +260,7 @@ class FinetuneConfig:
     """
 
     freeze: str = "all_but_last_2"  # none | encoder | all_but_last_<k> | all
-    pooling: str = "mean"  # mean | attention
+    pooling: str = "mean"  # mean | attention | select
     window_snps: int | None = None  # SNPs nearest the TSS read by the model (None: all)
     epochs: int = 20
     batch_size: int = 16
@@ -271,6 +276,11 @@ class FinetuneConfig:
     amp: str = "auto"  # as TrainConfig.amp: bf16/fp16 autocast on CUDA, off on CPU
     max_minutes: float | None = None
     seed: int = 1
+    select_dim: int = 8  # pooling="select": principal directions of the per-SNP states kept (cache: k/H of the states)
+    select_l1: float = 0.5  # select, solver "adam": L1 on the gates (proximal step head_learning_rate x this, < 1)
+    select_solver: str = "enet"  # select: "enet" (gates by an elastic-net path; freeze="all") | "adam" (epochs, prox L1)
+    select_alphas: int = 30  # select, solver "enet": penalties on the path, chosen by the inner validation people
+    select_l1_ratio: float = 0.5  # select, solver "enet": elastic-net mixing of the path (1: lasso)
 
     def __post_init__(self) -> None:
         check_fields(self, "finetune", {
@@ -299,3 +309,5 @@ class ExplainConfig:
     top_k: int = 50  # top SNPs per gene tested for chromatin enrichment
     n_permutations: int = 1000  # matched-background permutations
     seed: int = 1
+    ig_max_steps: int = 256  # IG steps double from ig_steps up to this until the convergence delta is small
+    ig_tolerance: float = 0.05  # ... small: mean |delta| <= this x mean |f(x) - f(baseline)| of the gene's people

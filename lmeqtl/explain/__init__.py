@@ -17,12 +17,15 @@ module             concept
 from lmeqtl.explain.attribution import (
     aggregate,
     coefficient_scores,
+    converged_integrated_gradients,
     elastic_net_scores,
     embedding_ridge_predictor,
+    haplotype_ism,
     haplotype_onehot,
     in_silico_mutagenesis,
     integrated_gradients,
     reference_baseline,
+    relative_delta,
     select_snps,
 )
 from lmeqtl.explain.chromatin import annotate_snps
@@ -53,6 +56,8 @@ from lmeqtl.explain.scoring import (
     enrichment_by_method,
     evaluate_genes,
     finetuned_attributions,
+    finetuned_full_attributions,
+    full_attribution,
     merge_scores,
     ridge_attributions,
     scored_methods,
@@ -63,10 +68,12 @@ from lmeqtl.explain.scoring import (
 __all__ = [
     "aggregate", "agreement_by_gene", "annotate_snps", "attribution_scores", "average_precision",
     "baseline_scores", "baseline_scores_by_gene", "causal_masks", "choose_individuals", "coefficient_scores",
-    "elastic_net_scores", "embedding_ridge_predictor", "enrichment_by_method", "enrichment_table",
-    "eqtl_table_scores", "evaluate_genes", "evaluate_methods", "finetuned_attributions", "fisher_enrichment",
-    "haplotype_onehot", "in_silico_mutagenesis", "integrated_gradients", "marginal_association",
+    "converged_integrated_gradients", "elastic_net_scores", "embedding_ridge_predictor", "enrichment_by_method",
+    "enrichment_table", "eqtl_table_scores", "evaluate_genes", "evaluate_methods", "finetuned_attributions",
+    "finetuned_full_attributions", "fisher_enrichment", "full_attribution", "haplotype_ism", "haplotype_onehot",
+    "in_silico_mutagenesis", "integrated_gradients", "marginal_association",
     "merge_scores", "permutation_enrichment", "plot_enrichment_forest", "plot_locus", "plot_ranking_metric",
-    "proxy_recall_at_k", "ranking_agreement", "recall_at_k", "reference_baseline", "ridge_attributions",
+    "proxy_recall_at_k", "ranking_agreement", "recall_at_k", "reference_baseline", "relative_delta",
+    "ridge_attributions",
     "scored_methods", "select_snps", "snp_scores", "snp_table", "susie", "SusieFit", "top_per_group",
 ]

@@ -16,6 +16,7 @@ over individuals and haplotypes: how much the SNP moves this cohort's prediction
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -78,6 +79,47 @@ def integrated_gradients(
     return per_snp.detach().cpu().numpy(), delta.detach().cpu().numpy()
 
 
+def relative_delta(attribution: np.ndarray, delta: np.ndarray) -> float:
+    """IG's convergence on a gene: mean |delta| / mean |f(x) - f(baseline)| over its people.
+
+    ``f(x) - f(baseline) = sum(attribution) - delta`` (captum's definition of delta), so no
+    further forward pass is needed. 0 = the path integral is exact; NaN when f never moves.
+    """
+    delta = np.asarray(delta, dtype=float)  # (n,)
+    moved = np.abs(np.asarray(attribution, dtype=float).reshape(len(delta), -1).sum(1) - delta)  # |f(x) - f(b)|
+    return float(np.abs(delta).mean() / moved.mean()) if moved.mean() > 0 else float("nan")
+
+
+@dataclass
+class ConvergedIG:
+    """Integrated Gradients at the first step count whose convergence delta is small enough."""
+
+    attribution: np.ndarray  # (n, 2, L)
+    delta: np.ndarray  # (n,) captum's convergence delta per person
+    steps: int  # the step count kept
+    relative_delta: float  # relative_delta(attribution, delta) at ``steps``
+    tried: dict[int, float]  # steps -> relative delta, every count tried
+
+
+def converged_integrated_gradients(predictor: Predictor, onehot: torch.Tensor, *extra: torch.Tensor,
+                                   n_steps: int = 32, max_steps: int = 256, tolerance: float = 0.05,
+                                   internal_batch_size: int | None = None) -> ConvergedIG:
+    """:func:`integrated_gradients` with ``n_steps``, doubled until the relative delta is <= ``tolerance``.
+
+    Stops at ``max_steps`` even if the delta is still larger (``relative_delta`` says how far
+    off it is); the chapter reports ``steps`` and ``relative_delta`` per gene.
+    """
+    tried: dict[int, float] = {}
+    steps = max(1, int(n_steps))
+    while True:
+        attribution, delta = integrated_gradients(predictor, onehot, *extra, n_steps=steps,
+                                                  internal_batch_size=internal_batch_size)
+        tried[steps] = relative_delta(attribution, delta)
+        if not tried[steps] > tolerance or steps >= max_steps:  # NaN (f never moves) counts as converged
+            return ConvergedIG(attribution, delta, steps, tried[steps], tried)
+        steps = min(2 * steps, max_steps)
+
+
 def select_snps(prior_scores: np.ndarray, max_snps: int | None) -> np.ndarray:
     """Indices of the ``max_snps`` SNPs with the highest prior score (all if None), in position order.
 
@@ -125,7 +167,7 @@ def in_silico_mutagenesis(
                       disable=not progress, leave=False):
         rows = slice(start, start + batch_size)
         p, h, j = person[rows], haplotype[rows], column[rows]
-        mutant = x4[p].clone()  # (b, S, V, L)
+        mutant = x4[p]  # (b, S, V, L), a copy (advanced indexing)
         b = torch.arange(len(p))
         was_alt = mutant[b, h, ALT_CHANNEL, j] > 0.5  # (b,)
         mutant[b, h, :, j] = mutant[b, h, :, j][:, swap]
@@ -134,6 +176,22 @@ def in_silico_mutagenesis(
         change = predicted - reference[p]
         effect[rows] = torch.where(was_alt, -change, change)
     return effect.reshape(n, n_haplotypes, m).cpu().numpy()
+
+
+def haplotype_ism(haplotype_predictor: Predictor, onehot: torch.Tensor, *, snps: Sequence[int] | np.ndarray | None = None,
+                  batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """:func:`in_silico_mutagenesis` of a predictor that is a sum of one term per haplotype: ``(n, 2, m)``.
+
+    ``haplotype_predictor`` maps ONE haplotype's one-hot ``(B, V, L)`` to its term ``(B,)``
+    (e.g. :meth:`lmeqtl.finetune.ExpressionModel.haplotype_predictor`). A flip on one
+    haplotype changes the person's prediction by exactly the change of that haplotype's
+    term, so each flip costs one haplotype's forward pass instead of two; the values equal
+    :func:`in_silico_mutagenesis` of the person-level predictor.
+    """
+    n = onehot.shape[0]
+    effect = in_silico_mutagenesis(haplotype_predictor, onehot.flatten(0, 1), snps=snps, batch_size=batch_size,
+                                   progress=progress)  # (2n, 1, m)
+    return effect.reshape(n, 2, -1)
 
 
 def aggregate(values: np.ndarray, how: str = "mean_abs", alt: np.ndarray | None = None) -> np.ndarray:

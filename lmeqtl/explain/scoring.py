@@ -5,7 +5,9 @@ Methods (score: higher = more relevant):
 
 - ``integrated_gradients``: mean |IG attribution| over individuals and haplotypes;
 - ``ism``: mean |effect of the alternative allele| (in-silico mutagenesis) on the SNPs that
-  IG put on top (``ExplainConfig.ism_max_snps``; the others NaN = ranked last);
+  IG put on top (``ExplainConfig.ism_max_snps``; the others NaN = ranked last), or on every
+  SNP of the window (:func:`full_attribution`, one haplotype's forward pass per flip);
+- ``finetuned_gate``: |gate| of a fine-tuned SNP-selecting head (``pooling="select"``);
 - ``marginal_eqtl``: -log10 p of the single-SNP association (the eQTL scan);
 - ``elastic_net``: |coefficient| of a PrediXcan-style elastic net on all window SNPs;
 - ``susie_pip``: SuSiE posterior inclusion probability (:mod:`.finemap`).
@@ -16,6 +18,8 @@ One gene: :func:`attribution_scores` (IG, ISM of any predictor), :func:`baseline
 - :func:`baseline_scores_by_gene`: marginal eQTL, elastic net, SuSiE and the eQTL table's -log10 p;
 - :func:`ridge_attributions`: the pretrained MLM's embedding + a ridge fitted on these people, IG and ISM;
 - :func:`finetuned_attributions`: step 04's fine-tuned models, IG and ISM;
+- :func:`finetuned_full_attributions`: the same with IG run to a small convergence delta and ISM
+  over every SNP, plus the select head's gates, and per gene the IG steps, delta and ISM speed;
 - :func:`merge_scores`, :func:`scored_methods`: one score dict per gene, the methods that scored every gene;
 - :func:`causal_masks`, :func:`snp_scores`: the truth per gene; the one-row-per-SNP table the chapter saves.
 
@@ -27,6 +31,7 @@ Scores are ``gene -> {method: score (L,)}``, ``L`` the gene's SNPs in ``seq_idx`
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -40,7 +45,9 @@ from lmeqtl.config import EmbedConfig, ExplainConfig
 from lmeqtl.explain.attribution import (
     Predictor,
     aggregate,
+    converged_integrated_gradients,
     elastic_net_scores,
+    haplotype_ism,
     haplotype_onehot,
     in_silico_mutagenesis,
     integrated_gradients,
@@ -63,7 +70,7 @@ if TYPE_CHECKING:
     from lmeqtl.data.truth import Truth
 
 Scores = dict[str, dict[str, np.ndarray]]  # gene -> method -> (L,)
-METHOD_ORDER = ("finetuned_ig", "finetuned_ism", "ridge_ig", "ridge_ism", "marginal_eqtl", "elastic_net", "susie_pip")
+METHOD_ORDER = ("finetuned_ig", "finetuned_ism", "finetuned_gate", "ridge_ig", "ridge_ism", "marginal_eqtl", "elastic_net", "susie_pip")
 DEFAULT_CONFIG = ExplainConfig()
 
 
@@ -95,6 +102,37 @@ def attribution_scores(predictor: Predictor, haplotypes: np.ndarray, *extra: tor
     ism_score = aggregate(effect, "carrier_mean_abs" if config.aggregate == "carrier_mean_abs" else "mean_abs",
                           alt=haplotypes[rows][:, :, snps])
     return {"integrated_gradients": ig_score, "ism": scatter_scores(ism_score, snps, haplotypes.shape[2])}
+
+
+def full_attribution(predictor: Predictor, haplotypes: np.ndarray, *, haplotype_predictor: Predictor | None = None,
+                     config: ExplainConfig = DEFAULT_CONFIG, n_tokens: int = 2, device: torch.device | str = "cpu",
+                     progress: bool = False) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """IG to a small convergence delta and ISM over EVERY SNP, for one gene: (scores ``(L,)``, diagnostics).
+
+    ``config.n_individuals`` people are drawn (seeded). IG starts at ``config.ig_steps`` and
+    doubles up to ``config.ig_max_steps`` until mean |delta| <= ``config.ig_tolerance`` x mean
+    |f(x) - f(baseline)|. ISM flips each SNP on each haplotype (``config.ism_max_snps`` is
+    ignored), ``config.ism_batch_size`` flips per forward pass; with ``haplotype_predictor``
+    (the predictor's term of one haplotype, :func:`~lmeqtl.explain.attribution.haplotype_ism`)
+    each flip runs one haplotype instead of two. Diagnostics: ``ig_steps``,
+    ``ig_relative_delta``, ``n_people``, ``ism_flips``, ``ism_seconds``, ``ism_flips_per_s``.
+    """
+    rows = choose_individuals(len(haplotypes), config.n_individuals, config.seed)
+    onehot = haplotype_onehot(haplotypes[rows], n_tokens, device)  # (n, 2, V, L)
+    ig = converged_integrated_gradients(predictor, onehot, n_steps=config.ig_steps, max_steps=config.ig_max_steps,
+                                        tolerance=config.ig_tolerance, internal_batch_size=config.ig_batch_size)
+    start = time.perf_counter()
+    if haplotype_predictor is not None:
+        effect = haplotype_ism(haplotype_predictor, onehot, batch_size=config.ism_batch_size, progress=progress)
+    else:
+        effect = in_silico_mutagenesis(predictor, onehot, batch_size=config.ism_batch_size, progress=progress)
+    seconds = time.perf_counter() - start
+    how = "carrier_mean_abs" if config.aggregate == "carrier_mean_abs" else "mean_abs"
+    scores = {"integrated_gradients": aggregate(ig.attribution, config.aggregate, alt=haplotypes[rows]),
+              "ism": aggregate(effect, how, alt=haplotypes[rows])}
+    flips = effect.size
+    return scores, {"ig_steps": ig.steps, "ig_relative_delta": ig.relative_delta, "n_people": len(rows),
+                    "ism_flips": flips, "ism_seconds": seconds, "ism_flips_per_s": flips / max(seconds, 1e-9)}
 
 
 def baseline_scores(dosage: np.ndarray, expression: np.ndarray, config: ExplainConfig = DEFAULT_CONFIG
@@ -215,6 +253,34 @@ def finetuned_attributions(finetuned: Mapping[str, str | os.PathLike[str]], pret
                                    n_tokens=N_TOKENS, device=device)
         scores[gene] = {"finetuned_ig": found["integrated_gradients"], "finetuned_ism": found["ism"]}
     return scores
+
+
+def finetuned_full_attributions(finetuned: Mapping[str, str | os.PathLike[str]], pretrained: str | os.PathLike[str],
+                                people: Cohort, config: ExplainConfig, device: torch.device | str = "cpu"
+                                ) -> tuple[Scores, pd.DataFrame]:
+    """:func:`full_attribution` of each gene's fine-tuned model, and its diagnostics (one row per gene).
+
+    Methods ``finetuned_ig``, ``finetuned_ism`` (every SNP) and, for a SNP-selecting head,
+    ``finetuned_gate`` (|gate|; 0 outside the model's window). ISM uses the model's
+    per-haplotype predictor (the heads are sums over the two haplotypes).
+    """
+    from lmeqtl.finetune import load_finetuned
+
+    scores: Scores = {}
+    rows = []
+    for gene, path in finetuned.items():
+        model, _ = load_finetuned(path, pretrained=pretrained, device=device)
+        found, diagnostics = full_attribution(model.predictor(gene), people.haplotypes[gene],
+                                              haplotype_predictor=model.haplotype_predictor(gene), config=config,
+                                              n_tokens=N_TOKENS, device=device)
+        scores[gene] = {"finetuned_ig": found["integrated_gradients"], "finetuned_ism": found["ism"]}
+        if model.config.pooling == "select":
+            slot = model.genes.index(gene)
+            gate = np.zeros(people.haplotypes[gene].shape[2])
+            gate[slice(*model.windows[slot])] = model.head.snp_weights(slot).cpu().numpy()
+            scores[gene]["finetuned_gate"] = gate
+        rows.append({"gene": gene, **diagnostics})
+    return scores, pd.DataFrame(rows)
 
 
 def merge_scores(*parts: Mapping[str, Mapping[str, np.ndarray]]) -> Scores:

@@ -4,6 +4,7 @@
 module             concept
 =================  ===========================================================================
 ``model``          freeze specs, the per-gene head (order-invariant), cached frozen stages
+``selection``      the SNP-selecting head (``pooling="select"``): gated per-SNP scores over the whole window
 ``training``       one outer fold: inner validation split, epochs, early stopping, MLM loss
 ``cv``             every gene and fold: ``finetune_expression`` -> RQ2-format predictions
 ``checkpoints``    fine-tuned checkpoints (head + trainable layers) and loading them back

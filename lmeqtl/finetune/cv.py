@@ -11,7 +11,7 @@ rows. The predictions have the columns of :class:`lmeqtl.expression.Comparison`'
     finetune_predictions.parquet  out-of-fold predictions (RQ2's columns; not named
                                   predictions.parquet, which is RQ2's file that chapters search for)
     history.csv, folds.csv (best epoch, stop reason, sizes, seconds)
-    snp_weights.parquet  attention pooling weights per gene, fold and SNP (attention only)
+    snp_weights.parquet  per gene, fold and SNP: attention pooling weight, or |gate| of select pooling
     run.json             settings, pretrained checkpoint, data hash (resume must match)
     units/<gene>/fold_<k>/   a fine-tuned checkpoint (lmeqtl.finetune.checkpoints)
                              + its predictions.csv and history.csv
@@ -61,7 +61,7 @@ class FinetuneResult:
     folds: pd.DataFrame  # unit, fold, best_epoch, stopped, n_fit, n_val, n_test, seconds
     cache_seconds: dict[str, float] = field(default_factory=dict)  # per unit
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)  # gene -> (n, 2, H) window mean, frozen trunk
-    snp_weights: pd.DataFrame | None = None  # gene, fold, seq_idx, weight (attention pooling)
+    snp_weights: pd.DataFrame | None = None  # gene, fold, seq_idx, weight (attention weight or select |gate|)
 
 
 def tss_windows(cohort: Cohort, genes: Sequence[str], window_snps: int | None,
@@ -219,13 +219,13 @@ def finetune_expression(
             for slot, gene in enumerate(unit):
                 haplotypes = people.haplotypes[gene]
                 if cached:
-                    inputs.append(model.cache(haplotypes, slot, config.cache_batch_size, device, progress))
+                    states, mean = model.cache_with_mean(haplotypes, slot, config.cache_batch_size, device, progress)
+                    inputs.append(states)
+                    if not model.trains_trunk:
+                        result.embeddings[gene] = mean.cpu().numpy()
                 else:
                     a, b = model.windows[slot]
                     inputs.append(allele_tokens(haplotypes[..., a:b]).to(device))
-                if cached and not model.trains_trunk:
-                    pooled = inputs[-1] if inputs[-1].ndim == 3 else inputs[-1].mean(2)
-                    result.embeddings[gene] = pooled.cpu().numpy()
             result.cache_seconds[name] = time.perf_counter() - start
         for k in fold_ids:
             train, test = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
@@ -277,7 +277,7 @@ def _run_fold(model: ExpressionModel, inputs: list[torch.Tensor], y: np.ndarray,
                             "fold": k, "observed": observed[test, g], "predicted": predicted[:, g]})
               for g, gene in enumerate(unit)]
     weights = None
-    if config.pooling == "attention":
+    if config.pooling in ("attention", "select"):
         weights = pd.concat([pd.DataFrame({"gene": gene, "fold": k, "seq_idx": np.arange(*model.windows[slot]),
                                            "weight": head.snp_weights(slot).cpu().numpy()})
                              for slot, gene in enumerate(unit)], ignore_index=True)

@@ -11,7 +11,8 @@ the whole trunk from tokens: the reference that the cached path must match.
 Head (:class:`ExpressionHead`), one per gene: pool each haplotype's last-block states over
 SNPs (``mean``, RQ2's embedding, or ``attention``: softmax weights per SNP, zero logits =
 the mean), standardise (training-fold statistics), sum the two haplotypes, then a linear
-map. Swapping the haplotypes cannot change a prediction. The head predicts standardised expression;
+map; or (``select``) :class:`~lmeqtl.finetune.selection.SelectionHead`, gated per-SNP
+scores over the whole window. Swapping the haplotypes cannot change a prediction. The head predicts standardised expression;
 ``target_mean``/``target_scale`` map it back to expression units.
 
 BatchNorm layers stay in eval mode (running statistics of pretraining): fine-tuning
@@ -31,10 +32,11 @@ from tqdm.auto import tqdm
 
 from lmeqtl.config import FinetuneConfig
 from lmeqtl.data.encoding import MISSING_ALLELE
+from lmeqtl.finetune.selection import SelectionHead, principal_directions, projection_rows
 from lmeqtl.mlm.masking import MASK
 from lmeqtl.mlm.model import HaplotypeMLM, conv_decode
 
-POOLINGS = ("mean", "attention")
+POOLINGS = ("mean", "attention", "select")
 INPUT_MODULES = ("encoder", "gene_embedding", "snp_embedding", "resnet")
 
 
@@ -64,6 +66,10 @@ def check_config(config: FinetuneConfig, n_layers: int) -> int:
     frozen = frozen_stages(config.freeze, n_layers)
     if config.pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {config.pooling!r}; choose one of {', '.join(POOLINGS)}")
+    if config.pooling == "select" and (frozen == 0 or config.select_solver not in ("enet", "adam")
+                                       or config.select_solver == "enet" and frozen <= n_layers):
+        raise ValueError("pooling='select' needs freeze != 'none', select_solver 'enet' or 'adam', and "
+                         f"freeze='all' with the enet solver; got {config.freeze!r}, {config.select_solver!r}")
     if config.mlm_weight < 0:
         raise ValueError(f"mlm_weight must be >= 0, got {config.mlm_weight}")
     if not 0 < config.val_fraction < 1:
@@ -115,6 +121,10 @@ class ExpressionHead(nn.Module):
         """Pooled pairs ``(B, 2, H)`` -> standardised expression ``(B,)``."""
         return self.features(pooled, slot) @ self.weight[slot] + self.bias[slot]
 
+    def haplotype_term(self, pooled: torch.Tensor, slot: int) -> torch.Tensor:
+        """One haplotype's additive term ``(B,)`` from its pooled state ``(B, H)`` (forward = bias + two terms)."""
+        return ((pooled - self.feature_mean[slot]) / self.feature_scale[slot]) @ self.weight[slot]
+
     def to_expression(self, standardised: torch.Tensor, slot: int) -> torch.Tensor:
         return self.target_mean[slot] + self.target_scale[slot] * standardised
 
@@ -137,24 +147,33 @@ class ExpressionModel(nn.Module):
         self.windows = [(int(a), int(b)) for a, b in windows]
         self.n_layers = mlm.config.n_layers
         self.frozen = check_config(config, self.n_layers)
-        self.head = ExpressionHead(mlm.config.d_model, [b - a for a, b in self.windows], config.pooling)
+        self.head = self._new_head()
         for name, parameter in self.mlm.named_parameters():
             parameter.requires_grad_(self._trains(name))
         self._pretrained = {k: v.detach().clone() for k, v in self.trunk_state().items()}
 
+    def _new_head(self) -> ExpressionHead | SelectionHead:
+        lengths = [b - a for a, b in self.windows]
+        if self.config.pooling == "select":
+            return SelectionHead(self.mlm.config.d_model, lengths, self.config.select_dim)
+        return ExpressionHead(self.mlm.config.d_model, lengths, self.config.pooling)
+
     def _trains(self, name: str) -> bool:
         """Whether the MLM parameter ``name`` is fine-tuned."""
         top = name.split(".")[0]
-        if top == "decoder":
-            return False
-        if top in INPUT_MODULES:
-            return self.frozen == 0
+        if top in INPUT_MODULES or top == "decoder":
+            return top != "decoder" and self.frozen == 0
         block = int(name.split(".")[1])  # layers.i / norms.i / dropouts.i
         return block + 1 >= self.frozen
 
     @property
     def trains_trunk(self) -> bool:
         return self.frozen <= self.n_layers
+
+    @property
+    def caches_pooled(self) -> bool:
+        """Whether :meth:`cache` stores the head's pooled input (frozen trunk; mean or select pooling)."""
+        return not self.trains_trunk and self.config.pooling in ("mean", "select")
 
     def trunk_state(self) -> dict[str, torch.Tensor]:
         """The trainable MLM parameters (names as in ``mlm.state_dict()``)."""
@@ -187,8 +206,10 @@ class ExpressionModel(nn.Module):
             for name, p in self.trunk_state().items():
                 p.copy_(self._pretrained[name])
         device = self.head.weight.device
-        fresh = ExpressionHead(self.mlm.config.d_model, [b - a for a, b in self.windows], self.config.pooling)
-        self.head.load_state_dict(fresh.state_dict())
+        fresh = self._new_head().state_dict()
+        if self.config.pooling == "select":  # the projection belongs to the cache, not to one fold's training
+            fresh["projection"] = self.head.projection
+        self.head.load_state_dict(fresh)
         self.head.to(device)
 
     def train(self, mode: bool = True) -> ExpressionModel:
@@ -221,26 +242,39 @@ class ExpressionModel(nn.Module):
         """Output of the frozen stages for people's haplotypes ``(n, 2, L_gene)`` (uint8).
 
         Returns ``(n, 2, L_window, H)`` float32 on ``device`` (the input of the first
-        trainable block, or the last block's output when only the head trains); with mean
-        pooling and a frozen trunk, just the pooled ``(n, 2, H)``. Needs ``frozen >= 1``.
+        trainable block, or the last block's output when only the head trains); with a
+        frozen trunk, the head's pooled input: ``(n, 2, H)`` for mean pooling, the projected
+        ``(n, 2, L_window, k)`` for select pooling. Needs ``frozen >= 1``.
         """
+        return self.cache_with_mean(haplotypes, slot, batch_size, device, progress)[0]
+
+    @torch.no_grad()
+    def cache_with_mean(self, haplotypes: np.ndarray, slot: int, batch_size: int = 16,
+                        device: str | torch.device = "cpu", progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`cache`, and the window mean ``(n, 2, H)`` of the cached stage's states (RQ2's embedding)."""
         if self.frozen == 0:
             raise ValueError("nothing is frozen (freeze='none'): train from tokens, there is nothing to cache")
         start, stop = self.windows[slot]
         tokens = allele_tokens(np.asarray(haplotypes)[..., start:stop]).flatten(0, 1)  # (2n, Lw)
-        pooled_only = not self.trains_trunk and self.config.pooling == "mean"
         was_training = self.training
         self.eval()
-        parts = []
+
+        def stage(rows: torch.Tensor, index: int) -> torch.Tensor:  # (b, Lw) -> (b, Lw, H)
+            return self.mlm.hidden_states(rows.to(device), *self._gene(slot, len(rows), device))[index].float()
+
+        if self.config.pooling == "select":  # projection from the last block's states of a seeded subset
+            subset = tokens[torch.as_tensor(projection_rows(len(tokens), self.config.seed))]
+            states = torch.cat([stage(subset[i:i + batch_size], -1) for i in range(0, len(subset), batch_size)])
+            self.head.projection[slot] = principal_directions(states, self.head.k).to(self.head.projection.device)
+        parts, means = [], []
         for i in tqdm(range(0, len(tokens), batch_size), desc=f"cache {self.genes[slot]}", leave=False,
                       disable=not progress):
-            batch = tokens[i:i + batch_size].to(device)
-            gene, offset = self._gene(slot, len(batch), batch.device)
-            states = self.mlm.hidden_states(batch, gene, offset)[self.frozen - 1].float()  # (b, Lw, H)
-            parts.append(states.mean(1) if pooled_only else states)
+            states = stage(tokens[i:i + batch_size], self.frozen - 1)  # (b, Lw, H)
+            means.append(states.mean(1))
+            parts.append(self.head.pool(states, slot) if self.caches_pooled else states)
         self.train(was_training)
-        cached = torch.cat(parts)
-        return cached.reshape(len(haplotypes), 2, *cached.shape[1:])
+        cached, mean = torch.cat(parts), torch.cat(means)
+        return cached.reshape(len(haplotypes), 2, *cached.shape[1:]), mean.reshape(len(haplotypes), 2, -1)
 
     def states_from_cache(self, cached: torch.Tensor) -> torch.Tensor:
         """Cached ``(B, 2, L, H)`` -> last-block states ``(B, 2, L, H)`` (runs the trainable blocks)."""
@@ -251,7 +285,7 @@ class ExpressionModel(nn.Module):
 
     def pooled_from_cache(self, cached: torch.Tensor, slot: int) -> torch.Tensor:
         """Cached inputs -> pooled pairs ``(B, 2, H)``."""
-        if cached.ndim == 3:  # already pooled (frozen trunk, mean pooling)
+        if self.caches_pooled:  # already pooled (frozen trunk, mean or select pooling)
             return cached
         return self.head.pool(self.states_from_cache(cached), slot)
 
@@ -263,8 +297,8 @@ class ExpressionModel(nn.Module):
         """Standardised expression ``(B,)`` from window tokens ``(B, 2, L_window)``: the whole trunk."""
         gene, offset = self._gene(slot, tokens.shape[0] * 2, tokens.device)
         states = self.mlm.hidden_states(tokens.flatten(0, 1), gene, offset)[-1]  # (2B, Lw, H)
-        pooled = self.head.pool(states, slot).reshape(tokens.shape[0], 2, -1)  # (B, 2, H)
-        return self.head(pooled, slot)
+        pooled = self.head.pool(states, slot)  # (2B, H) or (2B, Lw, k)
+        return self.head(pooled.reshape(tokens.shape[0], 2, *pooled.shape[1:]), slot)
 
     def mlm_loss(self, tokens: torch.Tensor, alleles: torch.Tensor, selected: torch.Tensor,
                  gene: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
@@ -293,7 +327,24 @@ class ExpressionModel(nn.Module):
             window = onehot[..., start:stop].flatten(0, 1)  # (2B, V, Lw)
             g, offset = self._gene(slot, 2 * batch, onehot.device)
             states, _ = self.mlm._trunk(window, g, False, offset)  # (2B, Lw, H); no public one-hot -> states call
-            pooled = self.head.pool(states, slot).reshape(batch, 2, -1)  # (B, 2, H)
-            return self.head.to_expression(self.head(pooled, slot), slot)
+            pooled = self.head.pool(states, slot)  # (2B, H) or (2B, Lw, k)
+            return self.head.to_expression(self.head(pooled.reshape(batch, 2, *pooled.shape[1:]), slot), slot)
+
+        return predict
+
+    def haplotype_predictor(self, gene: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``onehot (B, V, L_gene)`` of ONE haplotype -> its additive term of ``gene``'s expression ``(B,)``.
+
+        :meth:`predictor` of a person = ``target_mean + target_scale * bias`` + the terms of
+        the two haplotypes, so a SNP flip on one haplotype changes the prediction by exactly
+        the change of that haplotype's term: in-silico mutagenesis needs half the passes.
+        """
+        slot = self.genes.index(gene)
+        start, stop = self.windows[slot]
+
+        def predict(onehot: torch.Tensor) -> torch.Tensor:
+            g, offset = self._gene(slot, onehot.shape[0], onehot.device)
+            states, _ = self.mlm._trunk(onehot[..., start:stop], g, False, offset)  # (B, Lw, H)
+            return self.head.target_scale[slot] * self.head.haplotype_term(self.head.pool(states, slot), slot)
 
         return predict
