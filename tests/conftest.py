@@ -53,16 +53,38 @@ def tiny_files(tmp_path):
     return tmp_path / "dataset.parquet", tmp_path / "meta.csv.gz", haplotypes, samples
 
 
-@pytest.fixture
-def jupyter_kernel(tmp_path_factory, monkeypatch) -> str:
-    """A Jupyter kernel 'lmeqtl-test' that runs this Python, so notebook tests need no `make env`."""
+def _kernel_spec(root) -> str:
+    """Write a kernel spec 'lmeqtl-test' (this Python) under ``root``/kernels; JUPYTER_PATH=root finds it."""
     import json
     import sys
 
-    root = tmp_path_factory.mktemp("jupyter")
     spec = root / "kernels" / "lmeqtl-test"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "lmeqtl test", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(root))
     return "lmeqtl-test"
+
+
+@pytest.fixture
+def jupyter_kernel(tmp_path_factory, monkeypatch) -> str:
+    """A Jupyter kernel 'lmeqtl-test' that runs this Python, so notebook tests need no `make env`."""
+    root = tmp_path_factory.mktemp("jupyter")
+    monkeypatch.setenv("JUPYTER_PATH", str(root))
+    return _kernel_spec(root)
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """`lmeqtl book --preset smoke`, built once per session: (exit code, book dir with _build/html).
+
+    Shared by the build test (tests/test_book.py) and the reader's page audit (tests/test_book_pages.py).
+    """
+    from lmeqtl import cli
+
+    root = tmp_path_factory.mktemp("smoke_book")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(root / "jupyter"))
+        kernel = _kernel_spec(root / "jupyter")
+        code = cli.main(["book", "--preset", "smoke", "--run-dir", str(root / "run"),
+                         "--book-dir", str(root / "book"), "--kernel", kernel])
+    return code, root / "book"

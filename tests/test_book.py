@@ -79,12 +79,11 @@ def test_cli_refuses_bad_settings_with_a_message(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_smoke_book_end_to_end(tmp_path, jupyter_kernel):
+def test_smoke_book_end_to_end(smoke_book):
     """`lmeqtl book --preset smoke`: every notebook of notebooks/ runs, and the HTML builds with -W."""
-    code = cli.main(["book", "--preset", "smoke", "--run-dir", str(tmp_path / "run"),
-                     "--book-dir", str(tmp_path / "book"), "--kernel", jupyter_kernel])
+    code, book = smoke_book  # built once, shared with tests/test_book_pages.py
     assert code == 0
-    html = tmp_path / "book" / "_build" / "html"
+    html = book / "_build" / "html"
     assert (html / "index.html").exists() and (html / "chapters" / "reproducibility.html").exists()
     for step in discover_steps(NOTEBOOKS_DIR):
         assert (html / "chapters" / f"{step.name}.html").exists(), step.name
