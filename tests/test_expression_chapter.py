@@ -314,5 +314,5 @@ def test_the_chapter_runs_the_contextual_method_and_its_twin_with_a_tiny_mlm(stu
     assert table["difference"].iloc[0] == pytest.approx(r[context_method, "ENSG01.1"] - r[twin, "ENSG01.1"])
     tests = context.paired_by_group(results, context_method, twin, None)
     words = text.context_text(tests, context_method, twin, 12.0)
-    assert "dosages at chosen SNPs (elastic net)" in words and "12 s" in words and "of 1 gene won" in words
+    assert "dosages at chosen SNPs (elastic net)" in words and "12 s" in words and " of 1 gene: mean r" in words
     assert f"{r[context_method, 'ENSG01.1']:.3f}" in words

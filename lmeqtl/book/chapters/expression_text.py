@@ -231,17 +231,17 @@ def _p(value: float) -> str:
 
 def _paired_words(row) -> str:
     """One row of :func:`~lmeqtl.book.chapters.expression_context.paired_by_group` in words."""
-    return (f"{row.wins_a} of {_count(row.n_genes, 'gene')} won, mean r {row.mean_r_a:.3f} against {row.mean_r_b:.3f} "
+    return (f"{row.wins_a} of {_count(row.n_genes, 'gene')}: mean r {row.mean_r_a:.3f} against {row.mean_r_b:.3f} "
             f"(difference {row.mean_difference:+.3f}; Wilcoxon p = {_p(row.wilcoxon_p)}, sign test p = "
             f"{_p(row.sign_test_p)})")
 
 
 def _group_words(tests: pd.DataFrame) -> str:
-    parts = [f"on the {row.group} genes, {_paired_words(row)}" for row in tests.itertuples() if row.group != "all"]
+    parts = [f"{row.group} genes, {_paired_words(row)}" for row in tests.itertuples() if row.group != "all"]
     if not parts:
         return (f" {NO_TRUTH} which genes carry an interaction is unknown, so the comparison is not split into "
                 "additive and interaction genes.")
-    return " Within the groups of the simulated truth: " + "; ".join(parts) + "."
+    return " Wins within the groups of the simulated truth: " + "; ".join(parts) + "."
 
 
 def context_text(tests: pd.DataFrame, context: str, twin: str, seconds: float | None = None) -> str:
@@ -252,7 +252,7 @@ def context_text(tests: pd.DataFrame, context: str, twin: str, seconds: float | 
     overall = tests[tests["group"] == "all"].iloc[0]
     words = (f"The twin fits the same regression on the dosages of the same SNPs, chosen in the same training folds: "
              f"the difference between the two is what the MLM's states add to the alleles they sit on. Paired over "
-             f"genes, the states ({method_label(context)}) against the dosages ({method_label(twin)}): "
+             f"genes, the states ({method_label(context)}) beat the dosages ({method_label(twin)}) on "
              f"{_paired_words(overall)}. ")
     if overall["mean_difference"] <= 0:
         words += "On these genes the context adds nothing: the states do no better than the dosages."
@@ -295,7 +295,7 @@ def headline_text(tests: pd.DataFrame, headline: str, against: str, additive_sha
     if tests.empty:
         return f"{fixed} It, or {describe_method(against)}, did not run in this book, so it is not tested here."
     overall = tests[tests["group"] == "all"].iloc[0]
-    words = (f"{fixed} Against {describe_method(against)}, paired over genes: {_paired_words(overall)}."
+    words = (f"{fixed} Paired over genes, it beats {describe_method(against)} on {_paired_words(overall)}."
              + _group_words(tests))
     by_group = tests.set_index("group")
     if {"additive", "interaction"} <= set(by_group.index):

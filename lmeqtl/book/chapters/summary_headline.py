@@ -29,9 +29,10 @@ def paired_sentence(expression: pd.DataFrame, method: str, reference: str) -> st
     if paired.empty:
         return ""
     row = paired.iloc[0]
-    return (f"{method_label(method)} beats {method_label(reference)} on {row['wins_a']} of {row['n_genes']} genes "
+    genes = f"{row['n_genes']} gene" + ("" if row["n_genes"] == 1 else "s")
+    return (f"{method_label(method)} beats {method_label(reference)} on {row['wins_a']} of {genes} "
             f"(mean difference in r {row['mean_difference']:+.3f}; Wilcoxon p = {p_text(row['wilcoxon_p'])}, sign "
-            f"test p = {p_text(row['sign_test_p'])}, the smallest p possible with {row['n_genes']} genes being "
+            f"test p = {p_text(row['sign_test_p'])}, the smallest p possible with {genes} being "
             f"{p_text(row['min_attainable_p'])})")
 
 
