@@ -177,3 +177,142 @@ def test_leakage_verdict_follows_the_control_numbers():
     assert "points at information from the test people" in leakage_text(loud, "ridge:sum")
     negative = quiet.assign(r=[-0.3, -0.25, -0.4, -0.2], p_value=[0.001, 0.01, 0.0001, 0.02])
     assert "the pipeline finds none" in leakage_text(negative, "ridge:sum")  # a leak cannot make r negative
+
+
+# --- the contextual method in chapter 03, the additive/interaction split, the headline (expression_context) ---
+
+def _truth(fractions: dict[str, float]):
+    from lmeqtl.data.truth import Truth
+
+    genes = pd.DataFrame({"gene_id": list(fractions), "interaction_fraction": list(fractions.values())})
+    return Truth(genes=genes, causal_snps=pd.DataFrame(), enrichment=pd.DataFrame())
+
+
+def _results(r: dict[str, list[float]], genes: list[str]) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame({"method": m, "gene": genes, "r": values, "evaluation": "nested CV"})
+                      for m, values in r.items()], ignore_index=True)
+
+
+@pytest.mark.parametrize(("fraction", "group"), [(0.6, "interaction"), (0.5, "interaction"), (0.49, "additive"),
+                                                 (0.2, "additive"), (0.0, "additive")])
+def test_a_gene_is_an_interaction_gene_from_half_of_its_genetic_variance(fraction, group):
+    from lmeqtl.book.chapters.expression_context import interaction_groups
+
+    assert interaction_groups(_truth({"G": fraction, "H": 0.0}))["G"] == group
+    assert interaction_groups(None) is None  # real data: no truth, no groups
+    assert list(interaction_groups(_truth({"G": fraction, "H": 0.0}), ["H", "X"]).index) == ["H"]
+
+
+def test_group_means_and_the_split_in_words():
+    from lmeqtl.book.chapters import NO_TRUTH
+    from lmeqtl.book.chapters.expression_context import group_means, group_table, interaction_groups
+
+    genes = ["A", "B", "C", "D"]
+    groups = interaction_groups(_truth(dict(zip(genes, [0.6, 0.0, 0.6, 0.2], strict=True))))
+    results = _results({"contextual:elasticnet": [0.5, 0.3, 0.7, 0.1], "predixcan": [0.2, 0.4, 0.3, 0.2],
+                        "oracle": [0.8, 0.6, 0.9, 0.5]}, genes)
+    means = group_means(results, groups, ["contextual:elasticnet", "predixcan", "oracle", "not run"])
+    rows = means.set_index("method")
+    assert list(rows.index) == ["contextual:elasticnet", "predixcan", "oracle"]
+    assert rows.loc["contextual:elasticnet", "interaction"] == pytest.approx(0.6)  # genes A and C
+    assert rows.loc["contextual:elasticnet", "additive"] == pytest.approx(0.2)  # genes B and D
+    assert rows.loc["predixcan", "all"] == pytest.approx(0.275) and (rows["n_interaction"] == 2).all()
+    shown = group_table(means)
+    assert list(shown.columns) == ["method", "all genes (4)", "additive genes (2)", "interaction genes (2)"]
+    assert shown["method"].iloc[0] == "MLM states at chosen SNPs (elastic net)"
+    words = text.split_text(means, groups, ["contextual:elasticnet", "predixcan"])
+    assert "2 genes of 4" in words and "0.200 and 0.600" in words and "0.300 and 0.250" in words
+    assert "interaction term" in words and text.ORACLE_WORDS in words  # what the oracle includes
+    no_truth = text.split_text(group_means(results, None, ["predixcan"]), None, ["predixcan"])
+    assert no_truth.startswith(NO_TRUTH) and "additive" in no_truth
+    assert "all genes (4)" in group_table(group_means(results, None, ["predixcan"])).columns
+    assert "additive genes" not in " ".join(group_table(group_means(results, None, ["predixcan"])).columns)
+
+
+@pytest.mark.parametrize(("interaction_r", "additive_r", "verdict"), [
+    ((0.50, 0.60), (0.40, 0.30), "Both are met."),  # +0.20 on interaction genes, 100 % on additive ones
+    ((0.50, 0.60), (0.20, 0.20), "Only the interaction target is met."),  # 57 % of the elastic net on additive
+    ((0.32, 0.42), (0.40, 0.30), "Only the additive target is met."),  # +0.02 on interaction genes
+    ((0.20, 0.20), (0.10, 0.10), "Neither is met."),
+])
+def test_the_headline_is_tested_against_the_elastic_net_within_each_group(interaction_r, additive_r, verdict):
+    from lmeqtl.book.chapters.expression_context import (
+        ELASTIC_NET,
+        interaction_groups,
+        paired_by_group,
+    )
+
+    genes = ["A", "B", "C", "D"]
+    groups = interaction_groups(_truth({"A": 0.6, "B": 0.6, "C": 0.0, "D": 0.0}))
+    results = _results({"contextual:elasticnet": [*interaction_r, *additive_r],
+                        ELASTIC_NET: [0.30, 0.40, 0.40, 0.30]}, genes)
+    tests = paired_by_group(results, "contextual:elasticnet", ELASTIC_NET, groups)
+    assert list(tests["group"]) == ["all", "additive", "interaction"] and list(tests["n_genes"]) == [4, 2, 2]
+    by_group = tests.set_index("group")
+    assert by_group.loc["interaction", "mean_r_b"] == pytest.approx(0.35)
+    assert by_group.loc["interaction", "mean_difference"] == pytest.approx(np.mean(interaction_r) - 0.35)
+    words = text.headline_text(tests, "contextual:elasticnet", ELASTIC_NET)
+    assert verdict in words and "`expression.headline_method`" in words and "0.5" in words  # the smallest p of 2 genes
+    assert paired_by_group(results, "contextual:ridge", ELASTIC_NET, groups).empty
+    assert "did not run" in text.headline_text(pd.DataFrame(), "contextual:ridge", ELASTIC_NET)
+    overall_only = paired_by_group(results, "contextual:elasticnet", ELASTIC_NET, None)
+    assert list(overall_only["group"]) == ["all"]
+    assert "No truth for real data" in text.headline_text(overall_only, "contextual:elasticnet", ELASTIC_NET)
+
+
+CONTEXT_CONFIG = ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=20, n_lambdas=10, context_top_k=2,
+                                  context_neighbours=1, context_components=2, context_batch_size=4)
+
+
+def test_the_chapter_runs_the_contextual_method_and_its_twin_with_a_tiny_mlm(study):
+    """Chapter 03's helper on a founder cohort with a random-weight HaplotypeMLM: both methods, on the
+    chapter's folds, states extracted in batches (the same as in one pass), scored next to the others."""
+    import torch
+
+    from lmeqtl.book.chapters import expression_context as context
+    from lmeqtl.config import ModelConfig
+    from lmeqtl.expression.contextual import snp_states
+    from lmeqtl.mlm.model import HaplotypeMLM
+
+    cohort, paths, _ = study
+    inputs = chapter.expression_inputs(paths, cohort, CONTEXT_CONFIG)
+    torch.manual_seed(0)
+    model = HaplotypeMLM(ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=1, d_state=8), n_genes=2).eval()
+    gene_map = cohort.gene_index()
+    haplotypes = inputs.people.haplotypes["ENSG01.1"]
+    snps = np.array([0, 3, 11])
+    batched = context.progress_state_source(model, haplotypes, gene_map["ENSG01.1"], CONTEXT_CONFIG,
+                                            progress=False)(snps)
+    assert batched.shape == (len(inputs.expression), 2, 3, 16)
+    assert np.allclose(batched, snp_states(model, haplotypes, gene_map["ENSG01.1"], snps,
+                                           batch_size=len(haplotypes) * 2), atol=1e-5)
+
+    run = context.run_contextual_methods(model, {"ENSG01.1": gene_map["ENSG01.1"]}, inputs, CONTEXT_CONFIG,
+                                         progress=False)
+    context_method, twin = context.context_pair(CONTEXT_CONFIG)
+    predictions = run.comparison.predictions
+    assert set(predictions["method"]) == {context_method, twin}  # not contextual_both: the chapter's two only
+    assert set(predictions.loc[predictions["method"] == context_method, "gene"]) == {"ENSG01.1"}
+    assert set(predictions.loc[predictions["method"] == twin, "gene"]) == set(GENES)  # no states: the twin only
+    assert run.comparison.skipped == [f"{context_method} on ENSG02.1: no states"]
+    assert (predictions.groupby("sample_id")["fold"].first() == inputs.folds.reindex(
+        predictions.groupby("sample_id")["fold"].first().index)).all()
+    assert set(run.comparison.timings["method"]) == {"states", context_method, twin}
+    assert run.r.loc["ENSG01.1", twin] > 0.5  # expression follows SNP 3: the dosages find it
+
+    baseline = ex.run_comparison(inputs.expression, inputs.folds, dosages=inputs.dosages, config=CONTEXT_CONFIG,
+                                 methods=[m for m in ex.baseline_methods() if m.name == "lead_snp_cv"],
+                                 progress=False)
+    merged = context.merge_comparisons(baseline, run.comparison)
+    assert len(merged.predictions) == len(baseline.predictions) + len(predictions)
+    results = chapter.score(merged.predictions, CONTEXT_CONFIG)
+    assert {context_method, twin, "lead_snp_cv"} <= set(results["method"])
+    table = context.context_gene_table(results, CONTEXT_CONFIG, inputs.symbols,
+                                       _truth({"ENSG01.1": 0.6, "ENSG02.1": 0.0}))
+    assert list(table["gene"]) == ["ENSG01.1"] and table["truth"].tolist() == ["interaction"]
+    r = results.set_index(["method", "gene"])["r"]
+    assert table["difference"].iloc[0] == pytest.approx(r[context_method, "ENSG01.1"] - r[twin, "ENSG01.1"])
+    tests = context.paired_by_group(results, context_method, twin, None)
+    words = text.context_text(tests, context_method, twin, 12.0)
+    assert "dosages at chosen SNPs (elastic net)" in words and "12 s" in words and " of 1 gene: mean r" in words
+    assert f"{r[context_method, 'ENSG01.1']:.3f}" in words

@@ -204,14 +204,16 @@ def test_peaks_are_realistic_in_the_smoke_cohort(smoke):
 
 
 def test_per_gene_interaction_fractions_change_expression_not_haplotypes(smoke, tmp_path):
-    """interaction_fractions=(0.6, 0.0): gene 1 (and 3) get 60 % interaction, gene 2 stays additive; every
-    haplotype, SNP and sample is what the default wrote (the shipped weights' data fingerprint holds)."""
+    """The smoke preset's interaction_fractions=(0.6, 0.0): gene 1 (and 3) get 60 % interaction, gene 2 stays
+    additive; every haplotype, SNP and sample is what the one-fraction default writes (the shipped weights'
+    data fingerprint holds)."""
     from lmeqtl.data.cohort import load_cohort
     from lmeqtl.mlm.batches import cohort_fingerprint
 
+    assert SMOKE.interaction_fractions == (0.6, 0.0) == get_preset("top10").simulation.interaction_fractions
     out, manifest, _ = smoke
-    config = dataclasses.replace(SMOKE, interaction_fractions=(0.6, 0.0))
-    other = simulate_cohort(config, tmp_path, preset="smoke", progress=False)
+    default = dataclasses.replace(SMOKE, interaction_fractions=())
+    other = simulate_cohort(default, tmp_path, preset="smoke", progress=False)
     prepare(DataPaths.from_dir(tmp_path), window_bp=SMOKE.window_bp, max_snps=SMOKE.max_snps,
             min_af=SMOKE.min_af, max_af=1 - SMOKE.min_af, progress=False)
     cohorts = [load_cohort(d / "dataset.parquet", d / "meta.csv.gz") for d in (out, tmp_path)]
@@ -223,8 +225,8 @@ def test_per_gene_interaction_fractions_change_expression_not_haplotypes(smoke, 
     same = [f for f in manifest["files"] if f.startswith(("vcf/", "peaks/")) or f == PANEL_NAME]
     assert same and all(other["files"][f] == manifest["files"][f] for f in same)
     assert other["files"][EXPRESSION_NAME] != manifest["files"][EXPRESSION_NAME]
-    genes = read_truth(tmp_path / "truth").genes
+    genes = read_truth(out / "truth").genes
     assert genes["interaction_fraction"].tolist() == [0.6, 0.0, 0.6]
     assert (genes["n_causal"].iloc[[0, 2]] >= 2).all() and (genes["interaction_snps"].iloc[[0, 2]] != "").all()
-    default = read_truth(out / "truth").genes["interaction_fraction"]
-    assert set(default) <= {0.0, SMOKE.interaction_fraction}  # the default: one fraction for every gene
+    one = read_truth(tmp_path / "truth").genes["interaction_fraction"]
+    assert set(one) <= {0.0, SMOKE.interaction_fraction}  # the default: one fraction for every gene

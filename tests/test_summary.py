@@ -134,3 +134,34 @@ def test_rq3_reference_is_not_an_rq2_method_and_figures_show_the_headline(run_di
     assert "fine-tuned MLM beats ridge, window mean (RQ3) on 0 of 6" in summary.rq3_answer(results)
     assert summary.headline_methods(results.expression) == [
         "ridge:sum", "lasso:sum", "finetune", "ridge:window_mean", "lead_snp", "oracle"]
+
+
+def test_the_headline_lm_method_is_tested_against_the_elastic_net_overall_and_per_group(run_dir):
+    """The preset's headline (not the best in hindsight) against the elastic net; groups from the truth."""
+    # G0-G2 interaction genes, G3-G5 additive; the headline wins on the interaction genes only
+    _write(run_dir / "03_rq2_embeddings_expression/scores.csv", pd.concat([
+        _scores("ridge:sum", "embedding", [0.30, 0.25, 0.40, 0.10, 0.50, 0.35]),
+        _scores("contextual:elasticnet", "context", [0.50, 0.45, 0.60, 0.20, 0.30, 0.25]),
+        _scores("contextual_dosage:elasticnet", "dosage", [0.30, 0.30, 0.40, 0.25, 0.35, 0.30]),
+        _scores("contextual:ridge", "context", [0.9] * 6),  # better, but not the headline: never tested
+        _scores("predixcan", "snps", [0.35, 0.30, 0.45, 0.30, 0.40, 0.30])]))
+    groups = pd.Series(["interaction"] * 3 + ["additive"] * 3, index=GENES)
+    results = summary.load_results(run_dir, headline_method="contextual:elasticnet", groups=groups)
+    answers = summary.answers(results)
+    assert "headline LM method fixed in advance, elastic net on the MLM's per-SNP states" in answers["RQ2"]
+    assert "mean r of 0.383 (PrediXcan elastic net 0.350; its dosage-only twin 0.317)" in answers["RQ2"]
+    rq4 = answers["RQ4"]
+    assert "over all genes, MLM states at chosen SNPs (elastic net) beats PrediXcan elastic net on 3 of 6" in rq4
+    assert "on the additive genes of the simulated truth, MLM states at chosen SNPs (elastic net) beats " \
+           "PrediXcan elastic net on 0 of 3" in rq4
+    assert "on the interaction genes of the simulated truth, MLM states at chosen SNPs (elastic net) beats " \
+           "PrediXcan elastic net on 3 of 3" in rq4 and "+0.150" in rq4
+    assert "contextual:ridge" not in rq4 and "(ridge)" not in rq4
+    assert "No truth for real data" in summary.answers(summary.load_results(
+        run_dir, headline_method="contextual:elasticnet"))["RQ4"]
+    table = summary_tables.section_tables(results)[summary_tables.EXPRESSION].set_index("method")
+    assert table.loc["MLM states at chosen SNPs (elastic net)", "question"] == "RQ2 (contextual)"
+    assert table.loc["dosages at chosen SNPs (elastic net)", "question"] == "RQ2 (contextual)"
+    assert summary.embedding_methods(results.expression) == ["ridge:sum"]  # RQ2's best-in-hindsight stays embeddings
+    assert summary.headline_methods(results.expression, headline="contextual:elasticnet")[:3] == [
+        "ridge:sum", "contextual:elasticnet", "contextual_dosage:elasticnet"]

@@ -35,6 +35,10 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     "rq5_enrichment": (EXPLAIN, "enrichment.csv"),
     "answers": (SUMMARY, "answers.json"),  # the five answers, in Markdown; the intro page shows them
     "rq2_shuffled_control": (EXPRESSION, "shuffled_control.csv"),  # the leakage control, per gene
+    "rq2_context_selections": (EXPRESSION, "contextual_selections.csv"),  # the SNPs each fold chose (contextual)
+    "rq2_truth_split": (EXPRESSION, "truth_split.csv"),  # mean r per method in additive / interaction genes
+    "rq4_headline": (BASELINES, "headline.csv"),  # the headline LM method vs the elastic net, per gene group
+    "rq4_truth_split": (BASELINES, "truth_split.csv"),
 }
 SCORE_OUTPUTS = ("rq2_scores", "rq3_scores", "rq4_scores")  # per gene and method, stacked by the summary
 

@@ -125,8 +125,8 @@ def ceiling_text(summary: pd.DataFrame, embedding_methods: list[str]) -> str:
                 "in-sample |rvalue| of chapter 05 is the nearest upper bound.")
     best = summary[summary["method"].isin(embedding_methods)].iloc[0]
     share = best["ceiling_fraction"]
-    return (f"The oracle, OLS on the simulated true genetic value of each gene (its causal SNPs with their true "
-            f"effects), reaches mean r {oracle['mean_r']:.3f} (mean R² {oracle['mean_r2']:.3f}): no predictor from "
+    return (f"The oracle, OLS on the simulated true genetic value of each gene (the additive effects of its causal "
+            f"SNPs plus, where the simulation planted one, the same-haplotype interaction term), reaches mean r {oracle['mean_r']:.3f} (mean R² {oracle['mean_r2']:.3f}): no predictor from "
             f"these genotypes can do much better, because the rest of expression is noise by construction. The best "
             f"embedding method (by mean r) recovers {share:.0%} of the oracle's R² (sum over genes)"
             + (": negative, its predictions are further from the observed values than the training mean is." if share < 0
@@ -142,14 +142,15 @@ def timing_text(timings: pd.DataFrame, n_jobs: int, seconds: float) -> str:
             "converge.")
 
 
-def rq4_text(summary: pd.DataFrame, reference: str) -> str:
-    """Mean r of the reference embedding method, each baseline and the in-sample bound."""
+def rq4_text(summary: pd.DataFrame, reference: str, headline: str | None = None) -> str:
+    """Mean r of the reference embedding method, the headline LM method, each baseline and the in-sample bound."""
     parts = []
-    for method in (reference, "finetune", "predixcan", "lead_snp_cv", "lead_snp", "oracle", "rvalue (in-sample)"):
-        row = _row(summary, method)
+    fixed = {reference: "the embedding method fixed in advance", headline: "the headline LM method fixed in advance"}
+    for method in dict.fromkeys((reference, headline, "finetune", "predixcan", "lead_snp_cv", "lead_snp", "oracle",
+                                 "rvalue (in-sample)")):
+        row = _row(summary, method) if method is not None else None
         if row is not None:
-            name = f"{describe_method(reference)} (the embedding method fixed in advance)" if method == reference else \
-                describe_method(method)
+            name = f"{describe_method(method)} ({fixed[method]})" if method in fixed else describe_method(method)
             parts.append(f"{name}: {row['mean_r']:.3f}")
     no_oracle = (f" {NO_TRUTH} the oracle (the true genetic value, the ceiling) is left out."
                  if _row(summary, "oracle") is None else "")
@@ -215,3 +216,99 @@ def rq4_setup_text(n_people: int, n_genes: int, folds_source: str, computed_here
            if has_finetune else "This book has no fine-tuning results (step 04), so RQ3's model is not in the comparison.")
     return (f"{n_people:,} test-split people and {_count(n_genes, 'gene')}, on {folds_source}. {source}, by nested "
             f"cross-validation on these folds. {rq3}")
+
+
+# what the oracle knows, said wherever the oracle is read against the additive/interaction split
+ORACLE_WORDS = ("The oracle is OLS on each person's true genetic value as the simulation planted it: the additive "
+                "effects of the gene's causal SNPs plus, where one was planted, the same-haplotype interaction term "
+                "(a haplotype carrying the ALT alleles of both interacting SNPs). It is the ceiling for additive and "
+                "interaction genes alike.")
+
+
+def _p(value: float) -> str:
+    return f"{value:.2g}" if np.isfinite(value) else "n/a"
+
+
+def _paired_words(row) -> str:
+    """One row of :func:`~lmeqtl.book.chapters.expression_context.paired_by_group` in words."""
+    return (f"{row.wins_a} of {_count(row.n_genes, 'gene')}: mean r {row.mean_r_a:.3f} against {row.mean_r_b:.3f} "
+            f"(difference {row.mean_difference:+.3f}; Wilcoxon p = {_p(row.wilcoxon_p)}, sign test p = "
+            f"{_p(row.sign_test_p)})")
+
+
+def _group_words(tests: pd.DataFrame) -> str:
+    parts = [f"{row.group} genes, {_paired_words(row)}" for row in tests.itertuples() if row.group != "all"]
+    if not parts:
+        return (f" {NO_TRUTH} which genes carry an interaction is unknown, so the comparison is not split into "
+                "additive and interaction genes.")
+    return " Wins within the groups of the simulated truth: " + "; ".join(parts) + "."
+
+
+def context_text(tests: pd.DataFrame, context: str, twin: str, seconds: float | None = None) -> str:
+    """What the MLM's context adds: the contextual method against its dosage twin (``paired_by_group`` rows)."""
+    if tests.empty:
+        return (f"{describe_method(context).capitalize()} did not run in this book, so what the context adds is not "
+                "measured here.")
+    overall = tests[tests["group"] == "all"].iloc[0]
+    words = (f"The twin fits the same regression on the dosages of the same SNPs, chosen in the same training folds: "
+             f"the difference between the two is what the MLM's states add to the alleles they sit on. Paired over "
+             f"genes, the states ({method_label(context)}) beat the dosages ({method_label(twin)}) on "
+             f"{_paired_words(overall)}. ")
+    if overall["mean_difference"] <= 0:
+        words += "On these genes the context adds nothing: the states do no better than the dosages."
+    elif overall["wilcoxon_p"] < 0.05:
+        words += "The states do better, beyond what chance gives with this many genes."
+    else:
+        words += "The states do better on average, but not beyond chance with this many genes."
+    words += _group_words(tests)
+    if seconds is not None:
+        words += f" Extracting the states and fitting both methods took {seconds:.0f} s."
+    return words
+
+
+def split_text(means: pd.DataFrame, groups: pd.Series | None, methods: list[str], threshold: float = 0.5) -> str:
+    """The additive/interaction split of the genes (simulation only) and the named methods' mean r in each."""
+    if groups is None:
+        return (f"{NO_TRUTH} no gene's share of non-additive variance is known, so the methods are not split into "
+                "additive and interaction genes.")
+    n_interaction, n = int((groups == "interaction").sum()), len(groups)
+    words = (f"The simulation planted a same-haplotype interaction of two causal SNPs that carries at least "
+             f"{threshold:.0%} of the genetic variance in {_count(n_interaction, 'gene')} of {n} (the interaction "
+             f"genes); in the other {n - n_interaction} it carries less or none (the additive genes).")
+    if n_interaction in (0, n):
+        words += " One of the groups is empty, so the split says nothing here."
+    rows = means.set_index("method")
+    parts = [f"{method_label(m)} {rows.loc[m, 'additive']:.3f} and {rows.loc[m, 'interaction']:.3f}"
+             for m in methods if m in rows.index and "additive" in rows]
+    if parts and 0 < n_interaction < n:
+        words += " Mean r on the additive and on the interaction genes: " + "; ".join(parts) + "."
+    return words + " " + ORACLE_WORDS
+
+
+def headline_text(tests: pd.DataFrame, headline: str, against: str, additive_share: float = 0.95,
+                  interaction_gain: float = 0.05) -> str:
+    """The headline LM method, fixed in advance, against the elastic net (``paired_by_group`` rows), and
+    the targets set before the run: >= ``additive_share`` of its mean r on additive genes, >= ``interaction_gain``
+    above it on interaction genes."""
+    fixed = (f"The preset names its headline LM method before the run (`expression.headline_method`): "
+             f"{describe_method(headline)} (*{method_label(headline)}*).")
+    if tests.empty:
+        return f"{fixed} It, or {describe_method(against)}, did not run in this book, so it is not tested here."
+    overall = tests[tests["group"] == "all"].iloc[0]
+    words = (f"{fixed} Paired over genes, it beats {describe_method(against)} on {_paired_words(overall)}."
+             + _group_words(tests))
+    by_group = tests.set_index("group")
+    if {"additive", "interaction"} <= set(by_group.index):
+        additive, interaction = by_group.loc["additive"], by_group.loc["interaction"]
+        share = additive["mean_r_a"] / additive["mean_r_b"] if additive["mean_r_b"] > 0 else np.nan
+        met = [np.isfinite(share) and share >= additive_share, interaction["mean_difference"] >= interaction_gain]
+        words += (" The targets set before the run: on the additive genes at least "
+                  f"{additive_share:.0%} of the elastic net's mean r (reached: "
+                  + (f"{share:.0%}" if np.isfinite(share) else "n/a, the elastic net's mean r is not positive")
+                  + f"), and on the interaction genes at least {interaction_gain:+.2f} above it (reached: "
+                  f"{interaction['mean_difference']:+.3f}). "
+                  + ("Both are met." if all(met) else "Neither is met." if not any(met) else
+                     "Only the " + ("additive" if met[0] else "interaction") + " target is met.")
+                  + f" Within the groups no paired test can reach p below {_p(additive['min_attainable_p'])} "
+                  f"(additive) and {_p(interaction['min_attainable_p'])} (interaction).")
+    return words

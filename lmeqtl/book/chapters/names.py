@@ -36,6 +36,12 @@ BASELINE_LABELS = {"predixcan": "PrediXcan elastic net", "lead_snp_cv": "lead SN
                    "lead_snp": "lead SNP (eQTL table)", "oracle": "oracle (true genetic value)",
                    "rvalue (in-sample)": "eQTL table |r| (in-sample)", "finetune": "fine-tuned MLM",
                    WINDOW_MEAN: "ridge, window mean (RQ3)"}
+# RQ2's contextual methods (lmeqtl.expression.contextual_run), by prefix; the regression follows the colon
+CONTEXT_NAMES = {"contextual": "the MLM's per-SNP states at the SNPs chosen in each training fold",
+                 "contextual_dosage": "the dosages of the same fold-chosen SNPs (the contextual method's twin)",
+                 "contextual_both": "the MLM's states and the dosages at the fold-chosen SNPs"}
+CONTEXT_LABELS = {"contextual": "MLM states at chosen SNPs", "contextual_dosage": "dosages at chosen SNPs",
+                  "contextual_both": "states + dosages at chosen SNPs"}
 # RQ5's per-SNP scores
 SCORE_NAMES = {
     "finetuned_ig": "fine-tuned model, IG", "finetuned_ism": "fine-tuned model, ISM",
@@ -51,7 +57,8 @@ COLUMN_NAMES = {
     "p_value": "p", "method_a": "method", "method_b": "against", "mean_difference": "mean r difference",
     "wins_a": "wins", "wins_b": "losses", "ties": "ties", "wilcoxon_p": "Wilcoxon p", "sign_test_p": "sign test p",
     "min_attainable_p": "smallest possible p", "effect_size": "effect size d", "power_wilcoxon": "power (Wilcoxon)",
-    "power_sign": "power (sign test)", "alpha": "α",
+    "power_sign": "power (sign test)", "alpha": "α", "group": "genes (truth)", "mean_r_a": "its mean r",
+    "mean_r_b": "mean r of the other",
     # RQ1
     "maf_bin": "MAF bin", "n_snps": "SNPs", "n_genotypes": "genotypes", "genotype_accuracy": "genotype accuracy",
     "iqs": "per-SNP IQS", "iqs_pooled": "pooled IQS", "dosage_r2": "dosage r²", "allele_accuracy": "allele accuracy",
@@ -70,6 +77,9 @@ def method_label(method: str) -> str:
         return BASELINE_LABELS[method]
     if method in SCORE_NAMES:
         return SCORE_NAMES[method]
+    prefix, colon, model = method.partition(":")
+    if colon and prefix in CONTEXT_LABELS:  # contextual:elasticnet -> MLM states at chosen SNPs (elastic net)
+        return f"{CONTEXT_LABELS[prefix]} ({MODEL_SHORT.get(model, model)})"
     model, colon, rest = method.partition(":")
     if not colon:
         return method
@@ -84,6 +94,9 @@ def describe_method(method: str) -> str:
         return BASELINE_NAMES[method]
     if method in SCORE_NAMES:
         return SCORE_NAMES[method]
+    prefix, colon, model = method.partition(":")
+    if colon and prefix in CONTEXT_NAMES:
+        return f"{MODEL_NAMES.get(model, model)} on {CONTEXT_NAMES[prefix]}"
     model, colon, combine = method.partition(":")
     if not colon:
         return method

@@ -24,14 +24,23 @@ from lmeqtl.book.chapters.names import (
     listing,
     method_label,
 )
+from lmeqtl.book.chapters.summary_headline import (
+    dosage_twin,
+    headline_rq2_sentence,
+    headline_rq4_sentence,
+    mean_r,
+    paired_sentence,
+)
 from lmeqtl.config import ExpressionConfig
-from lmeqtl.expression.evaluation import add_ceiling, compare_to, summarise
+from lmeqtl.expression.evaluation import add_ceiling, summarise
 
 # the outputs (lmeqtl.book.steps.OUTPUTS) the summary reads
 SOURCES = ("mlm_comparison", "rq1_table", *steps.SCORE_OUTPUTS, "rq2_shuffled_control", "rq5_ranking",
            "rq5_enrichment")
 # the method RQ2 names in advance as "the" embedding predictor (ExpressionConfig.reference_method)
 PRIMARY_EMBEDDING_METHOD = ExpressionConfig().reference_method
+HEADLINE_METHOD = ExpressionConfig().headline_method  # the LM method the paired tests compare, fixed in advance
+CONTEXTUAL = ("contextual", "contextual_dosage", "contextual_both")  # method prefixes of the contextual methods
 # features column of the expression scores -> research question
 QUESTION_OF_FEATURES = {"embedding": "RQ2", "haplotypes": "RQ3", "snps": "RQ4", "lead_snp": "RQ4",
                         "genetic_value": "ceiling"}
@@ -50,17 +59,24 @@ class BookResults:
     control: pd.DataFrame | None = None  # 03: the shuffled-expression control, per gene (r, p_value)
     missing: list[str] = field(default_factory=list)  # "<step>/<file>" that were not found
     reference_method: str = PRIMARY_EMBEDDING_METHOD  # RQ2's method, fixed before the run
+    headline_method: str = HEADLINE_METHOD  # the LM method tested against the elastic net, fixed before the run
+    groups: pd.Series | None = None  # gene -> "additive" / "interaction" (simulated truth); None: real data
 
 
-def load_results(run_dir: str | os.PathLike[str], reference_method: str = PRIMARY_EMBEDDING_METHOD) -> BookResults:
+def load_results(run_dir: str | os.PathLike[str], reference_method: str = PRIMARY_EMBEDDING_METHOD, *,
+                 headline_method: str = HEADLINE_METHOD, groups: pd.Series | None = None) -> BookResults:
     """Read every step's result tables under ``run_dir`` (missing ones are listed, not errors).
+
+    ``groups``: :func:`lmeqtl.book.chapters.expression_context.interaction_groups` of the
+    run's truth, for the headline's tests within additive and interaction genes.
 
     Expression scores of steps 03, 04 and 05 are stacked; a (method, gene) that two steps
     scored (step 04 and 05 repeat the baselines on the same folds) is kept once, from the
     later step.
     """
     run_dir = Path(run_dir)
-    results = BookResults(run_dir, reference_method=reference_method)
+    results = BookResults(run_dir, reference_method=reference_method, headline_method=headline_method,
+                          groups=groups)
     tables: dict[str, pd.DataFrame] = {}
     for name in SOURCES:
         path = steps.output_path(run_dir, name)
@@ -88,6 +104,8 @@ def question_of(method: str, features: str) -> str:
         return "RQ4 (in-sample)"
     if method == WINDOW_MEAN:
         return "RQ3"
+    if method.partition(":")[0] in CONTEXTUAL:
+        return "RQ2 (contextual)"
     return QUESTION_OF_FEATURES.get(features, "other")
 
 
@@ -97,12 +115,14 @@ def embedding_methods(expression: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(expression.loc[rq2, "method"]))
 
 
-def headline_methods(expression: pd.DataFrame, reference: str = PRIMARY_EMBEDDING_METHOD) -> list[str]:
-    """The few methods a figure should show: RQ2's fixed and best method, RQ3's, the baselines, the ceiling."""
+def headline_methods(expression: pd.DataFrame, reference: str = PRIMARY_EMBEDDING_METHOD,
+                     headline: str = HEADLINE_METHOD) -> list[str]:
+    """The few methods a figure should show: RQ2's fixed and best method, the headline LM method and its
+    dosage twin, RQ3's, the baselines, the ceiling."""
     present = set(expression["method"])
     rq2 = embedding_methods(expression)
     best = (expression[expression["method"].isin(rq2)].groupby("method")["r"].mean().idxmax() if rq2 else None)
-    wanted = [primary_embedding_method(expression, reference), best, "finetune", WINDOW_MEAN, "predixcan",
+    wanted = [primary_embedding_method(expression, reference), best, headline, dosage_twin(headline), "finetune", WINDOW_MEAN, "predixcan",
               "lead_snp_cv", "lead_snp", "oracle"]
     return [m for m in dict.fromkeys(wanted) if m is not None and m in present]
 
@@ -133,10 +153,6 @@ def rq1_overall(rq1: pd.DataFrame) -> pd.DataFrame:
     return rq1[rq1["maf_bin"] == "all"].set_index("method")
 
 
-def _p(value: float) -> str:
-    return f"{value:.2g}" if np.isfinite(value) else "n/a"
-
-
 def rq1_answer(results: BookResults) -> str:
     """RQ1 in two sentences: MLM vs Beagle vs the most frequent genotype, overall."""
     if results.rq1 is None:
@@ -158,21 +174,6 @@ def rq1_answer(results: BookResults) -> str:
     else:
         text += ". Beagle 5 was not installed for this run, so the classical imputer is missing from the comparison."
     return text
-
-
-def _paired_sentence(expression: pd.DataFrame, method: str, reference: str) -> str:
-    paired = compare_to(expression[expression["method"].isin([method, reference])], reference)
-    if paired.empty:
-        return ""
-    row = paired.iloc[0]
-    return (f"{method_label(method)} beats {method_label(reference)} on {row['wins_a']} of {row['n_genes']} genes "
-            f"(mean difference in r {row['mean_difference']:+.3f}; Wilcoxon p = {_p(row['wilcoxon_p'])}, sign test "
-            f"p = {_p(row['sign_test_p'])}, the smallest p possible with {row['n_genes']} genes being "
-            f"{_p(row['min_attainable_p'])})")
-
-
-def _mean_r(expression: pd.DataFrame, method: str) -> float:
-    return float(expression.loc[expression["method"] == method, "r"].mean())
 
 
 def leakage_sentence(control: pd.DataFrame | None) -> str:
@@ -209,7 +210,7 @@ def rq2_answer(results: BookResults) -> str:
     if best != method:
         text += (f"; the best of the {len(embedding_methods(expression))} embedding methods on these genes is "
                  f"{method_label(best)} (mean r {summary.loc[best, 'mean_r']:.3f}, chosen after the fact)")
-    return text + "." + leakage_sentence(results.control)
+    return text + "." + headline_rq2_sentence(expression, results.headline_method) + leakage_sentence(results.control)
 
 
 def rq3_answer(results: BookResults) -> str:
@@ -217,15 +218,15 @@ def rq3_answer(results: BookResults) -> str:
     expression = results.expression
     if expression is None or "finetune" not in set(expression["method"]):
         return "Step 04 did not run in this book, so RQ3 is not answered here."
-    text = f"Fine-tuning reaches a mean r of {_mean_r(expression, 'finetune'):.3f}"
+    text = f"Fine-tuning reaches a mean r of {mean_r(expression, 'finetune'):.3f}"
     reference = primary_embedding_method(expression, results.reference_method)
     if reference is None and "lead_snp" in set(expression["method"]):
         reference = "lead_snp"  # no RQ2 step: the single-SNP baseline gives the scale
     if reference is not None:
-        text += f"; on the same outer folds, {_paired_sentence(expression, 'finetune', reference)}"
+        text += f"; on the same outer folds, {paired_sentence(expression, 'finetune', reference)}"
     if WINDOW_MEAN in set(expression["method"]):
         text += (f". Against ridge on the mean of the same frozen states over the same TSS window (what the "
-                 f"head adds beyond averaging), {_paired_sentence(expression, 'finetune', WINDOW_MEAN)}")
+                 f"head adds beyond averaging), {paired_sentence(expression, 'finetune', WINDOW_MEAN)}")
     return text + "."
 
 
@@ -237,11 +238,12 @@ def rq4_answer(results: BookResults) -> str:
                  if expression is not None and b in set(expression["method"])]
     if method is None or not baselines:
         return "Steps 03 and 05 did not both run in this book, so RQ4 is not answered here."
-    sentences = [_paired_sentence(expression, method, b) for b in baselines]
+    sentences = [paired_sentence(expression, method, b) for b in baselines]
     text = "Against the baselines geneticists use, on the same folds: " + "; ".join(s for s in sentences if s) + "."
+    text += headline_rq4_sentence(expression, results.headline_method, results.groups)
     if "rvalue (in-sample)" in set(expression["method"]):
         text += (f" The eQTL table's own in-sample |r| of the lead SNP averages "
-                 f"{_mean_r(expression, 'rvalue (in-sample)'):.3f}: an upper bound for a single SNP, not a "
+                 f"{mean_r(expression, 'rvalue (in-sample)'):.3f}: an upper bound for a single SNP, not a "
                  f"prediction.")
     return text
 

@@ -94,7 +94,8 @@ def section_tables(results: BookResults) -> dict[str, pd.DataFrame]:
         })
         if np.isfinite(summary["ceiling_fraction"]).any():
             table["share of oracle R²"] = summary["ceiling_fraction"].map(ceiling_share)
-        order = {q: i for i, q in enumerate(("RQ2", "RQ3", "RQ4", "RQ4 (in-sample)", "ceiling"))}
+        order = {q: i for i, q in enumerate(("RQ2", "RQ2 (contextual)", "RQ3", "RQ4", "RQ4 (in-sample)",
+                                             "ceiling"))}
         tables[EXPRESSION] = table.sort_values("question", key=lambda q: q.map(order).fillna(9), kind="stable").reset_index(drop=True)
     ranking = _ranking(results)
     if ranking is not None:
