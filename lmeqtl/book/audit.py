@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from lmeqtl.data.io import atomic_path
+
 WINDOW = (1280, 2000)  # px: the reader's browser window
 SLACK_PX = 2  # rounding of sub-pixel layouts
 AUDIT_ID = "lmeqtl-audit"
@@ -112,7 +114,8 @@ def _instrumented(page: Path, out: Path) -> Path:
     cut = source.rfind("</body>")
     source = source[:cut] + _SCRIPT + source[cut:] if cut >= 0 else source + _SCRIPT
     copy = out / page.name
-    copy.write_text(source, encoding="utf-8")
+    with atomic_path(copy) as tmp:
+        tmp.write_text(source, encoding="utf-8")
     return copy
 
 
