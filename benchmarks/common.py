@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -30,19 +29,11 @@ SNP_SPACING_BP = 20  # mean distance between candidate rows of the synthetic VCF
 
 def machine() -> dict[str, str]:
     """CPU model, core count, GPU, torch and Python versions: the header of a results file."""
-    import torch
+    from lmeqtl.mlm.weights import hardware
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "gpu": gpu, "torch": torch.__version__,
-            "python": platform.python_version()}
+    found = hardware()
+    return {"cpu": found["cpu"], "cores": str(found["cpu_cores"]), "gpu": found["gpu"] or "none",
+            "torch": found["torch"], "python": found["python"]}
 
 
 def git_commit() -> str:
