@@ -112,9 +112,9 @@ def test_summary_says_leakage_only_for_positive_r():
 def test_summary_credits_enrichment_only_when_the_matched_test_agrees():
     fisher_only = summary.rq5_answer(_results(enrichment=_enrichment("finetuned_ig", 0.001, 0.23)))
     both = summary.rq5_answer(_results(enrichment=_enrichment("finetuned_ig", 0.001, 0.004)))
-    assert "is recovered by no method" in fisher_only
+    assert "is fully recovered by no method" in fisher_only
     assert "Fisher's test alone would also have credited fine-tuned model, IG" in fisher_only
-    assert "is recovered by fine-tuned model, IG" in both and "Fisher's test alone" not in both
+    assert "is fully recovered by fine-tuned model, IG" in both and "Fisher's test alone" not in both
     assert "finetuned_ig" not in fisher_only + both
 
 

@@ -275,9 +275,9 @@ def enrichment_sentence(enrichment: pd.DataFrame | None) -> str:
     recovered, found = summary.index[summary["recovered"]], summary["planted_found"] > 0
     partly = summary.index[~summary["recovered"] & found]
     text = (f" By {test}, which compares top SNPs with SNPs at the same distance from the TSS, the planted "
-            f"enrichment ({', '.join(marks)}) is recovered by " + (names(recovered) if len(recovered) else "no method"))
+            f"enrichment ({', '.join(marks)}) is fully recovered by " + (names(recovered) if len(recovered) else "no method"))
     if len(partly):
-        text += f", partly by {names(partly)}"
+        text += f"; some of its marks are found by {names(partly)}"
     flattered = summary.index[summary["recovered_fisher"] & ~summary["recovered"]]
     if len(flattered):
         text += f"; Fisher's test alone would also have credited {names(flattered)}"
