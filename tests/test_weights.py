@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,15 @@ def test_mismatch_names_what_differs(smoke_weights):
     assert "d_model" in weights.mismatch(out, dataclasses.replace(preset.model, d_model=48), preset.train,
                                          fingerprint)
     assert "epochs" in weights.mismatch(out, preset.model, dataclasses.replace(preset.train, epochs=9), fingerprint)
+    # a setting added to lmeqtl later counts as its default in older weights: at the default they still fit
+    info = json.loads((out / "checkpoint.json").read_text())
+    del info["train_config"]["grad_clip"], info["model_config"]["dss_kernel"]
+    older = out.parent / "older"
+    shutil.copytree(out, older, dirs_exist_ok=True)
+    (older / "checkpoint.json").write_text(json.dumps(info))
+    assert weights.mismatch(older, preset.model, preset.train, fingerprint) is None
+    assert "grad_clip" in weights.mismatch(older, preset.model, dataclasses.replace(preset.train, grad_clip=0.5),
+                                           fingerprint)
 
 
 def test_a_book_run_uses_fitting_weights_and_says_why_it_trains_otherwise(smoke_weights, monkeypatch):

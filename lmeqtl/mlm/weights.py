@@ -49,9 +49,16 @@ def shipped_weights(preset: str) -> Path | None:
     return path if (path / "checkpoint.json").is_file() else None
 
 
-def _changed(saved: dict[str, Any], wanted: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+def _changed(saved: dict[str, Any], wanted: Any, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Fields of the dataclass ``wanted`` whose value differs from ``saved`` (a checkpoint's JSON).
+
+    A field added to lmeqtl after the weights were saved counts as its default, so a new
+    option that keeps the old behaviour does not invalidate the shipped weights.
+    """
+    defaults = json_plain(dataclasses.asdict(type(wanted)()))
+    wanted = json_plain(dataclasses.asdict(wanted))
     keys = (set(saved) | set(wanted)) - set(ignore)
-    return sorted(k for k in keys if saved.get(k) != wanted.get(k))
+    return sorted(k for k in keys if saved.get(k, defaults.get(k)) != wanted.get(k))
 
 
 def mismatch(path: str | os.PathLike[str], model_cfg: ModelConfig, train_cfg: TrainConfig,
@@ -61,11 +68,10 @@ def mismatch(path: str | os.PathLike[str], model_cfg: ModelConfig, train_cfg: Tr
     if info.get("data_fingerprint") != data_fingerprint:
         return (f"the cohort is not the one they were trained on (data fingerprint {data_fingerprint}, "
                 f"theirs {info.get('data_fingerprint')}): other data, or a changed simulator")
-    model = _changed(info.get("model_config") or {}, dataclasses.asdict(model_cfg))
+    model = _changed(info.get("model_config") or {}, model_cfg)
     if model:
         return f"the model settings differ ({', '.join(model)})"
-    wanted = json_plain(dataclasses.asdict(train_cfg))
-    train = _changed(info.get("train_config") or {}, wanted, NOT_TRAINING)
+    train = _changed(info.get("train_config") or {}, train_cfg, NOT_TRAINING)
     if train:
         return f"the training settings differ ({', '.join(train)})"
     return None
