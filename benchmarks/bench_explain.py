@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks.common import machine
 from lmeqtl.config import get_preset
 from lmeqtl.explain.attribution import (
     elastic_net_scores,
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                         snps_table["tss_distance"].to_numpy(), snps_table["GENE_ID"].to_numpy(), n_permutations=1000)
     row("enrichment (Fisher + 1000 matched perms)", seconds, f"top 50 per gene, {n_genes} genes, 6 marks")
 
-    print(f"### RQ5 steps on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+    print(f"### RQ5 steps on {machine()['cpu']}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), load {os.getloadavg()[0]:.1f}\n")
     print(pd.DataFrame(rows).to_markdown(index=False))
     return 0

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from benchmarks.common import machine
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.expression import (
     compare_to,
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"### expression CV (RQ2 + RQ4): {args.genes} genes x 373 people, H={width} x 2, {n_snps} SNPs, "
           f"{config.outer_folds} x {config.inner_folds} nested CV; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+          f"{machine()['cpu']}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
           f"n_jobs={args.n_jobs}, covariates={list(config.covariates)}\n")
     print("| step | wall s | note |\n|---|---|---|")
     print(f"| synthetic data | {made:.1f} | not part of the comparison |")

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
 import torch
 
+from benchmarks.common import machine
 from lmeqtl.config import FinetuneConfig, get_preset
 from lmeqtl.explain.attribution import (
     converged_integrated_gradients,
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.people} people; relative delta by steps: "
         f"{', '.join(f'{k}: {v:.3g}' for k, v in ig.tried.items())}; kept {ig.steps}")
 
-    print(f"### Full-window ISM on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+    print(f"### Full-window ISM on {machine()['cpu']}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads, {args.device}), "
           f"load {os.getloadavg()[0]:.1f}\n")
     print(f"top10-size MLM + select head, one gene of {length} SNPs; `full_window_s`: every SNP of the window "

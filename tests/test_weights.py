@@ -16,6 +16,7 @@ from lmeqtl.book.steps import DATA
 from lmeqtl.cli import main
 from lmeqtl.config import get_preset
 from lmeqtl.data.cohort import load_cohort
+from lmeqtl.data.io import as_json
 from lmeqtl.mlm import weights
 from lmeqtl.mlm.batches import cohort_fingerprint
 from lmeqtl.mlm.checkpoint import WEIGHTS_FILE, load_checkpoint
@@ -46,7 +47,7 @@ def test_weights_command_publishes_a_checkpoint_with_its_history_and_provenance(
     provenance = weights.read_provenance(out)
     assert provenance["epochs"] == preset.train.epochs
     assert provenance["command"] == "lmeqtl weights --preset smoke"
-    assert provenance["train"] == weights.json_plain(dataclasses.asdict(preset.train))
+    assert provenance["train"] == as_json(dataclasses.asdict(preset.train))
     assert provenance["sittings"][0]["hardware"]["cpu_cores"] >= 1
     assert provenance["wall_seconds"] > 0
     cohort = load_cohort(work / DATA / "cohort" / "dataset.parquet", work / DATA / "cohort" / "meta.csv.gz")
@@ -126,7 +127,7 @@ def test_shipped_weights_fit_todays_simulation_and_reproduce_their_recorded_scor
     torch.load(path / WEIGHTS_FILE, weights_only=True)
     provenance = weights.read_provenance(path)
     spec = get_preset(preset)
-    assert provenance["train"] == weights.json_plain(dataclasses.asdict(spec.train))
+    assert provenance["train"] == as_json(dataclasses.asdict(spec.train))
     cohort = _cohort(preset, tmp_path)
     assert weights.mismatch(path, spec.model, spec.train, cohort_fingerprint(cohort)) is None
     model, _ = load_checkpoint(path)

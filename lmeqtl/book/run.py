@@ -31,7 +31,6 @@ checkpoint's gene order::
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from lmeqtl.book import steps
 from lmeqtl.config import Preset, SimulationConfig
 from lmeqtl.data.cohort import Cohort, load_cohort
-from lmeqtl.data.io import read_json
+from lmeqtl.data.io import as_json, read_json
 from lmeqtl.data.paths import DataPaths
 from lmeqtl.errors import InputError
 
@@ -168,18 +167,13 @@ def prepare_settings(config: SimulationConfig) -> dict[str, Any]:
             "max_af": round(1 - config.min_af, 12)}
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as it reads back from JSON (tuples become lists)."""
-    return json.loads(json.dumps(value))
-
-
 def _simulated_with(directory: Path, config: SimulationConfig) -> bool:
     """Whether ``directory`` holds a complete simulation made with ``config``."""
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
         return False
     manifest = read_json(manifest_path)
-    if manifest.get("simulation") != _plain(dataclasses.asdict(config)):
+    if manifest.get("simulation") != as_json(dataclasses.asdict(config)):
         return False
     simulated = [name for name in manifest.get("files", {}) if name not in PREPARED_FILES]
     return all((directory / name).is_file() for name in simulated)
@@ -191,7 +185,7 @@ def _prepared_with(paths: DataPaths, settings: dict[str, Any]) -> bool:
     if not (is_prepared(paths) and record.is_file()):
         return False
     written = read_json(record).get("settings", {})
-    return all(written.get(key) == _plain(value) for key, value in settings.items())
+    return all(written.get(key) == as_json(value) for key, value in settings.items())
 
 
 def make_run_data(run: NotebookRun, progress: bool = True) -> DataPaths:

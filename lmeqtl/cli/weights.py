@@ -40,10 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from lmeqtl.book.steps import DATA
     from lmeqtl.config import get_preset
     from lmeqtl.data.cohort import load_cohort
-    from lmeqtl.data.io import atomic_path
+    from lmeqtl.data.io import as_json, atomic_path
     from lmeqtl.mlm import weights
-    from lmeqtl.mlm.batches import cohort_fingerprint
-    from lmeqtl.mlm.checkpoint import git_commit
+    from lmeqtl.mlm.checkpoint import git_commit, read_checkpoint_info
     from lmeqtl.mlm.distributed import resolve_device
     from lmeqtl.mlm.train import train_mlm
 
@@ -77,12 +76,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     sittings = [json.loads(line) for line in (work_dir / SITTINGS_FILE).read_text().splitlines() if line.strip()]
     last = {k: v for k, v in history.iloc[-1].items() if str(k).startswith("val_")}
+    settings = as_json(preset.to_dict())
     provenance = {
         "preset": preset.name, "make": "make weights",
         "command": f"lmeqtl weights --preset {preset.name}" + (f" --threads {args.threads}" if args.threads else ""),
         "lmeqtl_version": __version__, "git_commit": git_commit(),
-        "data_fingerprint": cohort_fingerprint(cohort), "simulation": weights.json_plain(preset.to_dict()["simulation"]),
-        "model": weights.json_plain(preset.to_dict()["model"]), "train": weights.json_plain(preset.to_dict()["train"]),
+        "data_fingerprint": read_checkpoint_info(result.checkpoint)["data_fingerprint"],  # train_mlm's
+        **{section: settings[section] for section in ("simulation", "model", "train")},
         "epochs": int(history["epoch"].max()), "train_step_seconds": round(float(history["seconds"].sum()), 1),
         "wall_seconds": round(sum(s["wall_seconds"] for s in sittings), 1), "sittings": sittings,
         "final_validation": last,

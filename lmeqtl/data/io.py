@@ -56,6 +56,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
+def as_json(value: Any) -> Any:
+    """``value`` as it reads back from a JSON file (tuples become lists): compare settings with a record."""
+    return json.loads(json.dumps(value))
+
+
 def chrom_name(chrom: object) -> str:
     """``chr6``, ``Chr6``, ``CHR6``, `` 6 `` -> ``6``: the 1000 Genomes convention, one rule for every reader."""
     text = str(chrom).strip()

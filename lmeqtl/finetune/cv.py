@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from tqdm.auto import tqdm
 
 from lmeqtl.config import FinetuneConfig
 from lmeqtl.data.cohort import Cohort
-from lmeqtl.data.io import atomic_path, check_ids, read_json, write_json
+from lmeqtl.data.io import as_json, atomic_path, check_ids, read_json, write_json
 from lmeqtl.errors import InputError
 from lmeqtl.expression.covariates import Covariates, residualise
 from lmeqtl.expression.prediction import fold_labels
@@ -197,7 +196,7 @@ def finetune_expression(
     out = Path(output_dir) if output_dir is not None else None
     run_key = {"config": dataclasses.asdict(config), "pretrained_sha256": info.get("weights_sha256"),
                "genes": genes, "windows": windows, "data": _data_hash(expression[genes], fold, covariates)}
-    run_key = json.loads(json.dumps(run_key))  # as JSON gives it back (tuples become lists)
+    run_key = as_json(run_key)  # as JSON gives it back (tuples become lists)
     if out is not None:
         write_json(out / "run.json", run_key)
 

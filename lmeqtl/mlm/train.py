@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from lmeqtl.config import ModelConfig, TrainConfig
 from lmeqtl.data.cohort import Cohort
-from lmeqtl.data.io import atomic_path, read_json, write_json
+from lmeqtl.data.io import as_json, atomic_path, read_json, write_json
 from lmeqtl.errors import InputError
 from lmeqtl.mlm import distributed
 from lmeqtl.mlm.batches import HaplotypeBatches, cohort_fingerprint, kfold_samples, window_digests
@@ -192,8 +192,8 @@ def train_mlm(
     start_epoch = 1
     if resume and (output_dir / STATE_FILE).exists():
         saved = read_json(output_dir / RUN_FILE)
-        if saved != json.loads(json.dumps(run_config)):
-            changed = _differences(saved, json.loads(json.dumps(run_config)))
+        if saved != as_json(run_config):
+            changed = _differences(saved, as_json(run_config))
             raise InputError(f"cannot resume: {'; '.join(changed[:4])} (this run vs the one in this directory)",
                              path=output_dir / RUN_FILE, expected="the same settings, or --no-resume / a new --out")
         state = load_torch_file(output_dir / STATE_FILE, expected="the training state of this run, or --no-resume")

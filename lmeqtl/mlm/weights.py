@@ -27,7 +27,7 @@ from typing import Any
 
 from lmeqtl.config import ModelConfig, TrainConfig
 from lmeqtl.data.cohort import Cohort
-from lmeqtl.data.io import atomic_path, read_json, write_json
+from lmeqtl.data.io import as_json, atomic_path, read_json, write_json
 from lmeqtl.mlm.checkpoint import read_checkpoint_info
 from lmeqtl.mlm.model import HaplotypeMLM
 
@@ -55,8 +55,8 @@ def _changed(saved: dict[str, Any], wanted: Any, ignore: tuple[str, ...] = ()) -
     A field added to lmeqtl after the weights were saved counts as its default, so a new
     option that keeps the old behaviour does not invalidate the shipped weights.
     """
-    defaults = json_plain(dataclasses.asdict(type(wanted)()))
-    wanted = json_plain(dataclasses.asdict(wanted))
+    defaults = as_json(dataclasses.asdict(type(wanted)()))
+    wanted = as_json(dataclasses.asdict(wanted))
     keys = (set(saved) | set(wanted)) - set(ignore)
     return sorted(k for k in keys if saved.get(k, defaults.get(k)) != wanted.get(k))
 
@@ -75,15 +75,6 @@ def mismatch(path: str | os.PathLike[str], model_cfg: ModelConfig, train_cfg: Tr
     if train:
         return f"the training settings differ ({', '.join(train)})"
     return None
-
-
-def json_plain(value: Any) -> Any:
-    """``value`` as it reads back from JSON (tuples become lists)."""
-    if isinstance(value, dict):
-        return {k: json_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_plain(v) for v in value]
-    return value
 
 
 def check_scores(model: HaplotypeMLM, cohort: Cohort, train_cfg: TrainConfig, device: str = "cpu") -> dict[str, Any]:

@@ -20,6 +20,7 @@ from lmeqtl.book import steps
 from lmeqtl.book.chapters import NO_TRUTH
 from lmeqtl.book.chapters.names import SCORE_NAMES
 from lmeqtl.config import EmbedConfig
+from lmeqtl.data.io import as_json
 
 if TYPE_CHECKING:
     import torch
@@ -73,9 +74,8 @@ def cohort_embeddings(run: NotebookRun, model: torch.nn.Module, cohort: Cohort, 
 
 def _as_json(config: EmbedConfig) -> dict:
     import dataclasses
-    import json
 
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    return as_json(dataclasses.asdict(config))
 
 
 def method_summary(ranking: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
