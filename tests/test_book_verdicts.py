@@ -90,13 +90,15 @@ def test_without_permutation_columns_fisher_decides_and_the_text_says_so():
     assert "Fisher's exact test gives p < 0.05" in explain.enrichment_text(result, PLANTED)
 
 
-def _results(control: pd.DataFrame | None = None, enrichment: pd.DataFrame | None = None) -> summary.BookResults:
+def _results(control: pd.DataFrame | None = None, enrichment: pd.DataFrame | None = None,
+             ranking: pd.DataFrame | None = None) -> summary.BookResults:
     genes = [f"G{i}" for i in range(6)]
     r = np.array([0.3, 0.25, 0.4, 0.1, 0.5, 0.35])
     expression = pd.DataFrame({"method": "ridge:sum", "features": "embedding", "gene": genes, "n": 100, "r": r,
                                "p_value": 0.01, "r2": r**2, "evaluation": "nested CV"})
-    ranking = pd.DataFrame({"gene": ["G0", "G0"], "method": ["finetuned_ig", "elastic_net"],
-                            "average_precision": [0.3, 0.2], "random_average_precision": [0.01, 0.01]})
+    if ranking is None:
+        ranking = pd.DataFrame({"gene": ["G0", "G0"], "method": ["finetuned_ig", "elastic_net"],
+                                "average_precision": [0.3, 0.2], "random_average_precision": [0.01, 0.01]})
     return summary.BookResults(run_dir=".", expression=summary.add_ceiling(expression), control=control,
                                ranking=ranking, enrichment=enrichment, reference_method="ridge:sum")
 
@@ -176,3 +178,35 @@ def test_the_set_up_cell_is_hidden_on_every_page():
         assert setup and set(SETUP_TAGS) <= set(setup[0].metadata.get("tags", [])), path.name
     new = [c for c in notebook_template("99_new", "New").cells if "notebook_setup(" in c.source]
     assert "remove-input" in new[0].metadata["tags"]
+
+
+def _ap_ranking(headline: list[float], reference: list[float]) -> pd.DataFrame:
+    genes = [f"G{i}" for i in range(len(headline))]
+    return pd.DataFrame({"gene": genes * 3,
+                         "method": ["contextual_weight"] * len(genes) + ["elastic_net"] * len(genes)
+                         + ["contextual_dosage_weight"] * len(genes),
+                         "average_precision": headline + reference + [0.1] * len(genes),
+                         "random_average_precision": 0.001})
+
+
+@pytest.mark.parametrize(("headline", "reference", "verdict"), [
+    ([0.3] * 8, [0.1] * 8, "finds the causal SNPs significantly better than"),
+    ([0.1] * 8, [0.3] * 8, "finds the causal SNPs significantly worse than"),
+    ([0.3, 0.1] * 4, [0.1, 0.3] * 4, "does not differ significantly from"),
+    ([0.31, 0.2, 0.4], [0.3, 0.2, 0.1], "does not differ significantly from"),  # 2 of 3: cannot reach p < 0.05
+])
+def test_headline_attribution_verdict_follows_the_paired_test(headline, reference, verdict):
+    text = explain.headline_attribution_text(_ap_ranking(headline, reference))
+    assert verdict in text, text
+    assert f"{np.mean(headline):.3f} against {np.mean(reference):.3f}" in text
+    assert "Its dosage twin's weights, on the same SNPs without the context, reach 0.100" in text
+    answer = summary.rq5_answer(_results(ranking=_ap_ranking(headline, reference)))
+    assert verdict in answer and "**" not in answer and "  " not in answer
+
+
+def test_headline_attribution_says_why_it_is_missing():
+    ranking = _ap_ranking([0.3], [0.1])
+    without = ranking[ranking["method"] != "contextual_weight"]
+    assert "left no SNP weights" in explain.headline_attribution_text(without)
+    assert "compared with the eQTL table" in explain.headline_attribution_text(pd.DataFrame())
+    assert "contextual" not in summary.rq5_answer(_results(ranking=without))

@@ -173,3 +173,47 @@ def test_mlm_states_shapes_and_batching():
     assert half.dtype == np.float16 and not np.allclose(half, single, atol=1e-2)  # layer 0 is another state
     one = snp_states(model, haplotypes[1:2, 1:2].repeat(2, axis=1), 1, positions)
     assert np.allclose(one[0, 0], single[1, 1], atol=1e-5)
+
+
+def test_snp_weights_put_the_causal_snps_first_and_average_over_folds(runs):
+    """The fitted models' own attribution: the planted SNPs outweigh every other SNP, in every fold and on average."""
+    from lmeqtl.expression.contextual_run import window_weights
+
+    for truth, causal in (("interaction", set(PAIR)), ("additive", {4900, *PAIR})):
+        run = runs[truth, 0]
+        table = run.snp_weights
+        assert set(table["method"]) == {"contextual:elasticnet", "contextual_dosage:elasticnet",
+                                        "contextual_both:elasticnet"}
+        assert (table["weight"] >= 0).all() and table["fold"].nunique() == 5
+        chosen = run.selections.groupby("fold")["seq_idx"].apply(set)
+        for (method, fold), rows in table.groupby(["method", "fold"]):  # weights only for the fold's chosen SNPs
+            assert set(rows["seq_idx"]) == chosen[fold], (method, fold)
+        mean = window_weights(table, {"G1": LENGTH})["G1"]
+        for method, weight in mean.items():
+            assert weight.shape == (LENGTH,) and np.count_nonzero(weight) <= table["seq_idx"].nunique()
+            top = set(np.argsort(-weight)[:len(causal)])
+            assert top == causal, (truth, method, sorted(top))
+
+
+def test_snp_weight_of_a_dosage_is_its_coefficient_times_its_spread():
+    """features="dosage": weight_j = |coef_j| x sd(dosage_j) / scale_j over the rows (the group scaling)."""
+    rng = np.random.default_rng(3)
+    haplotypes = _haplotypes(3, n=300, length=200, pair=(10, 150))
+    dosage = haplotypes.sum(axis=1).astype(float)
+    y = dosage[:, 10] - 0.5 * dosage[:, 150] + rng.standard_normal(300)
+    rows = np.arange(300)[:, None]
+    fitted = ContextualRegressor(GeneData(dosage), "dosage", top_k=5, neighbours=1, model="ridge").fit(rows, y)
+    snps, weight = fitted.snp_weights(rows[:150])
+    coef = fitted.regressor_[-1].coef_
+    expected = np.abs(coef) * dosage[:150][:, snps].std(axis=0) / fitted.scale_
+    np.testing.assert_allclose(weight, expected, rtol=1e-10)
+    assert snps[np.argmax(weight)] == 10
+
+
+def test_window_weights_count_unchosen_snps_as_zero():
+    from lmeqtl.expression.contextual_run import window_weights
+
+    table = pd.DataFrame({"gene": "G", "method": "m", "fold": [0, 0, 1], "seq_idx": [2, 5, 2],
+                          "weight": [1.0, 4.0, 3.0]})
+    weights = window_weights(table, {"G": 8})["G"]["m"]
+    np.testing.assert_allclose(weights, [0, 0, 2.0, 0, 0, 2.0, 0, 0])

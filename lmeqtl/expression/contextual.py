@@ -220,3 +220,17 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X):  # noqa: N803
         x = self._design(_rows(X, len(self.data.dosage)))
         return self.regressor_.predict((x - self.centre_) / self.scale_)
+
+    def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+        """The chosen SNPs ``(S,)`` and how much each moves the prediction over the rows ``X``: ``(S,)``.
+
+        A SNP's share of a person's prediction is the sum of coefficient x feature over its
+        features (its dosage and/or its block of PC scores); its weight is the standard
+        deviation of that share over the rows (expression units). This is the fitted model's
+        own attribution, like the |coefficient| of an elastic net on standardised dosages.
+        """
+        x = (self._design(_rows(X, len(self.data.dosage))) - self.centre_) / self.scale_  # (m, p)
+        share = x * np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()  # (m, p)
+        snp = self._groups() % len(self.snps_)  # feature -> index into snps_ (dosage and PC groups alike)
+        per_snp = share @ np.eye(len(self.snps_))[snp]  # (m, S)
+        return self.snps_, per_snp.std(axis=0)

@@ -78,6 +78,20 @@ class ContextualRun:
     comparison: Comparison
     selections: pd.DataFrame  # gene, fold, seq_idx, lead (True: a top-k SNP, False: a neighbour)
     r: pd.DataFrame  # genes x methods: fold-centred out-of-fold r
+    snp_weights: pd.DataFrame  # gene, method, fold, seq_idx, weight (ContextualRegressor.snp_weights, training rows)
+
+
+def window_weights(snp_weights: pd.DataFrame, n_snps: Mapping[str, int]) -> dict[str, dict[str, np.ndarray]]:
+    """Gene -> method -> weight ``(L,)`` of every window SNP: the mean over the outer folds' models.
+
+    A SNP that a fold did not choose weighs 0 in that fold; ``n_snps[gene]`` is the window length ``L``.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for (gene, method), table in snp_weights.groupby(["gene", "method"], sort=False):
+        total = np.bincount(table["seq_idx"].to_numpy(dtype=np.int64), weights=table["weight"].to_numpy(),
+                            minlength=n_snps[gene])  # (L,)
+        out.setdefault(gene, {})[method] = total / table["fold"].nunique()
+    return out
 
 
 def gene_r(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +117,7 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
     sample_ids = expression.index.to_numpy()
     fold = fold_labels(folds, sample_ids)
     rows = np.arange(len(sample_ids))[:, None]  # X: row numbers into the gene's data
-    predictions, chosen, timings, selections, skipped = [], [], [], [], []
+    predictions, chosen, timings, selections, weights, skipped = [], [], [], [], [], []
     for gene in tqdm(list(expression.columns), desc="contextual", disable=not progress):
         if gene not in dosages:
             skipped.append(f"{gene}: no dosages")
@@ -129,11 +143,20 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
                 timings.append({"gene": gene, "method": "states", "seconds": time.perf_counter() - start,
                                 "converged": True})
         for method, features in wanted.items():
-            factory = contextual_factory(data, features, config)
+            build, fitted = contextual_factory(data, features, config), []
+
+            def factory(inner_cv, build=build, fitted=fitted):  # keeps each outer fold's model (fold order)
+                fitted.append(build(inner_cv))
+                return fitted[-1]
+
             start = time.perf_counter()
             with threadpool_limits(limits=1):
                 result = nested_cv(rows, y, fold, factory, covariates=designs, inner_folds=config.inner_folds,
                                    seed=config.seed, sample_ids=sample_ids)
+            for k, estimator in zip(np.unique(fold), fitted, strict=True):
+                snps, weight = estimator.snp_weights(rows[fold != k])
+                weights.append(pd.DataFrame({"gene": gene, "method": method, "fold": int(k), "seq_idx": snps,
+                                             "weight": weight}))
             labels = {"gene": gene, "method": method, "features": features, "model": config.context_model,
                       "combine": "sum"}
             predictions.append(result.predictions.assign(**labels)[[*labels, *result.predictions.columns]])
@@ -144,4 +167,5 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
         raise ValueError("nothing to run: no gene has dosages")
     table = pd.concat(predictions, ignore_index=True)
     comparison = Comparison(table, pd.concat(chosen, ignore_index=True), pd.DataFrame(timings), skipped)
-    return ContextualRun(comparison, pd.concat(selections, ignore_index=True), gene_r(table))
+    return ContextualRun(comparison, pd.concat(selections, ignore_index=True), gene_r(table),
+                         pd.concat(weights, ignore_index=True))

@@ -3,6 +3,7 @@
 - :func:`finetuned_checkpoints`: step 04's fine-tuned models, one per gene (the first outer fold's);
 - :func:`cohort_embeddings`: the embeddings of step 02 (same model, ``lmeqtl.mlm.embed``) when they
   cover the people, else computed here;
+- :func:`contextual_scores`: RQ2's contextual method's and its twin's SNP weights, from step 03;
 - :func:`method_summary`, :func:`enrichment_summary`: the numbers the prose quotes;
 - ``*_text``: the prose, written from those numbers (a method may fail: the text says so).
 """
@@ -19,7 +20,7 @@ import pandas as pd
 from lmeqtl.book import steps
 from lmeqtl.book.chapters import NO_TRUTH
 from lmeqtl.book.chapters.names import SCORE_NAMES
-from lmeqtl.config import EmbedConfig
+from lmeqtl.config import EmbedConfig, ExpressionConfig
 from lmeqtl.data.io import as_json
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from lmeqtl.data.cohort import Cohort
 
 METHOD_NAMES = SCORE_NAMES  # RQ5's score codes -> readable names (lmeqtl.book.chapters.names)
+HEADLINE_SCORE, TWIN_SCORE = "contextual_weight", "contextual_dosage_weight"  # RQ2's headline and its twin
+REFERENCE_SCORE = "elastic_net"  # what the headline's attribution is tested against (issue: mean AP)
 MATCHED_TEST = "the distance-matched permutation test"
 FISHER_TEST = "Fisher's exact test"
 
@@ -40,6 +43,58 @@ def finetuned_checkpoints(run: NotebookRun, genes: Sequence[str]) -> dict[str, P
     table = listing(steps.output_path(run.run_dir, "finetuned"))
     first = table[table["gene"].isin(list(genes))].sort_values(["gene", "fold"]).drop_duplicates("gene")
     return {row.gene: Path(row.path) for row in first.itertuples()}
+
+
+def contextual_scores(run: NotebookRun, n_snps: Mapping[str, int], config: ExpressionConfig
+                      ) -> dict[str, dict[str, np.ndarray]]:
+    """Gene -> ``{contextual_weight, contextual_dosage_weight}``: step 03's SNP weights ``(L,)``.
+
+    The contextual method and its dosage twin (``config``'s pair) are attributed by their own
+    fitted models: each outer fold's weight of the SNPs it chose (how much the SNP moves the
+    predictions), averaged over the folds, 0 for SNPs never chosen. ``n_snps``: gene -> window
+    length. Empty when step 03 wrote no weights (it did not run, or ran without the MLM).
+    """
+    from lmeqtl.book.chapters.expression_context import context_pair
+    from lmeqtl.expression.contextual_run import window_weights
+
+    path = steps.output_path(run.run_dir, "rq2_context_weights")
+    if not path.is_file():
+        return {}
+    headline, twin = context_pair(config)
+    names = {headline: HEADLINE_SCORE, twin: TWIN_SCORE}
+    table = pd.read_csv(path)
+    table = table[table["method"].isin(list(names)) & table["gene"].isin(list(n_snps))]
+    return window_weights(table.assign(method=table["method"].map(names)), n_snps)
+
+
+def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str:
+    """The headline LM method's SNP weights against the elastic net's |coefficients|, paired over genes (mean AP)."""
+    from lmeqtl.book.chapters.summary_headline import p_text
+    from lmeqtl.expression.evaluation import paired_comparison
+
+    if ranking.empty:
+        return ("With no causal SNPs to rank against, the headline LM method's SNP weights (RQ2's contextual "
+                "method) are compared with the eQTL table below.")
+    present = set(ranking["method"])
+    if not {HEADLINE_SCORE, REFERENCE_SCORE} <= present:
+        return ("RQ2's contextual method left no SNP weights in this book (step 03 did not run it), so the headline "
+                "LM method's attribution is not ranked here.")
+    mean = ranking.groupby("method")["average_precision"].mean()
+    row = paired_comparison(ranking, HEADLINE_SCORE, REFERENCE_SCORE, metric="average_precision")
+    higher = mean[HEADLINE_SCORE] >= mean[REFERENCE_SCORE]
+    if row["wilcoxon_p"] < alpha:
+        verdict = f"finds the causal SNPs significantly {'better' if higher else 'worse'} than"
+    else:
+        verdict = "does not differ significantly from"
+    text = (f"**The headline LM method's own attribution** (RQ2's contextual method, fixed in advance; its SNP "
+            f"weights) {verdict} the elastic net's |coefficients|: mean average precision "
+            f"{mean[HEADLINE_SCORE]:.3f} against {mean[REFERENCE_SCORE]:.3f}, higher on {row['wins_a']} of "
+            f"{row['n_genes']} genes and lower on {row['wins_b']} (Wilcoxon p = {p_text(row['wilcoxon_p'])}, the "
+            f"smallest p possible with these genes being {p_text(row['min_attainable_p'])}). ")
+    if TWIN_SCORE in present:
+        text += (f"Its dosage twin's weights, on the same SNPs without the context, reach "
+                 f"{mean[TWIN_SCORE]:.3f}. ")
+    return text
 
 
 def cohort_embeddings(run: NotebookRun, model: torch.nn.Module, cohort: Cohort, sample_ids: Sequence[str],

@@ -46,6 +46,8 @@ CONTEXT_LABELS = {"contextual": "MLM states at chosen SNPs", "contextual_dosage"
 SCORE_NAMES = {
     "finetuned_ig": "fine-tuned model, IG", "finetuned_ism": "fine-tuned model, ISM",
     "ridge_ig": "embedding + ridge, IG", "ridge_ism": "embedding + ridge, ISM",
+    "contextual_weight": "MLM states at chosen SNPs, SNP weights",
+    "contextual_dosage_weight": "dosages at chosen SNPs, SNP weights",
     "marginal_eqtl": "marginal eQTL -log10 p", "elastic_net": "elastic net |coef|", "susie_pip": "SuSiE PIP",
     "eqtl_table": "EUR373 table -log10 p", "is_causal": "truth (causal SNPs)",
 }

@@ -299,7 +299,12 @@ def rq5_answer(results: BookResults) -> str:
             f"for a random ranking)")
     text += "; then " + ", ".join(f"{method_label(m)} {v:.3f}" for m, v in
                                    ranking["average_precision"].sort_values(ascending=False).items() if m != best)
-    return text + "." + enrichment_sentence(results.enrichment)
+    from lmeqtl.book.chapters.explain import HEADLINE_SCORE, headline_attribution_text
+
+    text += "."
+    if HEADLINE_SCORE in ranking.index:  # chapter 06's comparison fixed in advance: headline vs elastic net
+        text += " " + headline_attribution_text(results.ranking).replace("**", "").strip()
+    return text + enrichment_sentence(results.enrichment)
 
 
 def answers(results: BookResults) -> dict[str, str]:
