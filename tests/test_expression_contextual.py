@@ -217,3 +217,44 @@ def test_window_weights_count_unchosen_snps_as_zero():
                           "weight": [1.0, 4.0, 3.0]})
     weights = window_weights(table, {"G": 8})["G"]["m"]
     np.testing.assert_allclose(weights, [0, 0, 2.0, 0, 0, 2.0, 0, 0])
+
+
+def _probe_states(haplotypes: np.ndarray, snps: np.ndarray, partner: dict[int, int], carries: bool) -> np.ndarray:
+    """States (n, 2, S, 4): [allele_s, partner's allele (if carried), 2 noise]; noise seeded."""
+    rng = np.random.default_rng(5)
+    allele = haplotypes[:, :, snps].astype(float)
+    other = haplotypes[:, :, [partner[s] for s in snps]].astype(float) if carries else np.zeros_like(allele)
+    noise = 0.3 * rng.standard_normal((*allele.shape, 3))
+    return np.concatenate([allele[..., None], other[..., None] + noise[..., :1], noise[..., 1:]], axis=3)
+
+
+@pytest.mark.parametrize("carries", [True, False])
+def test_probe_reads_a_far_partner_only_when_the_state_carries_it(carries):
+    from lmeqtl.expression.context_probe import partner_probe
+
+    haplotypes = _haplotypes(7, n=200, length=400, pair=(20, 380))  # independent alleles: no LD to lean on
+    snps, pairs = np.array([20, 380]), [(20, 380), (380, 20)]
+    states = _probe_states(haplotypes, snps, {20: 380, 380: 20}, carries)
+    probe = partner_probe(states, snps, haplotypes, pairs, components=2)
+    assert list(probe["distance"]) == [360, 360] and list(probe["partner"]) == [380, 20]
+    assert (probe[["auc_allele", "auc_local_alleles"]] < 0.62).all().all(), probe  # LD alone: ~chance
+    if carries:
+        assert (probe["auc_state"] > 0.9).all() and (probe["auc_state_pcs"] > 0.9).all(), probe
+    else:
+        assert (probe["auc_state"] < 0.62).all(), probe
+    with pytest.raises(ValueError, match="no state at SNP 5"):
+        partner_probe(states, snps, haplotypes, [(5, 20)])
+
+
+def test_interacting_pairs_and_probe_text():
+    from lmeqtl.book.chapters.expression_context import probe_text
+    from lmeqtl.expression.context_probe import interacting_pairs
+
+    causal = pd.DataFrame({"gene_id": ["A", "A", "A", "B", "C"], "seq_idx": [9, 3, 5, 1, 2],
+                           "interacting": [True, True, False, True, False]})
+    assert interacting_pairs(causal) == {"A": [(3, 9), (9, 3)]}  # B: one interacting SNP, no pair
+    probe = pd.DataFrame({"distance": [6, 6], "auc_state": [0.95, 0.9], "auc_state_pcs": [0.6, 0.7],
+                          "auc_allele": [0.5, 0.55], "auc_local_alleles": [0.6, 0.65]})
+    text = probe_text(probe, 4)
+    assert "mean AUC 0.93" in text and "in 2 of 2 cases" in text and "lost in the 4 PCs" in text
+    assert "nothing to probe" in probe_text(None, 4) and "nothing to probe" in probe_text(pd.DataFrame(), 4)

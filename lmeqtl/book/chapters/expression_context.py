@@ -7,7 +7,9 @@ split every method's score by what the simulation planted (:func:`interaction_gr
 a gene whose same-haplotype interaction carries at least half of its genetic variance is an
 "interaction" gene, the others "additive"), and test the pre-registered headline method
 (``ExpressionConfig.headline_method``) against the elastic net overall and within each
-group (:func:`paired_by_group`). On real data there is no truth, so no groups.
+group (:func:`paired_by_group`). On real data there is no truth, so no groups. On simulated
+data, :func:`interaction_probe` asks whether the model's state at one planted interacting SNP
+carries its partner's allele (:mod:`lmeqtl.expression.context_probe`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ ADDITIVE, INTERACTION, ALL = "additive", "interaction", "all"
 INTERACTION_SHARE = 0.5  # a gene is an interaction gene when its planted interaction_fraction is >= this
 ELASTIC_NET = "predixcan"  # the elastic net the headline is tested against (PrediXcan-style, all window SNPs)
 CHAPTER_FEATURES = ("context", "dosage")  # chapter 03 runs the contextual method and its twin only
+PROBE_PEOPLE = 150  # people (x 2 haplotypes) whose states the interaction probe reads, per gene
 
 
 def context_pair(config: ExpressionConfig) -> tuple[str, str]:
@@ -178,3 +181,61 @@ def context_gene_table(results: pd.DataFrame, config: ExpressionConfig, symbols:
     table[method_label(twin)] = r[twin].to_numpy()
     table["difference"] = (r[context] - r[twin]).to_numpy()
     return table
+
+
+def interaction_probe(model: torch.nn.Module, gene_map: Mapping[str, int], inputs: ExpressionInputs,
+                      config: ExpressionConfig, *, max_people: int = PROBE_PEOPLE,
+                      device: str | torch.device = "cpu") -> pd.DataFrame | None:
+    """:func:`~lmeqtl.expression.context_probe.partner_probe` of every gene's planted interacting SNPs.
+
+    A seeded draw of ``max_people`` of the chapter's people (both haplotypes of each), the
+    states of ``config.context_layer`` and ``config.context_components`` PCs, as the contextual
+    method uses them. None on real data (no truth, no planted pairs).
+    """
+    from lmeqtl.expression.context_probe import interacting_pairs, partner_probe
+
+    if inputs.truth is None:
+        return None
+    tables = []
+    for gene, pairs in interacting_pairs(inputs.truth.causal_snps).items():
+        if gene not in gene_map or gene not in inputs.expression.columns:
+            continue
+        haplotypes = inputs.people.haplotypes[gene]
+        take = np.sort(np.random.default_rng(config.seed).permutation(len(haplotypes))[:max_people])
+        snps = np.unique([s for s, _ in pairs])
+        states = snp_states(model, haplotypes[take], gene_map[gene], snps, layer=config.context_layer,
+                            batch_size=config.context_batch_size, device=device)  # (m, 2, S, d)
+        tables.append(partner_probe(states, snps, haplotypes[take], pairs, components=config.context_components,
+                                    seed=config.seed).assign(gene=gene))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def probe_table(probe: pd.DataFrame, symbols: Mapping[str, str]) -> pd.DataFrame:
+    """:func:`interaction_probe` for the page: one row per (state SNP, partner), AUCs in words."""
+    return pd.DataFrame({
+        "gene": probe["gene"].map(lambda g: symbols.get(g, g)), "SNPs apart": probe["distance"],
+        "partner allele frequency": probe["partner_af"], "MLM state": probe["auc_state"],
+        "its top PCs": probe["auc_state_pcs"], "allele at the SNP": probe["auc_allele"],
+        "alleles around the SNP": probe["auc_local_alleles"]})
+
+
+def probe_text(probe: pd.DataFrame | None, components: int) -> str:
+    """What the probe found: does the state at a SNP read its interacting partner's allele better than LD does?"""
+    from lmeqtl.book.chapters import NO_TRUTH
+
+    if probe is None:
+        return f"{NO_TRUTH} no interacting SNPs are known, so there is nothing to probe."
+    if probe.empty:
+        return "No gene of this cohort has a planted same-haplotype interaction, so there is nothing to probe."
+    mean = probe[["auc_state", "auc_state_pcs", "auc_allele", "auc_local_alleles"]].mean()
+    better = int((probe["auc_state"] > probe["auc_local_alleles"]).sum())
+    return (f"For each planted interacting pair (SNPs {probe['distance'].min()}-{probe['distance'].max()} apart), "
+            f"how well does the model's state at one SNP predict the allele at the other on the same haplotype "
+            f"(cross-validated AUC; 0.5 = no information)? The full state: mean AUC {mean['auc_state']:.2f}; "
+            f"its top {components} PCs, which the contextual method keeps: {mean['auc_state_pcs']:.2f}; the allele "
+            f"at the SNP itself: {mean['auc_allele']:.2f}; the alleles around it: {mean['auc_local_alleles']:.2f}. "
+            f"The state reads the partner better than the local alleles in {better} of {len(probe)} cases"
+            + (": the model does carry same-haplotype context from far along the window"
+               if mean["auc_state"] > mean["auc_local_alleles"] + 0.05 else "")
+            + (f", and part of it is lost in the {components} PCs" if mean["auc_state"] > mean["auc_state_pcs"] + 0.05
+               else "") + ".")
