@@ -8,8 +8,8 @@ Methods (score: higher = more relevant):
   IG put on top (``ExplainConfig.ism_max_snps``; the others NaN = ranked last), or on every
   SNP of the window (:func:`full_attribution`, one haplotype's forward pass per flip);
 - ``finetuned_gate``: |gate| of a fine-tuned SNP-selecting head (``pooling="select"``);
-- ``contextual_weight``, ``contextual_dosage_weight``: how much each SNP moves the predictions of
-  RQ2's contextual method and of its dosage twin (their outer folds' models, step 03;
+- ``contextual_weight``, ``contextual_dosage_weight``, ``contextual_scan_weight``: how much each
+  SNP moves the predictions of RQ2's contextual method, its dosage twin and its state-scan variant (their outer folds' models, step 03;
   :func:`lmeqtl.expression.contextual_run.window_weights`), 0 for SNPs they did not choose;
 - ``marginal_eqtl``: -log10 p of the single-SNP association (the eQTL scan);
 - ``elastic_net``: |coefficient| of a PrediXcan-style elastic net on all window SNPs;
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from lmeqtl.data.truth import Truth
 
 Scores = dict[str, dict[str, np.ndarray]]  # gene -> method -> (L,)
-METHOD_ORDER = ("contextual_weight", "contextual_dosage_weight", "finetuned_ig", "finetuned_ism", "finetuned_gate",
+METHOD_ORDER = ("contextual_weight", "contextual_dosage_weight", "contextual_scan_weight", "finetuned_ig", "finetuned_ism", "finetuned_gate",
                 "ridge_ig", "ridge_ism", "marginal_eqtl", "elastic_net", "susie_pip")
 DEFAULT_CONFIG = ExplainConfig()
 

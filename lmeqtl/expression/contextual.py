@@ -37,6 +37,7 @@ from lmeqtl.expression.models import build_model, chosen_hyperparameters
 from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
 
 FEATURE_SETS = ("context", "dosage", "dosage+context")
+SELECTIONS = ("dosage", "state")  # which scan chooses the SNPs: their dosages' |r| or their states' R²
 
 # snps (S,) window indices -> states (n, 2, S, d) of the analysed people (rows in analysis order)
 StateSource = Callable[[np.ndarray], np.ndarray]
@@ -87,17 +88,66 @@ def marginal_r(dosage: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.nan_to_num(r)
 
 
-def select_snps(dosage: np.ndarray, y: np.ndarray, top_k: int, neighbours: int = 0) -> np.ndarray:
-    """Sorted window indices: the ``top_k`` SNPs by |r| with ``y`` and ``neighbours`` SNPs either side of each.
+def strongest(strength: np.ndarray, top_k: int, neighbours: int = 0) -> np.ndarray:
+    """Sorted window indices: the ``top_k`` largest of ``strength (L,)`` and ``neighbours`` SNPs either side.
 
-    Ties in |r| go to the lower index (a stable sort), so the choice is deterministic.
+    Ties go to the lower index (a stable sort), so the choice is deterministic.
     """
     if top_k < 1 or neighbours < 0:
         raise ValueError(f"top_k must be >= 1 and neighbours >= 0, got {top_k} and {neighbours}")
-    length = np.shape(dosage)[1]
-    top = np.argsort(-np.abs(marginal_r(dosage, y)), kind="stable")[:top_k]  # (k,)
+    top = np.argsort(-np.asarray(strength), kind="stable")[:top_k]  # (k,)
     around = top[:, None] + np.arange(-neighbours, neighbours + 1)[None, :]  # (k, 2w + 1)
-    return np.unique(np.clip(around, 0, length - 1))
+    return np.unique(np.clip(around, 0, len(strength) - 1))
+
+
+def select_snps(dosage: np.ndarray, y: np.ndarray, top_k: int, neighbours: int = 0) -> np.ndarray:
+    """Sorted window indices: the ``top_k`` SNPs by |r| of their dosage with ``y``, and their neighbours."""
+    return strongest(np.abs(marginal_r(dosage, y)), top_k, neighbours)
+
+
+def scan_scores(states: np.ndarray, components: int, *, basis_haplotypes: int = 256, seed: int = 1) -> np.ndarray:
+    """Per-SNP PC scores of every window SNP, summed over a person's haplotypes: ``(n, L, k)``.
+
+    ``states (n, 2, L, d)``. The PCs of each SNP come from a seeded draw of
+    ``basis_haplotypes`` haplotypes of all ``n`` people: genotypes only, no expression, so
+    the basis can be shared by every fold without leaking the outcome. The scan of
+    :func:`select_by_state` reads these scores.
+    """
+    n, _, length, d = states.shape
+    rows = np.sort(np.random.default_rng(seed).permutation(2 * n)[:basis_haplotypes])
+    basis = states.reshape(2 * n, length, d)[rows].astype(np.float32).transpose(1, 0, 2)  # (L, b, d)
+    mean, pcs = _pca(basis, components)  # (L, d), (L, k, d), float32
+    centred = states.astype(np.float32, copy=False) - mean  # (n, 2, L, d)
+    return np.einsum("nhld,lkd->nlk", centred, pcs, optimize=True)  # (n, L, k), summed over h
+
+
+def state_r2(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per SNP, the R² ``(L,)`` of ``y (m,)`` regressed on that SNP's ``k`` scores ``(m, L, k)`` (with intercept)."""
+    x = np.asarray(scores, dtype=np.float64)
+    x = x - x.mean(axis=0)  # (m, L, k)
+    yc = np.asarray(y, dtype=np.float64) - np.mean(y)
+    gram = np.einsum("mlk,mlj->lkj", x, x) + 1e-9 * np.eye(x.shape[2])  # (L, k, k)
+    xy = np.einsum("mlk,m->lk", x, yc)  # (L, k)
+    beta = np.linalg.solve(gram, xy[..., None])[..., 0]  # (L, k)
+    return np.einsum("lk,lk->l", beta, xy) / max(float(yc @ yc), 1e-12)
+
+
+def select_by_state(scores: np.ndarray, y: np.ndarray, top_k: int, neighbours: int = 0) -> np.ndarray:
+    """Sorted window indices: the ``top_k`` SNPs whose state scores ``(m, L, k)`` explain most of ``y``, and
+    their neighbours. A state can carry alleles far along the haplotype, so this can choose SNPs that
+    no dosage scan ranks high."""
+    return strongest(state_r2(scores, y), top_k, neighbours)
+
+
+def _pca(z: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per SNP, the mean ``(S, d)`` and top PCs ``(S, k, d)`` of ``z (S, N, d)``; each PC's largest loading > 0."""
+    mean = z.mean(axis=1)  # (S, d)
+    zc = z - mean[:, None, :]
+    covariance = zc.transpose(0, 2, 1) @ zc / zc.shape[1]  # (S, d, d)
+    _, vectors = np.linalg.eigh(covariance)  # ascending eigenvalues; columns are eigenvectors
+    top = vectors[:, :, ::-1][:, :, :min(components, z.shape[2])].transpose(0, 2, 1)  # (S, k, d)
+    largest = np.take_along_axis(top, np.abs(top).argmax(axis=2)[..., None], axis=2)  # (S, k, 1)
+    return mean, top * np.where(largest < 0, -1.0, 1.0).astype(top.dtype)
 
 
 def per_snp_pca(states: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,14 +156,7 @@ def per_snp_pca(states: np.ndarray, components: int) -> tuple[np.ndarray, np.nda
     Every haplotype counts once; each PC's largest loading is made positive (a fixed sign).
     """
     m, _, n_snps, d = states.shape
-    z = np.asarray(states, dtype=np.float64).reshape(2 * m, n_snps, d).transpose(1, 0, 2)  # (S, 2m, d)
-    mean = z.mean(axis=1)  # (S, d)
-    zc = z - mean[:, None, :]
-    covariance = zc.transpose(0, 2, 1) @ zc / zc.shape[1]  # (S, d, d)
-    _, vectors = np.linalg.eigh(covariance)  # ascending eigenvalues; columns are eigenvectors
-    top = vectors[:, :, ::-1][:, :, :min(components, d)].transpose(0, 2, 1)  # (S, k, d)
-    largest = np.take_along_axis(top, np.abs(top).argmax(axis=2)[..., None], axis=2)  # (S, k, 1)
-    return mean, top * np.where(largest < 0, -1.0, 1.0)
+    return _pca(np.asarray(states, dtype=np.float64).reshape(2 * m, n_snps, d).transpose(1, 0, 2), components)
 
 
 def project(states: np.ndarray, mean: np.ndarray, pcs: np.ndarray) -> np.ndarray:
@@ -129,25 +172,27 @@ class GeneData:
 
     ``dosage (n, L)`` ALT dosages of every window SNP; ``states (n, 2, S, d)`` the hidden
     states at the window SNPs ``state_snps (S,)`` (sorted; None: all ``L``). States are
-    needed only by the context feature sets.
+    needed only by the context feature sets; ``scan (n, L, k)`` (:func:`scan_scores`) only
+    by ``selection="state"``.
     """
 
     dosage: np.ndarray
     states: np.ndarray | None = None
     state_snps: np.ndarray | None = None
+    scan: np.ndarray | None = None
 
     def states_at(self, rows: np.ndarray, snps: np.ndarray) -> np.ndarray:
         """States ``(m, 2, S, d)`` of ``rows`` at window SNPs ``snps``."""
         if self.states is None:
             raise ValueError("no states given: the context features need GeneData.states")
         if self.state_snps is None:
-            return self.states[rows][:, :, snps]
+            return self.states[:, :, snps][rows]  # the SNPs first: (n, 2, S, d) is small, (n, 2, L, d) is not
         columns = np.searchsorted(self.state_snps, snps).clip(0, len(self.state_snps) - 1)
         missing = snps[self.state_snps[columns] != snps]
         if len(missing):
             raise ValueError(f"no states at SNPs {missing[:10].tolist()}: extract the states at every SNP a fold "
                              "selects (contextual_run.fold_selections)")
-        return self.states[rows][:, :, columns]
+        return self.states[:, :, columns][rows]
 
 
 def _rows(X, n: int) -> np.ndarray:  # noqa: N803 - sklearn names
@@ -164,11 +209,13 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     ``X``: a column of row numbers into ``data`` (so ``fit`` sees only the training rows'
     dosages and states); ``features``: one of :data:`FEATURE_SETS`; ``model``: ridge,
     elasticnet, lasso or predixcan (:func:`lmeqtl.expression.models.build_model`), its
-    penalty chosen by the inner CV ``cv``.
+    penalty chosen by the inner CV ``cv``; ``selection``: ``dosage`` (:func:`select_snps`)
+    or ``state`` (:func:`select_by_state`, needs ``data.scan``).
     """
 
     def __init__(self, data: GeneData, features: str = "context", top_k: int = 20, neighbours: int = 2,
-                 components: int = 4, model: str = "ridge", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5):
+                 components: int = 4, model: str = "ridge", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5,
+                 selection: str = "dosage"):
         self.data = data
         self.features = features
         self.top_k = top_k
@@ -178,6 +225,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.cv = cv
         self.n_lambdas = n_lambdas
         self.l1_ratio = l1_ratio
+        self.selection = selection
 
     def _design(self, rows: np.ndarray) -> np.ndarray:
         """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)``."""
@@ -200,8 +248,14 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y):  # noqa: N803 - sklearn names
         if self.features not in FEATURE_SETS:
             raise ValueError(f"unknown features {self.features!r}; choose one of {FEATURE_SETS}")
+        if self.selection not in SELECTIONS or (self.selection == "state" and self.data.scan is None):
+            raise ValueError(f"selection must be one of {SELECTIONS} ('state' needs GeneData.scan), "
+                             f"got {self.selection!r}")
         rows, y = _rows(X, len(self.data.dosage)), np.asarray(y, dtype=np.float64)
-        self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
+        if self.selection == "state":
+            self.snps_ = select_by_state(self.data.scan[rows], y, self.top_k, self.neighbours)  # (S,)
+        else:
+            self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
         if "context" in self.features:
             self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
         x = self._design(rows)  # (m, p)

@@ -5,12 +5,17 @@ Methods (the ``method`` column; ``<model>`` = ``ExpressionConfig.context_model``
 - ``contextual:<model>``: the MLM's states at the SNPs chosen in the training fold
   (:class:`~lmeqtl.expression.contextual.ContextualRegressor`, ``features="context"``);
 - ``contextual_dosage:<model>``: the same SNPs' dosages, the same regression: the twin;
-- ``contextual_both:<model>``: both.
+- ``contextual_both:<model>``: both;
+- ``contextual_scan:<model>``: the MLM's states, at SNPs chosen by a scan of every SNP's
+  *state* against expression (``selection="state"``, :func:`~lmeqtl.expression.contextual.select_by_state`)
+  instead of its dosage: a state can carry an interacting allele far along the haplotype.
 
-The states of a gene are extracted once, at the union of the SNPs that the outer folds
-select (:func:`fold_selections`; selection reads only each fold's training rows), so the
-forward passes run once per gene, not once per fold. Everything else, PCA included, is
-fitted inside :func:`lmeqtl.expression.prediction.nested_cv`'s outer training folds.
+The states of a gene are extracted once (one pass per haplotype), at the union of the SNPs
+that the outer folds select (:func:`fold_selections`; selection reads only each fold's
+training rows), or at every SNP when a method scans the states (its per-SNP scan basis is
+fitted on genotypes only, :func:`~lmeqtl.expression.contextual.scan_scores`). Everything
+else, the features' PCA included, is fitted inside
+:func:`lmeqtl.expression.prediction.nested_cv`'s outer training folds.
 """
 
 from __future__ import annotations
@@ -26,12 +31,25 @@ from tqdm.auto import tqdm
 
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.expression.comparison import Comparison
-from lmeqtl.expression.contextual import ContextualRegressor, GeneData, StateSource, select_snps
+from lmeqtl.expression.contextual import (
+    ContextualRegressor,
+    GeneData,
+    StateSource,
+    scan_scores,
+    select_snps,
+)
 from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
 from lmeqtl.expression.evaluation import pearson_r2
 from lmeqtl.expression.prediction import fold_labels, nested_cv
 
-METHOD_FEATURES = {"contextual": "context", "contextual_dosage": "dosage", "contextual_both": "dosage+context"}
+METHOD_FEATURES = {"contextual": "context", "contextual_dosage": "dosage", "contextual_both": "dosage+context",
+                   "contextual_scan": "context"}
+STATE_SCAN = "contextual_scan"  # the method prefix whose SNPs are chosen by their states (selection="state")
+
+
+def selection_of(method: str) -> str:
+    """``"state"`` for ``contextual_scan:<model>``, else ``"dosage"``."""
+    return "state" if method.partition(":")[0] == STATE_SCAN else "dosage"
 
 
 def context_methods(config: ExpressionConfig) -> dict[str, str]:
@@ -62,12 +80,12 @@ def fold_selections(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config
     return chosen
 
 
-def contextual_factory(data: GeneData, features: str, config: ExpressionConfig):
+def contextual_factory(data: GeneData, features: str, config: ExpressionConfig, selection: str = "dosage"):
     """``inner_cv -> ContextualRegressor`` with ``config``'s settings, for ``nested_cv``."""
     def build(inner_cv) -> ContextualRegressor:
         return ContextualRegressor(data, features, config.context_top_k, config.context_neighbours,
                                    config.context_components, config.context_model, inner_cv,
-                                   config.n_lambdas, config.predixcan_l1_ratio)
+                                   config.n_lambdas, config.predixcan_l1_ratio, selection)
     return build
 
 
@@ -139,11 +157,16 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
                 skipped.extend(f"{m} on {gene}: no states" for m in methods if m not in wanted)
             else:
                 start = time.perf_counter()
-                data = GeneData(dosage, states[gene](union), union)
+                if any(selection_of(m) == "state" for m in wanted):  # every SNP's state, and the scan's scores
+                    full = states[gene](np.arange(dosage.shape[1]))  # (n, 2, L, d)
+                    data = GeneData(dosage, full, None, scan_scores(full, config.context_components,
+                                                                    seed=config.seed))
+                else:
+                    data = GeneData(dosage, states[gene](union), union)
                 timings.append({"gene": gene, "method": "states", "seconds": time.perf_counter() - start,
                                 "converged": True})
         for method, features in wanted.items():
-            build, fitted = contextual_factory(data, features, config), []
+            build, fitted = contextual_factory(data, features, config, selection_of(method)), []
 
             def factory(inner_cv, build=build, fitted=fitted):  # keeps each outer fold's model (fold order)
                 fitted.append(build(inner_cv))

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 METHOD_NAMES = SCORE_NAMES  # RQ5's score codes -> readable names (lmeqtl.book.chapters.names)
 HEADLINE_SCORE, TWIN_SCORE = "contextual_weight", "contextual_dosage_weight"  # RQ2's headline and its twin
+SCAN_SCORE = "contextual_scan_weight"  # RQ2's contextual method with SNPs chosen by a scan of their states
 REFERENCE_SCORE = "elastic_net"  # what the headline's attribution is tested against (issue: mean AP)
 MATCHED_TEST = "the distance-matched permutation test"
 FISHER_TEST = "Fisher's exact test"
@@ -47,21 +48,21 @@ def finetuned_checkpoints(run: NotebookRun, genes: Sequence[str]) -> dict[str, P
 
 def contextual_scores(run: NotebookRun, n_snps: Mapping[str, int], config: ExpressionConfig
                       ) -> dict[str, dict[str, np.ndarray]]:
-    """Gene -> ``{contextual_weight, contextual_dosage_weight}``: step 03's SNP weights ``(L,)``.
+    """Gene -> ``{contextual_weight, contextual_dosage_weight, contextual_scan_weight}``: step 03's SNP weights ``(L,)``.
 
     The contextual method and its dosage twin (``config``'s pair) are attributed by their own
     fitted models: each outer fold's weight of the SNPs it chose (how much the SNP moves the
     predictions), averaged over the folds, 0 for SNPs never chosen. ``n_snps``: gene -> window
     length. Empty when step 03 wrote no weights (it did not run, or ran without the MLM).
     """
-    from lmeqtl.book.chapters.expression_context import context_pair
+    from lmeqtl.book.chapters.expression_context import context_pair, scan_method
     from lmeqtl.expression.contextual_run import window_weights
 
     path = steps.output_path(run.run_dir, "rq2_context_weights")
     if not path.is_file():
         return {}
     headline, twin = context_pair(config)
-    names = {headline: HEADLINE_SCORE, twin: TWIN_SCORE}
+    names = {headline: HEADLINE_SCORE, twin: TWIN_SCORE, scan_method(config): SCAN_SCORE}
     table = pd.read_csv(path)
     table = table[table["method"].isin(list(names)) & table["gene"].isin(list(n_snps))]
     return window_weights(table.assign(method=table["method"].map(names)), n_snps)

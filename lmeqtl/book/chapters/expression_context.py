@@ -26,7 +26,12 @@ from lmeqtl.config import ExpressionConfig
 from lmeqtl.data.truth import Truth
 from lmeqtl.expression.comparison import Comparison
 from lmeqtl.expression.contextual import StateSource, snp_states
-from lmeqtl.expression.contextual_run import ContextualRun, context_methods, run_contextual
+from lmeqtl.expression.contextual_run import (
+    STATE_SCAN,
+    ContextualRun,
+    context_methods,
+    run_contextual,
+)
 from lmeqtl.expression.evaluation import paired_comparison
 
 ADDITIVE, INTERACTION, ALL = "additive", "interaction", "all"
@@ -38,8 +43,12 @@ PROBE_PEOPLE = 150  # people (x 2 haplotypes) whose states the interaction probe
 
 def context_pair(config: ExpressionConfig) -> tuple[str, str]:
     """The contextual method and its dosage twin, e.g. ``("contextual:elasticnet", "contextual_dosage:elasticnet")``."""
-    by_features = {features: method for method, features in context_methods(config).items()}
-    return by_features["context"], by_features["dosage"]
+    return f"contextual:{config.context_model}", f"contextual_dosage:{config.context_model}"
+
+
+def scan_method(config: ExpressionConfig) -> str:
+    """The contextual method whose SNPs are chosen by a scan of their states, e.g. ``contextual_scan:elasticnet``."""
+    return f"{STATE_SCAN}:{config.context_model}"
 
 
 def progress_state_source(model: torch.nn.Module, haplotypes: np.ndarray, gene_index: int,

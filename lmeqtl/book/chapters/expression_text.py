@@ -312,3 +312,16 @@ def headline_text(tests: pd.DataFrame, headline: str, against: str, additive_sha
                   + f" Within the groups no paired test can reach p below {_p(additive['min_attainable_p'])} "
                   f"(additive) and {_p(interaction['min_attainable_p'])} (interaction).")
     return words
+
+
+def scan_text(tests: pd.DataFrame, scan: str, twin: str, components: int) -> str:
+    """The state-scan variant of the contextual method against the dosage twin (``paired_by_group`` rows)."""
+    if tests.empty:
+        return f"{describe_method(scan).capitalize()} did not run in this book."
+    overall = tests[tests["group"] == "all"].iloc[0]
+    return (f"The contextual method chooses its SNPs by their dosages, so it reads states only where the alleles "
+            f"themselves associate with expression. A variant, reported next to the headline and not fixed in "
+            f"advance, chooses them by their states instead ({method_label(scan)}): in each training fold, the SNPs "
+            f"whose {components} state PCs explain most of the expression (the PCs fitted on genotypes alone), so "
+            f"that a SNP whose state carries an interacting allele can be chosen. Paired over genes, it beats the "
+            f"dosage twin on {_paired_words(overall)}." + _group_words(tests))

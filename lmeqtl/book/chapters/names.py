@@ -39,15 +39,19 @@ BASELINE_LABELS = {"predixcan": "PrediXcan elastic net", "lead_snp_cv": "lead SN
 # RQ2's contextual methods (lmeqtl.expression.contextual_run), by prefix; the regression follows the colon
 CONTEXT_NAMES = {"contextual": "the MLM's per-SNP states at the SNPs chosen in each training fold",
                  "contextual_dosage": "the dosages of the same fold-chosen SNPs (the contextual method's twin)",
-                 "contextual_both": "the MLM's states and the dosages at the fold-chosen SNPs"}
+                 "contextual_both": "the MLM's states and the dosages at the fold-chosen SNPs",
+                 "contextual_scan": "the MLM's per-SNP states at the SNPs whose states associate most with "
+                                    "expression in each training fold"}
 CONTEXT_LABELS = {"contextual": "MLM states at chosen SNPs", "contextual_dosage": "dosages at chosen SNPs",
-                  "contextual_both": "states + dosages at chosen SNPs"}
+                  "contextual_both": "states + dosages at chosen SNPs",
+                  "contextual_scan": "MLM states at state-scanned SNPs"}
 # RQ5's per-SNP scores
 SCORE_NAMES = {
     "finetuned_ig": "fine-tuned model, IG", "finetuned_ism": "fine-tuned model, ISM",
     "ridge_ig": "embedding + ridge, IG", "ridge_ism": "embedding + ridge, ISM",
     "contextual_weight": "MLM states at chosen SNPs, SNP weights",
     "contextual_dosage_weight": "dosages at chosen SNPs, SNP weights",
+    "contextual_scan_weight": "MLM states at state-scanned SNPs, SNP weights",
     "marginal_eqtl": "marginal eQTL -log10 p", "elastic_net": "elastic net |coef|", "susie_pip": "SuSiE PIP",
     "eqtl_table": "EUR373 table -log10 p", "is_causal": "truth (causal SNPs)",
 }
