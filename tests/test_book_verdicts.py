@@ -210,3 +210,17 @@ def test_headline_attribution_says_why_it_is_missing():
     assert "left no SNP weights" in explain.headline_attribution_text(without)
     assert "compared with the eQTL table" in explain.headline_attribution_text(pd.DataFrame())
     assert "contextual" not in summary.rq5_answer(_results(ranking=without))
+
+
+def test_scan_text_says_the_variant_is_off_or_tests_it_against_the_twin():
+    from lmeqtl.book.chapters.expression_context import paired_by_group
+    from lmeqtl.book.chapters.expression_text import scan_text
+
+    scan, twin = "contextual_scan:elasticnet", "contextual_dosage:elasticnet"
+    off = scan_text(pd.DataFrame(), scan, twin, 4)
+    assert "off in this preset (`expression.context_scan`" in off and "4 state PCs" in off
+    genes = [f"G{i}" for i in range(6)]
+    results = pd.DataFrame({"gene": genes * 2, "method": [scan] * 6 + [twin] * 6,
+                            "r": [0.3, 0.2, 0.4, 0.1, 0.5, 0.3] + [0.2, 0.25, 0.3, 0.1, 0.4, 0.2]})
+    on = scan_text(paired_by_group(results, scan, twin, None), scan, twin, 4)
+    assert "Not fixed in advance" in on and "beats the dosage twin on 4 of 6 genes" in on, on

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -287,8 +289,11 @@ def test_the_chapter_runs_the_contextual_method_and_its_twin_with_a_tiny_mlm(stu
     assert np.allclose(batched, snp_states(model, haplotypes, gene_map["ENSG01.1"], snps,
                                            batch_size=len(haplotypes) * 2), atol=1e-5)
 
-    run = context.run_contextual_methods(model, {"ENSG01.1": gene_map["ENSG01.1"]}, inputs, CONTEXT_CONFIG,
+    with_scan = dataclasses.replace(CONTEXT_CONFIG, context_scan=True)  # off by default (memory, time)
+    run = context.run_contextual_methods(model, {"ENSG01.1": gene_map["ENSG01.1"]}, inputs, with_scan,
                                          progress=False)
+    assert context.scan_method(CONTEXT_CONFIG) not in set(context.run_contextual_methods(
+        model, {"ENSG01.1": gene_map["ENSG01.1"]}, inputs, CONTEXT_CONFIG, progress=False).r.columns)
     context_method, twin = context.context_pair(CONTEXT_CONFIG)
     scan = context.scan_method(CONTEXT_CONFIG)
     predictions = run.comparison.predictions

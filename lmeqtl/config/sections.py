@@ -227,6 +227,10 @@ class ExpressionConfig:
     context_layer: int = -1
     context_model: str = "elasticnet"  # elasticnet | ridge | lasso (lmeqtl.expression.models)
     context_batch_size: int = 16  # haplotypes per forward pass when extracting states
+    # chapter 03 also runs contextual_scan (SNPs chosen by their states, not their dosages): it needs every
+    # SNP's state in memory (~1 GB per gene at 373 people x 5000 SNPs x 64) and ~2 min more on the top10
+    # book, where it did not beat the dosage-chosen method (r 0.317 vs 0.348, shipped 80-epoch weights)
+    context_scan: bool = False
     # the LM method the chapters test against the baselines, fixed before the run (as reference_method)
     headline_method: str = "contextual:elasticnet"
 

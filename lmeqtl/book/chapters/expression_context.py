@@ -31,6 +31,7 @@ from lmeqtl.expression.contextual_run import (
     ContextualRun,
     context_methods,
     run_contextual,
+    selection_of,
 )
 from lmeqtl.expression.evaluation import paired_comparison
 
@@ -87,7 +88,7 @@ def run_contextual_methods(model: torch.nn.Module, gene_map: Mapping[str, int], 
                                           device=device, label=inputs.symbol(gene), progress=progress)
               for gene in inputs.expression.columns if gene in gene_map}
     methods = {method: features for method, features in context_methods(config).items()
-               if features in CHAPTER_FEATURES}
+               if features in CHAPTER_FEATURES and (config.context_scan or selection_of(method) != "state")}
     return run_contextual(inputs.expression, inputs.folds, inputs.dosages, states, covariates=inputs.covariates,
                           config=config, methods=methods, progress=progress)
 

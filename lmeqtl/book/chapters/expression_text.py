@@ -316,12 +316,14 @@ def headline_text(tests: pd.DataFrame, headline: str, against: str, additive_sha
 
 def scan_text(tests: pd.DataFrame, scan: str, twin: str, components: int) -> str:
     """The state-scan variant of the contextual method against the dosage twin (``paired_by_group`` rows)."""
+    variant = (f"The contextual method chooses its SNPs by their dosages, so it reads states only where the alleles "
+               f"themselves associate with expression. A variant chooses them by their states instead "
+               f"({method_label(scan)}): in each training fold, the SNPs whose {components} state PCs explain most "
+               f"of the expression (the PCs fitted on genotypes alone), so that a SNP whose state carries an "
+               f"interacting allele can be chosen. ")
     if tests.empty:
-        return f"{describe_method(scan).capitalize()} did not run in this book."
+        return variant + ("It is off in this preset (`expression.context_scan`; it holds every SNP's state in "
+                          "memory): set it to true to run it here.")
     overall = tests[tests["group"] == "all"].iloc[0]
-    return (f"The contextual method chooses its SNPs by their dosages, so it reads states only where the alleles "
-            f"themselves associate with expression. A variant, reported next to the headline and not fixed in "
-            f"advance, chooses them by their states instead ({method_label(scan)}): in each training fold, the SNPs "
-            f"whose {components} state PCs explain most of the expression (the PCs fitted on genotypes alone), so "
-            f"that a SNP whose state carries an interacting allele can be chosen. Paired over genes, it beats the "
+    return (variant + f"Not fixed in advance, it is reported next to the headline. Paired over genes, it beats the "
             f"dosage twin on {_paired_words(overall)}." + _group_words(tests))
