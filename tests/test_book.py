@@ -90,7 +90,8 @@ def test_smoke_book_end_to_end(smoke_book):
         assert (html / "chapters" / f"{step.name}.html").exists(), step.name
     # RQ5 ranks the SNPs by the headline contextual method's own weights, which step 03 saved
     ranking = pd.read_csv(book.parent / "run" / "06_rq5_explainability" / "ranking.csv")
-    assert {"contextual_weight", "contextual_dosage_weight", "elastic_net"} <= set(ranking["method"])
+    assert {"contextual_weight", "contextual_ig", "contextual_ism", "contextual_dosage_weight",
+            "elastic_net"} <= set(ranking["method"])
     page = (html / "chapters" / "06_rq5_explainability.html").read_text()
     assert any(verdict in page for verdict in ("does not differ significantly from", "significantly better than",
                                                "significantly worse than"))

@@ -204,6 +204,14 @@ def test_headline_attribution_verdict_follows_the_paired_test(headline, referenc
     assert verdict in answer and "**" not in answer and "  " not in answer
 
 
+def test_headline_attribution_through_the_mlm_gets_its_own_verdict():
+    ranking = _ap_ranking([0.3] * 8, [0.1] * 8)
+    ig = ranking[ranking["method"] == "contextual_weight"].assign(method="contextual_ig", average_precision=0.05)
+    text = explain.headline_attribution_text(pd.concat([ranking, ig]))
+    assert "Integrated Gradients of the same method finds the causal SNPs significantly worse than" in text
+    assert "ISM" not in text  # not run: not mentioned
+
+
 def test_headline_attribution_says_why_it_is_missing():
     ranking = _ap_ranking([0.3], [0.1])
     without = ranking[ranking["method"] != "contextual_weight"]

@@ -298,3 +298,37 @@ def test_scan_scores_are_seeded_genotype_only_and_summed_over_haplotypes():
     np.testing.assert_allclose(swapped, scan_scores(states, 2, basis_haplotypes=60, seed=3), rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="selection must be one of"):
         ContextualRegressor(GeneData(np.zeros((4, 7))), selection="state").fit(np.arange(4)[:, None], np.arange(4.0))
+
+
+def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path):
+    """A fitted context model = one linear map of the states: ContextualPredictor on the one-hot gives the
+    estimator's own predictions, its haplotype terms add up, and the head survives save/load (no pickle)."""
+    from lmeqtl.errors import InputError
+    from lmeqtl.explain.attribution import haplotype_onehot
+    from lmeqtl.explain.predictors import ContextualPredictor
+    from lmeqtl.expression.contextual_run import load_heads, save_heads
+    from lmeqtl.mlm.masking import N_TOKENS
+
+    torch.manual_seed(0)
+    model = HaplotypeMLM(ModelConfig(d_model=16, n_layers=2, n_resnet_blocks=1, d_state=8), n_genes=2).eval()
+    haplotypes = _haplotypes(9, n=120, length=60, pair=(10, 50))
+    y = haplotypes[:, :, 10].sum(1) - haplotypes[:, :, 50].sum(1) + np.random.default_rng(1).standard_normal(120)
+    states = snp_states(model, haplotypes, 1)  # (n, 2, L, d)
+    rows = np.arange(120)[:, None]
+    fitted = ContextualRegressor(GeneData(haplotypes.sum(axis=1), states), "context", top_k=3, neighbours=1,
+                                 components=3, model="ridge").fit(rows, y)
+    save_heads({"G1": fitted.linear_head()}, tmp_path / "heads")
+    head = load_heads(tmp_path / "heads")["G1"]
+    predictor = ContextualPredictor(model, 1, head)
+    with torch.no_grad():
+        onehot = haplotype_onehot(haplotypes[:8], N_TOKENS)  # (8, 2, V, L)
+        through_mlm = predictor.predictor()(onehot).numpy()
+        terms = predictor.haplotype_predictor()(onehot.flatten(0, 1)).reshape(8, 2).sum(1).numpy()
+    np.testing.assert_allclose(through_mlm, fitted.predict(rows[:8]), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(terms, through_mlm, rtol=1e-5, atol=1e-5)
+    (tmp_path / "bad").mkdir()
+    np.savez(tmp_path / "bad" / "G2.npz", snps=np.arange(3))
+    with pytest.raises(InputError, match="missing arrays"):
+        load_heads(tmp_path / "bad")
+    with pytest.raises(ValueError, match="only features='context'"):
+        ContextualRegressor(GeneData(haplotypes.sum(axis=1)), "dosage", top_k=3, model="ridge").fit(rows, y).linear_head()

@@ -37,6 +37,7 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     "rq2_shuffled_control": (EXPRESSION, "shuffled_control.csv"),  # the leakage control, per gene
     "rq2_context_selections": (EXPRESSION, "contextual_selections.csv"),  # the SNPs each fold chose (contextual)
     "rq2_context_weights": (EXPRESSION, "contextual_snp_weights.csv"),  # each fold's fitted weight of those SNPs
+    "rq2_context_heads": (EXPRESSION, "contextual_heads"),  # the headline's first-fold model per gene (npz)
     "rq2_truth_split": (EXPRESSION, "truth_split.csv"),  # mean r per method in additive / interaction genes
     "rq4_headline": (BASELINES, "headline.csv"),  # the headline LM method vs the elastic net, per gene group
     "rq4_truth_split": (BASELINES, "truth_split.csv"),

@@ -112,3 +112,39 @@ class EmbeddingRidge:
 
     def __call__(self, onehot: torch.Tensor) -> torch.Tensor:
         return self.predictor()(onehot)
+
+
+class ContextualPredictor:
+    """RQ2's contextual method (one fitted outer-fold model) as a differentiable predictor of the one-hot.
+
+    ``head``: :meth:`lmeqtl.expression.contextual.ContextualRegressor.linear_head` (``snps``,
+    ``mean``, ``weight``, ``bias``); the MLM's hidden states at ``layer`` (the layer the
+    method read) at the chosen SNPs, minus their means, dotted with the weights, summed over
+    SNPs and the two haplotypes. IG and ISM then see through the states to every SNP of the
+    window, not only the chosen ones.
+    """
+
+    def __init__(self, model: torch.nn.Module, gene: int, head: dict[str, np.ndarray], layer: int = -1) -> None:
+        self.model, self.gene, self.layer = model, int(gene), int(layer)
+        self.snps = torch.as_tensor(np.asarray(head["snps"], dtype=np.int64))
+        self.mean = torch.as_tensor(np.asarray(head["mean"], dtype=np.float32))  # (S, H)
+        self.weight = torch.as_tensor(np.asarray(head["weight"], dtype=np.float32))  # (S, H)
+        self.bias = float(head["bias"])
+
+    def haplotype_term(self, onehot: torch.Tensor) -> torch.Tensor:
+        """One haplotype's one-hot ``(B, V, L)`` -> its term of the prediction ``(B,)``."""
+        genes = torch.full((onehot.shape[0],), self.gene, dtype=torch.long, device=onehot.device)
+        hidden = self.model._trunk(onehot, genes, True)[1][self.layer].float()  # (B, L, H); no public one-hot call
+        at = hidden[:, self.snps.to(onehot.device)] - self.mean.to(onehot.device)  # (B, S, H)
+        return (at * self.weight.to(onehot.device)).sum(dim=(1, 2))  # (B,)
+
+    def predictor(self) -> Predictor:
+        """``(B, 2, V, L) -> (B,)`` for :func:`lmeqtl.explain.attribution_scores`."""
+        def predict(onehot: torch.Tensor) -> torch.Tensor:
+            terms = self.haplotype_term(onehot.flatten(0, 1)).reshape(onehot.shape[0], 2)  # (B, 2)
+            return terms.sum(dim=1) + self.bias
+        return predict
+
+    def haplotype_predictor(self) -> Predictor:
+        """``(B, V, L)`` of one haplotype -> its term plus half the bias (a flip changes only this)."""
+        return lambda onehot: self.haplotype_term(onehot) + self.bias / 2

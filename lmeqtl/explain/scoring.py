@@ -20,6 +20,7 @@ One gene: :func:`attribution_scores` (IG, ISM of any predictor), :func:`baseline
 
 - :func:`baseline_scores_by_gene`: marginal eQTL, elastic net, SuSiE and the eQTL table's -log10 p;
 - :func:`ridge_attributions`: the pretrained MLM's embedding + a ridge fitted on these people, IG and ISM;
+- :func:`contextual_attributions`: RQ2's contextual method (step 03's first-fold model), IG and ISM;
 - :func:`finetuned_attributions`: step 04's fine-tuned models, IG and ISM;
 - :func:`finetuned_full_attributions`: the same with IG run to a small convergence delta and ISM
   over every SNP, plus the select head's gates, and per gene the IG steps, delta and ISM speed;
@@ -73,7 +74,8 @@ if TYPE_CHECKING:
     from lmeqtl.data.truth import Truth
 
 Scores = dict[str, dict[str, np.ndarray]]  # gene -> method -> (L,)
-METHOD_ORDER = ("contextual_weight", "contextual_dosage_weight", "contextual_scan_weight", "finetuned_ig", "finetuned_ism", "finetuned_gate",
+METHOD_ORDER = ("contextual_weight", "contextual_ig", "contextual_ism", "contextual_dosage_weight",
+                "contextual_scan_weight", "finetuned_ig", "finetuned_ism", "finetuned_gate",
                 "ridge_ig", "ridge_ism", "marginal_eqtl", "elastic_net", "susie_pip")
 DEFAULT_CONFIG = ExplainConfig()
 
@@ -239,6 +241,24 @@ def ridge_attributions(model: torch.nn.Module, gene_map: Mapping[str, int], peop
                                    device=device)
         scores[gene] = {"ridge_ig": found["integrated_gradients"], "ridge_ism": found["ism"]}
     return scores, pd.DataFrame(fits, columns=["gene", "alpha", "in_sample_r"]).set_index("gene")
+
+
+def contextual_attributions(model: torch.nn.Module, gene_map: Mapping[str, int], people: Cohort,
+                            heads: Mapping[str, Mapping[str, np.ndarray]], config: ExplainConfig, layer: int = -1,
+                            device: torch.device | str = "cpu") -> Scores:
+    """IG and ISM of RQ2's contextual method through the MLM (``heads``: gene -> its first outer fold's
+    linear head, step 03), as ``contextual_ig`` and ``contextual_ism``; genes without a head are absent."""
+    from lmeqtl.explain.predictors import ContextualPredictor
+
+    scores: Scores = {}
+    for gene in people.genes:
+        if gene not in heads or gene not in gene_map:
+            continue
+        predictor = ContextualPredictor(model, gene_map[gene], dict(heads[gene]), layer).predictor()
+        found = attribution_scores(predictor, people.haplotypes[gene], config=config, n_tokens=N_TOKENS,
+                                   device=device)
+        scores[gene] = {"contextual_ig": found["integrated_gradients"], "contextual_ism": found["ism"]}
+    return scores
 
 
 def finetuned_attributions(finetuned: Mapping[str, str | os.PathLike[str]], pretrained: str | os.PathLike[str],

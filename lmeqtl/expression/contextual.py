@@ -275,6 +275,22 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         x = self._design(_rows(X, len(self.data.dosage)))
         return self.regressor_.predict((x - self.centre_) / self.scale_)
 
+    def linear_head(self) -> dict[str, np.ndarray]:
+        """The fitted ``features="context"`` model as one linear map of the hidden states, for attribution.
+
+        ``prediction = bias + sum over haplotypes h and chosen SNPs s of (state[h, s] - mean[s]) . weight[s]``,
+        with ``snps (S,)``, ``mean (S, d)``, ``weight (S, d)`` (the PCs, the scaling and the
+        coefficients folded together) and ``bias ()``: what
+        :class:`lmeqtl.explain.predictors.ContextualPredictor` runs through the MLM.
+        """
+        if self.features != "context":
+            raise ValueError(f"only features='context' is a linear map of the states alone, not {self.features!r}")
+        coef = np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()
+        beta = coef / self.scale_  # (S * k,) per unscaled PC score
+        weight = np.einsum("sk,skd->sd", beta.reshape(self.pcs_.shape[:2]), self.pcs_)  # (S, d)
+        bias = float(self.regressor_[-1].intercept_) - float(beta @ self.centre_)
+        return {"snps": self.snps_.astype(np.int64), "mean": self.mean_, "weight": weight, "bias": np.array(bias)}
+
     def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
         """The chosen SNPs ``(S,)`` and how much each moves the prediction over the rows ``X``: ``(S,)``.
 

@@ -20,9 +20,11 @@ else, the features' PCA included, is fitted inside
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lmeqtl.config import ExpressionConfig
+from lmeqtl.errors import InputError
 from lmeqtl.expression.comparison import Comparison
 from lmeqtl.expression.contextual import (
     ContextualRegressor,
@@ -97,6 +100,32 @@ class ContextualRun:
     selections: pd.DataFrame  # gene, fold, seq_idx, lead (True: a top-k SNP, False: a neighbour)
     r: pd.DataFrame  # genes x methods: fold-centred out-of-fold r
     snp_weights: pd.DataFrame  # gene, method, fold, seq_idx, weight (ContextualRegressor.snp_weights, training rows)
+    heads: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)  # gene -> method -> linear_head
+
+
+def save_heads(heads: Mapping[str, Mapping[str, np.ndarray]], directory: str | os.PathLike[str]) -> None:
+    """One ``<gene>.npz`` per gene of :meth:`ContextualRegressor.linear_head` arrays (written atomically)."""
+    from lmeqtl.data.io import atomic_path
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for gene, head in heads.items():
+        with atomic_path(directory / f"{gene}.npz") as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **head)
+
+
+def load_heads(directory: str | os.PathLike[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Gene -> linear head, as :func:`save_heads` wrote them (no pickle); empty when the directory is absent."""
+    directory = Path(directory)
+    heads = {}
+    for path in sorted(directory.glob("*.npz")) if directory.is_dir() else []:
+        with np.load(path, allow_pickle=False) as stored:
+            missing = {"snps", "mean", "weight", "bias"} - set(stored.files)
+            if missing:
+                raise InputError(f"missing arrays {sorted(missing)}", path=path,
+                                 expected="a contextual head saved by lmeqtl (snps, mean, weight, bias)")
+            heads[path.stem] = {name: stored[name] for name in stored.files}
+    return heads
 
 
 def window_weights(snp_weights: pd.DataFrame, n_snps: Mapping[str, int]) -> dict[str, dict[str, np.ndarray]]:
@@ -136,6 +165,7 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
     fold = fold_labels(folds, sample_ids)
     rows = np.arange(len(sample_ids))[:, None]  # X: row numbers into the gene's data
     predictions, chosen, timings, selections, weights, skipped = [], [], [], [], [], []
+    heads: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for gene in tqdm(list(expression.columns), desc="contextual", disable=not progress):
         if gene not in dosages:
             skipped.append(f"{gene}: no dosages")
@@ -180,6 +210,8 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
                 snps, weight = estimator.snp_weights(rows[fold != k])
                 weights.append(pd.DataFrame({"gene": gene, "method": method, "fold": int(k), "seq_idx": snps,
                                              "weight": weight}))
+            if features == "context":  # the first outer fold's model, for attribution through the MLM (RQ5)
+                heads.setdefault(gene, {})[method] = fitted[0].linear_head()
             labels = {"gene": gene, "method": method, "features": features, "model": config.context_model,
                       "combine": "sum"}
             predictions.append(result.predictions.assign(**labels)[[*labels, *result.predictions.columns]])
@@ -191,4 +223,4 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
     table = pd.concat(predictions, ignore_index=True)
     comparison = Comparison(table, pd.concat(chosen, ignore_index=True), pd.DataFrame(timings), skipped)
     return ContextualRun(comparison, pd.concat(selections, ignore_index=True), gene_r(table),
-                         pd.concat(weights, ignore_index=True))
+                         pd.concat(weights, ignore_index=True), heads)

@@ -3,7 +3,8 @@
 - :func:`finetuned_checkpoints`: step 04's fine-tuned models, one per gene (the first outer fold's);
 - :func:`cohort_embeddings`: the embeddings of step 02 (same model, ``lmeqtl.mlm.embed``) when they
   cover the people, else computed here;
-- :func:`contextual_scores`: RQ2's contextual method's and its twin's SNP weights, from step 03;
+- :func:`contextual_scores`, :func:`contextual_heads`: RQ2's contextual method's (and its twin's) SNP
+  weights, and its first outer fold's model for IG and ISM, from step 03;
 - :func:`method_summary`, :func:`enrichment_summary`: the numbers the prose quotes;
 - ``*_text``: the prose, written from those numbers (a method may fail: the text says so).
 """
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 METHOD_NAMES = SCORE_NAMES  # RQ5's score codes -> readable names (lmeqtl.book.chapters.names)
 HEADLINE_SCORE, TWIN_SCORE = "contextual_weight", "contextual_dosage_weight"  # RQ2's headline and its twin
+HEADLINE_IG, HEADLINE_ISM = "contextual_ig", "contextual_ism"  # the same method, attributed through the MLM
 SCAN_SCORE = "contextual_scan_weight"  # RQ2's contextual method with SNPs chosen by a scan of their states
 REFERENCE_SCORE = "elastic_net"  # what the headline's attribution is tested against (issue: mean AP)
 MATCHED_TEST = "the distance-matched permutation test"
@@ -68,11 +70,31 @@ def contextual_scores(run: NotebookRun, n_snps: Mapping[str, int], config: Expre
     return window_weights(table.assign(method=table["method"].map(names)), n_snps)
 
 
-def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str:
-    """The headline LM method's SNP weights against the elastic net's |coefficients|, paired over genes (mean AP)."""
+def contextual_heads(run: NotebookRun) -> dict[str, dict[str, np.ndarray]]:
+    """Gene -> the headline contextual method's first-fold linear head, saved by step 03 (empty if absent)."""
+    from lmeqtl.expression.contextual_run import load_heads
+
+    return load_heads(steps.output_path(run.run_dir, "rq2_context_heads"))
+
+
+def _against_reference(ranking: pd.DataFrame, mean: pd.Series, score: str, alpha: float) -> str:
+    """``score`` against the elastic net, paired over genes by average precision: a verdict by the Wilcoxon test."""
     from lmeqtl.book.chapters.summary_headline import p_text
     from lmeqtl.expression.evaluation import paired_comparison
 
+    row = paired_comparison(ranking, score, REFERENCE_SCORE, metric="average_precision")
+    higher = mean[score] >= mean[REFERENCE_SCORE]
+    verdict = (f"finds the causal SNPs significantly {'better' if higher else 'worse'} than"
+               if row["wilcoxon_p"] < alpha else "does not differ significantly from")
+    return (f"{verdict} the elastic net's |coefficients|: mean average precision {mean[score]:.3f} against "
+            f"{mean[REFERENCE_SCORE]:.3f}, higher on {row['wins_a']} of {row['n_genes']} genes and lower on "
+            f"{row['wins_b']} (Wilcoxon p = {p_text(row['wilcoxon_p'])}, the smallest p possible with these genes "
+            f"being {p_text(row['min_attainable_p'])})")
+
+
+def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str:
+    """The headline LM method's attributions (its SNP weights; IG and ISM through the MLM) against the
+    elastic net's |coefficients|, paired over genes (mean AP)."""
     if ranking.empty:
         return ("With no causal SNPs to rank against, the headline LM method's SNP weights (RQ2's contextual "
                 "method) are compared with the eQTL table below.")
@@ -81,20 +103,16 @@ def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str
         return ("RQ2's contextual method left no SNP weights in this book (step 03 did not run it), so the headline "
                 "LM method's attribution is not ranked here.")
     mean = ranking.groupby("method")["average_precision"].mean()
-    row = paired_comparison(ranking, HEADLINE_SCORE, REFERENCE_SCORE, metric="average_precision")
-    higher = mean[HEADLINE_SCORE] >= mean[REFERENCE_SCORE]
-    if row["wilcoxon_p"] < alpha:
-        verdict = f"finds the causal SNPs significantly {'better' if higher else 'worse'} than"
-    else:
-        verdict = "does not differ significantly from"
     text = (f"**The headline LM method's own attribution** (RQ2's contextual method, fixed in advance; its SNP "
-            f"weights) {verdict} the elastic net's |coefficients|: mean average precision "
-            f"{mean[HEADLINE_SCORE]:.3f} against {mean[REFERENCE_SCORE]:.3f}, higher on {row['wins_a']} of "
-            f"{row['n_genes']} genes and lower on {row['wins_b']} (Wilcoxon p = {p_text(row['wilcoxon_p'])}, the "
-            f"smallest p possible with these genes being {p_text(row['min_attainable_p'])}). ")
+            f"weights) {_against_reference(ranking, mean, HEADLINE_SCORE, alpha)}. ")
     if TWIN_SCORE in present:
         text += (f"Its dosage twin's weights, on the same SNPs without the context, reach "
                  f"{mean[TWIN_SCORE]:.3f}. ")
+    through = [(score, words) for score, words in ((HEADLINE_IG, "Integrated Gradients"), (HEADLINE_ISM, "ISM"))
+               if score in present]
+    for score, words in through:
+        text += (f"Attributed through the MLM, which credits every SNP whose allele moves the states it reads, "
+                 f"{words} of the same method {_against_reference(ranking, mean, score, alpha)}. ")
     return text
 
 

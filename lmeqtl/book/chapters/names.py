@@ -50,6 +50,7 @@ SCORE_NAMES = {
     "finetuned_ig": "fine-tuned model, IG", "finetuned_ism": "fine-tuned model, ISM",
     "ridge_ig": "embedding + ridge, IG", "ridge_ism": "embedding + ridge, ISM",
     "contextual_weight": "MLM states at chosen SNPs, SNP weights",
+    "contextual_ig": "MLM states at chosen SNPs, IG", "contextual_ism": "MLM states at chosen SNPs, ISM",
     "contextual_dosage_weight": "dosages at chosen SNPs, SNP weights",
     "contextual_scan_weight": "MLM states at state-scanned SNPs, SNP weights",
     "marginal_eqtl": "marginal eQTL -log10 p", "elastic_net": "elastic net |coef|", "susie_pip": "SuSiE PIP",
