@@ -208,7 +208,7 @@ def test_headline_attribution_through_the_mlm_gets_its_own_verdict():
     ranking = _ap_ranking([0.3] * 8, [0.1] * 8)
     ig = ranking[ranking["method"] == "contextual_weight"].assign(method="contextual_ig", average_precision=0.05)
     text = explain.headline_attribution_text(pd.concat([ranking, ig]))
-    assert "Integrated Gradients of the same method finds the causal SNPs significantly worse than" in text
+    assert "Integrated Gradients finds the causal SNPs significantly worse than it (mean average precision 0.050" in text
     assert "ISM" not in text  # not run: not mentioned
 
 

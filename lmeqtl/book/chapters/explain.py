@@ -77,7 +77,8 @@ def contextual_heads(run: NotebookRun) -> dict[str, dict[str, np.ndarray]]:
     return load_heads(steps.output_path(run.run_dir, "rq2_context_heads"))
 
 
-def _against_reference(ranking: pd.DataFrame, mean: pd.Series, score: str, alpha: float) -> str:
+def _against_reference(ranking: pd.DataFrame, mean: pd.Series, score: str, alpha: float,
+                       short: bool = False) -> str:
     """``score`` against the elastic net, paired over genes by average precision: a verdict by the Wilcoxon test."""
     from lmeqtl.book.chapters.summary_headline import p_text
     from lmeqtl.expression.evaluation import paired_comparison
@@ -86,6 +87,9 @@ def _against_reference(ranking: pd.DataFrame, mean: pd.Series, score: str, alpha
     higher = mean[score] >= mean[REFERENCE_SCORE]
     verdict = (f"finds the causal SNPs significantly {'better' if higher else 'worse'} than"
                if row["wilcoxon_p"] < alpha else "does not differ significantly from")
+    if short:
+        return (f"{verdict} it (mean average precision {mean[score]:.3f}, higher on {row['wins_a']} of "
+                f"{row['n_genes']} genes, Wilcoxon p = {p_text(row['wilcoxon_p'])})")
     return (f"{verdict} the elastic net's |coefficients|: mean average precision {mean[score]:.3f} against "
             f"{mean[REFERENCE_SCORE]:.3f}, higher on {row['wins_a']} of {row['n_genes']} genes and lower on "
             f"{row['wins_b']} (Wilcoxon p = {p_text(row['wilcoxon_p'])}, the smallest p possible with these genes "
@@ -108,11 +112,11 @@ def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str
     if TWIN_SCORE in present:
         text += (f"Its dosage twin's weights, on the same SNPs without the context, reach "
                  f"{mean[TWIN_SCORE]:.3f}. ")
-    through = [(score, words) for score, words in ((HEADLINE_IG, "Integrated Gradients"), (HEADLINE_ISM, "ISM"))
-               if score in present]
-    for score, words in through:
-        text += (f"Attributed through the MLM, which credits every SNP whose allele moves the states it reads, "
-                 f"{words} of the same method {_against_reference(ranking, mean, score, alpha)}. ")
+    through = [f"{words} {_against_reference(ranking, mean, score, alpha, short=True)}"
+               for score, words in ((HEADLINE_IG, "Integrated Gradients"), (HEADLINE_ISM, "ISM")) if score in present]
+    if through:
+        text += ("Attributed through the MLM instead, which credits every SNP whose allele moves the states the "
+                 "method reads: " + "; ".join(through) + ". ")
     return text
 
 
