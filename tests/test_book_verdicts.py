@@ -232,3 +232,38 @@ def test_scan_text_says_the_variant_is_off_or_tests_it_against_the_twin():
                             "r": [0.3, 0.2, 0.4, 0.1, 0.5, 0.3] + [0.2, 0.25, 0.3, 0.1, 0.4, 0.2]})
     on = scan_text(paired_by_group(results, scan, twin, None), scan, twin, 4)
     assert "Not fixed in advance" in on and "beats the dosage twin on 4 of 6 genes" in on, on
+
+
+def test_ap_by_group_splits_by_the_planted_truth():
+    ranking = _ap_ranking([0.3, 0.1, 0.2], [0.1, 0.1, 0.4])
+    groups = pd.Series({"G0": "additive", "G1": "interaction", "G2": "interaction"})
+    table = explain.ap_by_group(ranking, groups)
+    assert list(table.columns) == ["all genes (3)", "additive (1)", "interaction (2)"]
+    assert table.loc["MLM states at chosen SNPs, SNP weights"].round(3).tolist() == [0.2, 0.3, 0.15]
+    assert table.loc["elastic net |coef|", "interaction (2)"] == pytest.approx(0.25)
+    assert explain.ap_by_group(ranking, None) is None
+
+
+def test_every_table_in_a_notebook_reaches_the_page():
+    """display_table returns a Styler: only a cell's last top-level expression is shown by itself, so any
+    other call (inside an if, a loop, or before more code) must be wrapped in display(...)."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    lost = []
+    for path in sorted(root.glob("*.ipynb")):
+        for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type != "code" or "display_table(" not in cell.source:
+                continue
+            tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith(("%", "!"))))
+            shown_alone = tree.body[-1].value if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            wrapped = {id(a) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                       and getattr(node.func, "id", None) == "display" for a in node.args}
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "display_table"
+                        and node is not shown_alone and id(node) not in wrapped):
+                    lost.append(f"{path.name} cell {number} line {node.lineno}")
+    assert not lost, lost

@@ -352,3 +352,19 @@ def locus_text(genes: Sequence[str], simulated: bool) -> str:
     return (f"The genes with the strongest marginal eQTL signal ({', '.join(genes)}): each method's score "
             f"(scaled to a maximum of 1), the eQTL table's -log10 p, and the peaks of each mark (green: active, "
             f"blue: repressive); the dotted line is the TSS.{causal}")
+
+
+def ap_by_group(ranking: pd.DataFrame, groups: pd.Series | None) -> pd.DataFrame | None:
+    """Mean average precision per method (rows, readable names) over all genes and within the additive and
+    the interaction genes of the simulated truth (columns say how many genes); None without truth."""
+    from lmeqtl.book.chapters.expression_context import ADDITIVE, INTERACTION
+    from lmeqtl.book.chapters.names import method_label
+
+    if groups is None or ranking.empty:
+        return None
+    table = ranking.assign(group=ranking["gene"].map(groups))
+    columns = {"all genes": table}
+    columns.update({g: table[table["group"] == g] for g in (ADDITIVE, INTERACTION)})
+    out = pd.DataFrame({f"{name} ({part['gene'].nunique()})": part.groupby("method", sort=False)["average_precision"]
+                        .mean() for name, part in columns.items() if len(part)})
+    return out.rename(index=method_label).rename_axis("method")
