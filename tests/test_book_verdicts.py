@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmeqtl.book.chapters import explain, names, summary
+from lmeqtl.book.chapters import explain, explain_headline, names, summary
 from lmeqtl.book.chapters.expression import control_verdict
 from lmeqtl.book.chapters.expression_text import leakage_text
 from lmeqtl.book.display import display_table
@@ -196,7 +196,7 @@ def _ap_ranking(headline: list[float], reference: list[float]) -> pd.DataFrame:
     ([0.31, 0.2, 0.4], [0.3, 0.2, 0.1], "does not differ significantly from"),  # 2 of 3: cannot reach p < 0.05
 ])
 def test_headline_attribution_verdict_follows_the_paired_test(headline, reference, verdict):
-    text = explain.headline_attribution_text(_ap_ranking(headline, reference))
+    text = explain_headline.headline_attribution_text(_ap_ranking(headline, reference))
     assert verdict in text, text
     assert f"{np.mean(headline):.3f} against {np.mean(reference):.3f}" in text
     assert "Its dosage twin's weights, on the same SNPs without the context, reach 0.100" in text
@@ -207,7 +207,7 @@ def test_headline_attribution_verdict_follows_the_paired_test(headline, referenc
 def test_headline_attribution_through_the_mlm_gets_its_own_verdict():
     ranking = _ap_ranking([0.3] * 8, [0.1] * 8)
     ig = ranking[ranking["method"] == "contextual_weight"].assign(method="contextual_ig", average_precision=0.05)
-    text = explain.headline_attribution_text(pd.concat([ranking, ig]))
+    text = explain_headline.headline_attribution_text(pd.concat([ranking, ig]))
     assert "Integrated Gradients finds the causal SNPs significantly worse than it (mean average precision 0.050" in text
     assert "ISM" not in text  # not run: not mentioned
 
@@ -215,8 +215,8 @@ def test_headline_attribution_through_the_mlm_gets_its_own_verdict():
 def test_headline_attribution_says_why_it_is_missing():
     ranking = _ap_ranking([0.3], [0.1])
     without = ranking[ranking["method"] != "contextual_weight"]
-    assert "left no SNP weights" in explain.headline_attribution_text(without)
-    assert "compared with the eQTL table" in explain.headline_attribution_text(pd.DataFrame())
+    assert "left no SNP weights" in explain_headline.headline_attribution_text(without)
+    assert "compared with the eQTL table" in explain_headline.headline_attribution_text(pd.DataFrame())
     assert "contextual" not in summary.rq5_answer(_results(ranking=without))
 
 
@@ -237,11 +237,11 @@ def test_scan_text_says_the_variant_is_off_or_tests_it_against_the_twin():
 def test_ap_by_group_splits_by_the_planted_truth():
     ranking = _ap_ranking([0.3, 0.1, 0.2], [0.1, 0.1, 0.4])
     groups = pd.Series({"G0": "additive", "G1": "interaction", "G2": "interaction"})
-    table = explain.ap_by_group(ranking, groups)
+    table = explain_headline.ap_by_group(ranking, groups)
     assert list(table.columns) == ["all genes (3)", "additive (1)", "interaction (2)"]
     assert table.loc["MLM states at chosen SNPs, SNP weights"].round(3).tolist() == [0.2, 0.3, 0.15]
     assert table.loc["elastic net |coef|", "interaction (2)"] == pytest.approx(0.25)
-    assert explain.ap_by_group(ranking, None) is None
+    assert explain_headline.ap_by_group(ranking, None) is None
 
 
 def test_every_table_in_a_notebook_reaches_the_page():

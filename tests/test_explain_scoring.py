@@ -7,7 +7,7 @@ import torch
 
 from lmeqtl.config import EmbedConfig, ExplainConfig, FinetuneConfig, ModelConfig
 from lmeqtl.data.truth import Truth
-from lmeqtl.explain import scoring
+from lmeqtl.explain import model_attributions, scoring
 from lmeqtl.finetune.checkpoints import save_finetuned
 from lmeqtl.finetune.model import ExpressionModel
 from lmeqtl.mlm.checkpoint import load_checkpoint, save_checkpoint
@@ -63,16 +63,16 @@ def test_baseline_scores_by_gene_one_score_per_snp_and_the_eqtl_table(setup):
 def test_ridge_attributions_shapes_fits_and_seed(setup):
     people, expression, _, mlm, embeddings = setup
     gene_map = {g: i for i, g in enumerate(GENES)}
-    scores, fits = scoring.ridge_attributions(mlm, gene_map, people, expression, embeddings, CONFIG, SINGLE)
+    scores, fits = model_attributions.ridge_attributions(mlm, gene_map, people, expression, embeddings, CONFIG, SINGLE)
     assert list(fits.index) == list(GENES) and list(fits.columns) == ["alpha", "in_sample_r"]
     assert (fits["in_sample_r"] > 0).all()
     for gene, length in GENES.items():
         ig, ism = scores[gene]["ridge_ig"], scores[gene]["ridge_ism"]
         assert ig.shape == ism.shape == (length,) and np.isfinite(ig).all() and ig.max() > 0
         assert np.isfinite(ism).sum() == CONFIG.ism_max_snps  # ISM only on IG's top SNPs
-    again, _ = scoring.ridge_attributions(mlm, gene_map, people, expression, embeddings, CONFIG, SINGLE)
+    again, _ = model_attributions.ridge_attributions(mlm, gene_map, people, expression, embeddings, CONFIG, SINGLE)
     np.testing.assert_array_equal(scores["ENSG01.1"]["ridge_ig"], again["ENSG01.1"]["ridge_ig"])
-    other, _ = scoring.ridge_attributions(mlm, gene_map, people, expression, embeddings,
+    other, _ = model_attributions.ridge_attributions(mlm, gene_map, people, expression, embeddings,
                                       dataclasses.replace(CONFIG, seed=4), SINGLE)  # another draw of people
     assert not np.allclose(scores["ENSG01.1"]["ridge_ig"], other["ENSG01.1"]["ridge_ig"])
 
@@ -86,11 +86,11 @@ def test_finetuned_attributions_load_each_gene_model(setup, tmp_path):
                             FinetuneConfig(freeze="all", pooling="mean"))
     torch.nn.init.normal_(model.head.weight)  # a fresh head predicts a constant: nothing to attribute
     save_finetuned(tmp_path / "tuned", model, pretrained=tmp_path / "pretrained", pretrained_sha256=sha)
-    scores = scoring.finetuned_attributions({"ENSG02.1": tmp_path / "tuned"}, tmp_path / "pretrained", people, CONFIG)
+    scores = model_attributions.finetuned_attributions({"ENSG02.1": tmp_path / "tuned"}, tmp_path / "pretrained", people, CONFIG)
     assert list(scores) == ["ENSG02.1"]  # genes without a model are absent
     ig = scores["ENSG02.1"]["finetuned_ig"]
     assert ig.shape == scores["ENSG02.1"]["finetuned_ism"].shape == (GENES["ENSG02.1"],) and ig.max() > 0
-    again = scoring.finetuned_attributions({"ENSG02.1": tmp_path / "tuned"}, tmp_path / "pretrained", people, CONFIG)
+    again = model_attributions.finetuned_attributions({"ENSG02.1": tmp_path / "tuned"}, tmp_path / "pretrained", people, CONFIG)
     np.testing.assert_array_equal(ig, again["ENSG02.1"]["finetuned_ig"])
 
 

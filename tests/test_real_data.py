@@ -28,7 +28,7 @@ from lmeqtl.book.run import make_run_data, trained_checkpoint_dir
 from lmeqtl.config import get_preset
 from lmeqtl.data.formats import read_eqtl_table, read_genes
 from lmeqtl.data.peaks import read_narrowpeak
-from lmeqtl.explain import scoring
+from lmeqtl.explain import model_attributions, scoring
 from lmeqtl.mlm.batches import cohort_fingerprint
 from lmeqtl.mlm.checkpoint import save_checkpoint
 from lmeqtl.mlm.embed import embed_cohort, genes_in_model_order, load_model
@@ -158,11 +158,11 @@ def test_chapters_03_to_07_run_without_truth_and_say_what_they_leave_out(real_ru
     embed_cfg = replace(run.preset.embed, mode="single")
     embedded, _ = explain_chapter.cohort_embeddings(run, mlm.eval(), cohort, list(table.index), info["genes"],
                                                     embed_cfg, tss)
-    ridge, ridge_fits = scoring.ridge_attributions(mlm, info["genes"], people, table, embedded, xcfg, embed_cfg, tss)
+    ridge, ridge_fits = model_attributions.ridge_attributions(mlm, info["genes"], people, table, embedded, xcfg, embed_cfg, tss)
     finetuned = explain_chapter.finetuned_checkpoints(run, cohort.genes)
     assert NO_TRUTH in explain_chapter.setup_text(source, xcfg, len(table), len(cohort.genes), finetuned, "here",
                                                   ridge_fits, False, {"all": 1.0})
-    tuned = scoring.finetuned_attributions(finetuned, checkpoint, people, xcfg)
+    tuned = model_attributions.finetuned_attributions(finetuned, checkpoint, people, xcfg)
     scores = scoring.merge_scores(baselines, ridge, tuned)
     methods = scoring.scored_methods(scores, cohort.genes)
     snps = scoring.snp_scores(people, scores, is_causal, tss)

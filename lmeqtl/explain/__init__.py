@@ -8,8 +8,9 @@ module             concept
 ``finemap``        SuSiE (IBSS, Wang et al. 2020) posterior inclusion probabilities
 ``chromatin``      one column per mark: SNPs in its peaks (files and overlap: ``lmeqtl.data.peaks``)
 ``enrichment``     odds ratio + Fisher's exact test, matched-background permutation test, per mark
-``predictors``     the embedding + ridge pipeline of RQ2 as one differentiable predictor
+``predictors``     RQ2's embedding + ridge pipeline and its contextual method as differentiable predictors
 ``scoring``        every method's per-SNP scores, per gene and over a cohort's genes; their evaluation
+``model_attributions``  IG and ISM of the book's models (ridge, contextual, fine-tuned) over a cohort's genes
 ``plots``          locus plot, enrichment forest plot, ranking metric plot
 =================  ===========================================================================
 """
@@ -36,6 +37,12 @@ from lmeqtl.explain.enrichment import (
     top_per_group,
 )
 from lmeqtl.explain.finemap import SusieFit, susie
+from lmeqtl.explain.model_attributions import (
+    contextual_attributions,
+    finetuned_attributions,
+    finetuned_full_attributions,
+    ridge_attributions,
+)
 from lmeqtl.explain.plots import plot_enrichment_forest, plot_locus, plot_ranking_metric
 from lmeqtl.explain.ranking import (
     average_precision,
@@ -55,11 +62,8 @@ from lmeqtl.explain.scoring import (
     choose_individuals,
     enrichment_by_method,
     evaluate_genes,
-    finetuned_attributions,
-    finetuned_full_attributions,
     full_attribution,
     merge_scores,
-    ridge_attributions,
     scored_methods,
     snp_scores,
     snp_table,
@@ -67,7 +71,7 @@ from lmeqtl.explain.scoring import (
 
 __all__ = [
     "aggregate", "agreement_by_gene", "annotate_snps", "attribution_scores", "average_precision",
-    "baseline_scores", "baseline_scores_by_gene", "causal_masks", "choose_individuals", "coefficient_scores",
+    "baseline_scores", "baseline_scores_by_gene", "contextual_attributions", "causal_masks", "choose_individuals", "coefficient_scores",
     "converged_integrated_gradients", "elastic_net_scores", "embedding_ridge_predictor", "enrichment_by_method",
     "enrichment_table", "eqtl_table_scores", "evaluate_genes", "evaluate_methods", "finetuned_attributions",
     "finetuned_full_attributions", "fisher_enrichment", "full_attribution", "haplotype_ism", "haplotype_onehot",

@@ -3,8 +3,6 @@
 - :func:`finetuned_checkpoints`: step 04's fine-tuned models, one per gene (the first outer fold's);
 - :func:`cohort_embeddings`: the embeddings of step 02 (same model, ``lmeqtl.mlm.embed``) when they
   cover the people, else computed here;
-- :func:`contextual_scores`, :func:`contextual_heads`: RQ2's contextual method's (and its twin's) SNP
-  weights, and its first outer fold's model for IG and ISM, from step 03;
 - :func:`method_summary`, :func:`enrichment_summary`: the numbers the prose quotes;
 - ``*_text``: the prose, written from those numbers (a method may fail: the text says so).
 """
@@ -21,7 +19,7 @@ import pandas as pd
 from lmeqtl.book import steps
 from lmeqtl.book.chapters import NO_TRUTH
 from lmeqtl.book.chapters.names import SCORE_NAMES
-from lmeqtl.config import EmbedConfig, ExpressionConfig
+from lmeqtl.config import EmbedConfig
 from lmeqtl.data.io import as_json
 
 if TYPE_CHECKING:
@@ -31,10 +29,6 @@ if TYPE_CHECKING:
     from lmeqtl.data.cohort import Cohort
 
 METHOD_NAMES = SCORE_NAMES  # RQ5's score codes -> readable names (lmeqtl.book.chapters.names)
-HEADLINE_SCORE, TWIN_SCORE = "contextual_weight", "contextual_dosage_weight"  # RQ2's headline and its twin
-HEADLINE_IG, HEADLINE_ISM = "contextual_ig", "contextual_ism"  # the same method, attributed through the MLM
-SCAN_SCORE = "contextual_scan_weight"  # RQ2's contextual method with SNPs chosen by a scan of their states
-REFERENCE_SCORE = "elastic_net"  # what the headline's attribution is tested against (issue: mean AP)
 MATCHED_TEST = "the distance-matched permutation test"
 FISHER_TEST = "Fisher's exact test"
 
@@ -46,78 +40,6 @@ def finetuned_checkpoints(run: NotebookRun, genes: Sequence[str]) -> dict[str, P
     table = listing(steps.output_path(run.run_dir, "finetuned"))
     first = table[table["gene"].isin(list(genes))].sort_values(["gene", "fold"]).drop_duplicates("gene")
     return {row.gene: Path(row.path) for row in first.itertuples()}
-
-
-def contextual_scores(run: NotebookRun, n_snps: Mapping[str, int], config: ExpressionConfig
-                      ) -> dict[str, dict[str, np.ndarray]]:
-    """Gene -> ``{contextual_weight, contextual_dosage_weight, contextual_scan_weight}``: step 03's SNP weights ``(L,)``.
-
-    The contextual method and its dosage twin (``config``'s pair) are attributed by their own
-    fitted models: each outer fold's weight of the SNPs it chose (how much the SNP moves the
-    predictions), averaged over the folds, 0 for SNPs never chosen. ``n_snps``: gene -> window
-    length. Empty when step 03 wrote no weights (it did not run, or ran without the MLM).
-    """
-    from lmeqtl.book.chapters.expression_context import context_pair, scan_method
-    from lmeqtl.expression.contextual_run import window_weights
-
-    path = steps.output_path(run.run_dir, "rq2_context_weights")
-    if not path.is_file():
-        return {}
-    headline, twin = context_pair(config)
-    names = {headline: HEADLINE_SCORE, twin: TWIN_SCORE, scan_method(config): SCAN_SCORE}
-    table = pd.read_csv(path)
-    table = table[table["method"].isin(list(names)) & table["gene"].isin(list(n_snps))]
-    return window_weights(table.assign(method=table["method"].map(names)), n_snps)
-
-
-def contextual_heads(run: NotebookRun) -> dict[str, dict[str, np.ndarray]]:
-    """Gene -> the headline contextual method's first-fold linear head, saved by step 03 (empty if absent)."""
-    from lmeqtl.expression.contextual_run import load_heads
-
-    return load_heads(steps.output_path(run.run_dir, "rq2_context_heads"))
-
-
-def _against_reference(ranking: pd.DataFrame, mean: pd.Series, score: str, alpha: float,
-                       short: bool = False) -> str:
-    """``score`` against the elastic net, paired over genes by average precision: a verdict by the Wilcoxon test."""
-    from lmeqtl.book.chapters.summary_headline import p_text
-    from lmeqtl.expression.evaluation import paired_comparison
-
-    row = paired_comparison(ranking, score, REFERENCE_SCORE, metric="average_precision")
-    higher = mean[score] >= mean[REFERENCE_SCORE]
-    verdict = (f"finds the causal SNPs significantly {'better' if higher else 'worse'} than"
-               if row["wilcoxon_p"] < alpha else "does not differ significantly from")
-    if short:
-        return (f"{verdict} it (mean average precision {mean[score]:.3f}, higher on {row['wins_a']} of "
-                f"{row['n_genes']} genes, Wilcoxon p = {p_text(row['wilcoxon_p'])})")
-    return (f"{verdict} the elastic net's |coefficients|: mean average precision {mean[score]:.3f} against "
-            f"{mean[REFERENCE_SCORE]:.3f}, higher on {row['wins_a']} of {row['n_genes']} genes and lower on "
-            f"{row['wins_b']} (Wilcoxon p = {p_text(row['wilcoxon_p'])}, the smallest p possible with these genes "
-            f"being {p_text(row['min_attainable_p'])})")
-
-
-def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str:
-    """The headline LM method's attributions (its SNP weights; IG and ISM through the MLM) against the
-    elastic net's |coefficients|, paired over genes (mean AP)."""
-    if ranking.empty:
-        return ("With no causal SNPs to rank against, the headline LM method's SNP weights (RQ2's contextual "
-                "method) are compared with the eQTL table below.")
-    present = set(ranking["method"])
-    if not {HEADLINE_SCORE, REFERENCE_SCORE} <= present:
-        return ("RQ2's contextual method left no SNP weights in this book (step 03 did not run it), so the headline "
-                "LM method's attribution is not ranked here.")
-    mean = ranking.groupby("method")["average_precision"].mean()
-    text = (f"**The headline LM method's own attribution** (RQ2's contextual method, fixed in advance; its SNP "
-            f"weights) {_against_reference(ranking, mean, HEADLINE_SCORE, alpha)}. ")
-    if TWIN_SCORE in present:
-        text += (f"Its dosage twin's weights, on the same SNPs without the context, reach "
-                 f"{mean[TWIN_SCORE]:.3f}. ")
-    through = [f"{words} {_against_reference(ranking, mean, score, alpha, short=True)}"
-               for score, words in ((HEADLINE_IG, "Integrated Gradients"), (HEADLINE_ISM, "ISM")) if score in present]
-    if through:
-        text += ("Attributed through the MLM instead, which credits every SNP whose allele moves the states the "
-                 "method reads: " + "; ".join(through) + ". ")
-    return text
 
 
 def cohort_embeddings(run: NotebookRun, model: torch.nn.Module, cohort: Cohort, sample_ids: Sequence[str],
@@ -352,19 +274,3 @@ def locus_text(genes: Sequence[str], simulated: bool) -> str:
     return (f"The genes with the strongest marginal eQTL signal ({', '.join(genes)}): each method's score "
             f"(scaled to a maximum of 1), the eQTL table's -log10 p, and the peaks of each mark (green: active, "
             f"blue: repressive); the dotted line is the TSS.{causal}")
-
-
-def ap_by_group(ranking: pd.DataFrame, groups: pd.Series | None) -> pd.DataFrame | None:
-    """Mean average precision per method (rows, readable names) over all genes and within the additive and
-    the interaction genes of the simulated truth (columns say how many genes); None without truth."""
-    from lmeqtl.book.chapters.expression_context import ADDITIVE, INTERACTION
-    from lmeqtl.book.chapters.names import method_label
-
-    if groups is None or ranking.empty:
-        return None
-    table = ranking.assign(group=ranking["gene"].map(groups))
-    columns = {"all genes": table}
-    columns.update({g: table[table["group"] == g] for g in (ADDITIVE, INTERACTION)})
-    out = pd.DataFrame({f"{name} ({part['gene'].nunique()})": part.groupby("method", sort=False)["average_precision"]
-                        .mean() for name, part in columns.items() if len(part)})
-    return out.rename(index=method_label).rename_axis("method")

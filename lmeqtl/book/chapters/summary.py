@@ -299,7 +299,7 @@ def rq5_answer(results: BookResults) -> str:
             f"for a random ranking)")
     text += "; then " + ", ".join(f"{method_label(m)} {v:.3f}" for m, v in
                                    ranking["average_precision"].sort_values(ascending=False).items() if m != best)
-    from lmeqtl.book.chapters.explain import HEADLINE_SCORE, headline_attribution_text
+    from lmeqtl.book.chapters.explain_headline import HEADLINE_SCORE, headline_attribution_text
 
     text += "."
     if HEADLINE_SCORE in ranking.index:  # chapter 06's comparison fixed in advance: headline vs elastic net
