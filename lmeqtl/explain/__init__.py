@@ -1,18 +1,18 @@
 """RQ5: which SNPs drive the expression predictions, and do they sit in active chromatin?
 
-=================  ===========================================================================
-module             concept
-=================  ===========================================================================
-``attribution``    Integrated Gradients (captum), in-silico mutagenesis, linear coefficients -> per-SNP scores
-``ranking``        average precision, recall@k, LD-proxy recall; the marginal eQTL scan; eQTL-table scores
-``finemap``        SuSiE (IBSS, Wang et al. 2020) posterior inclusion probabilities
-``chromatin``      one column per mark: SNPs in its peaks (files and overlap: ``lmeqtl.data.peaks``)
-``enrichment``     odds ratio + Fisher's exact test, matched-background permutation test, per mark
-``predictors``     RQ2's embedding + ridge pipeline and its contextual method as differentiable predictors
-``scoring``        every method's per-SNP scores, per gene and over a cohort's genes; their evaluation
-``model_attributions``  IG and ISM of the book's models (ridge, contextual, fine-tuned) over a cohort's genes
-``plots``          locus plot, enrichment forest plot, ranking metric plot
-=================  ===========================================================================
+========================  ===========================================================================
+module                    concept
+========================  ===========================================================================
+``attribution``           Integrated Gradients (captum), in-silico mutagenesis, linear coefficients -> per-SNP scores
+``ranking``               average precision, recall@k, LD-proxy recall; the marginal eQTL scan; eQTL-table scores
+``finemap``               SuSiE (IBSS, Wang et al. 2020) posterior inclusion probabilities
+``chromatin``             one column per mark: SNPs in its peaks (files and overlap: ``lmeqtl.data.peaks``)
+``enrichment``            odds ratio + Fisher's exact test, matched-background permutation test, per mark
+``predictors``            RQ2's embedding + ridge pipeline and its contextual method as differentiable predictors
+``scoring``               every method's per-SNP scores, per gene and over a cohort's genes; their evaluation
+``model_attributions``    IG and ISM of the book's models (ridge, contextual, fine-tuned) over a cohort's genes
+``plots``                 locus plot, enrichment forest plot, ranking metric plot
+========================  ===========================================================================
 """
 
 from lmeqtl.explain.attribution import (
