@@ -69,10 +69,11 @@ def _against_reference(ranking: pd.DataFrame, mean: pd.Series, score: str, alpha
     if short:
         return (f"{verdict} it (mean average precision {mean[score]:.3f}, higher on {row['wins_a']} of "
                 f"{row['n_genes']} genes, Wilcoxon p = {p_text(row['wilcoxon_p'])})")
+    ties = f", tied on {row['ties']}" if row["ties"] else ""
     return (f"{verdict} the elastic net's |coefficients|: mean average precision {mean[score]:.3f} against "
-            f"{mean[REFERENCE_SCORE]:.3f}, higher on {row['wins_a']} of {row['n_genes']} genes and lower on "
-            f"{row['wins_b']} (Wilcoxon p = {p_text(row['wilcoxon_p'])}, the smallest p possible with these genes "
-            f"being {p_text(row['min_attainable_p'])})")
+            f"{mean[REFERENCE_SCORE]:.3f}, higher on {row['wins_a']} of {row['n_genes']} genes, lower on "
+            f"{row['wins_b']}{ties} (Wilcoxon p = {p_text(row['wilcoxon_p'])}, the smallest p possible with these "
+            f"genes being {p_text(row['min_attainable_p'])})")
 
 
 def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str:

@@ -317,8 +317,8 @@ def headline_text(tests: pd.DataFrame, headline: str, against: str, additive_sha
 def scan_text(tests: pd.DataFrame, scan: str, twin: str, components: int) -> str:
     """The state-scan variant of the contextual method against the dosage twin (``paired_by_group`` rows)."""
     variant = (f"The contextual method chooses its SNPs by their dosages, so it reads states only where the alleles "
-               f"themselves associate with expression. A variant chooses them by their states instead "
-               f"({method_label(scan)}): in each training fold, the SNPs whose {components} state PCs explain most "
+               f"themselves associate with expression. A variant, *{method_label(scan)}*, chooses them by their "
+               f"states instead: in each training fold, the SNPs whose {components} state PCs explain most "
                f"of the expression (the PCs fitted on genotypes alone), so that a SNP whose state carries an "
                f"interacting allele can be chosen. ")
     if tests.empty:
