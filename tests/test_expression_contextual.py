@@ -317,7 +317,10 @@ def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path)
     rows = np.arange(120)[:, None]
     fitted = ContextualRegressor(GeneData(haplotypes.sum(axis=1), states), "context", top_k=3, neighbours=1,
                                  components=3, model="ridge").fit(rows, y)
+    (tmp_path / "heads").mkdir()
+    np.savez(tmp_path / "heads" / "OLD.npz", snps=np.arange(3))  # an earlier run's gene: removed
     save_heads({"G1": fitted.linear_head()}, tmp_path / "heads")
+    assert sorted(load_heads(tmp_path / "heads")) == ["G1"]
     head = load_heads(tmp_path / "heads")["G1"]
     predictor = ContextualPredictor(model, 1, head)
     with torch.no_grad():

@@ -5,7 +5,9 @@ fold, everything is chosen on the training rows only:
 
 1. **SNPs** (:func:`select_snps`): the ``top_k`` window SNPs whose ALT dosage correlates most
    (|Pearson r|) with expression, wherever they are in the window (no TSS prior), plus
-   ``neighbours`` SNPs either side of each; ties go to the lower index.
+   ``neighbours`` SNPs either side of each; ties go to the lower index. Or
+   (``selection="state"``, :func:`select_by_state`) the SNPs whose state PCs explain most
+   of the expression, the PCs fitted on genotypes only (:func:`scan_scores`).
 2. **States** (:func:`snp_states`): the MLM's hidden state at each chosen SNP, from one
    unmasked pass over each haplotype, ``(n, 2, S, d)``. A haplotype model's state at a SNP
    can carry the alleles beside it on the same chromosome, which no dosage sees.
@@ -21,7 +23,10 @@ fold, everything is chosen on the training rows only:
 the two is what the context adds; ``"dosage+context"`` uses both. Its ``X`` is a column of
 row numbers into the gene's data (:class:`GeneData`), like a precomputed kernel, so that it
 runs inside :func:`lmeqtl.expression.prediction.nested_cv` unchanged.
-:mod:`lmeqtl.expression.contextual_run` runs all three on the same outer folds.
+:mod:`lmeqtl.expression.contextual_run` runs them on the same outer folds. A fitted model
+explains itself two ways: :meth:`ContextualRegressor.snp_weights` (how much each chosen SNP
+moves the predictions) and :meth:`ContextualRegressor.linear_head` (the whole model as one
+linear map of the states, which RQ5 attributes through the MLM).
 """
 
 from __future__ import annotations

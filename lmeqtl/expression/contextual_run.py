@@ -104,11 +104,17 @@ class ContextualRun:
 
 
 def save_heads(heads: Mapping[str, Mapping[str, np.ndarray]], directory: str | os.PathLike[str]) -> None:
-    """One ``<gene>.npz`` per gene of :meth:`ContextualRegressor.linear_head` arrays (written atomically)."""
+    """One ``<gene>.npz`` per gene of :meth:`ContextualRegressor.linear_head` arrays (written atomically).
+
+    Heads of other genes left by an earlier run are removed, so the directory holds this run's only.
+    """
     from lmeqtl.data.io import atomic_path
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.npz"):
+        if stale.stem not in heads:
+            stale.unlink()
     for gene, head in heads.items():
         with atomic_path(directory / f"{gene}.npz") as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **head)
