@@ -71,7 +71,8 @@ from lmeqtl.explain.scoring import (
 
 __all__ = [
     "aggregate", "agreement_by_gene", "annotate_snps", "attribution_scores", "average_precision",
-    "baseline_scores", "baseline_scores_by_gene", "contextual_attributions", "causal_masks", "choose_individuals", "coefficient_scores",
+    "baseline_scores", "baseline_scores_by_gene", "causal_masks", "choose_individuals", "coefficient_scores",
+    "contextual_attributions",
     "converged_integrated_gradients", "elastic_net_scores", "embedding_ridge_predictor", "enrichment_by_method",
     "enrichment_table", "eqtl_table_scores", "evaluate_genes", "evaluate_methods", "finetuned_attributions",
     "finetuned_full_attributions", "fisher_enrichment", "full_attribution", "haplotype_ism", "haplotype_onehot",
