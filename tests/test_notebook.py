@@ -26,6 +26,10 @@ def test_resolve_preset_applies_seed_epochs_and_overrides():
     assert resolve_preset("smoke") == resolve_preset("smoke", overrides={})
     with pytest.raises(ValueError, match="unknown preset field 'train.epoch'"):
         resolve_preset("smoke", overrides={"train.epoch": 1})
+    assert resolve_preset("smoke", overrides={"expression.context_scan": True}).expression.context_scan is True
+    for word in ("no", 0, "false"):  # a string would be truthy: a switch takes true or false only
+        with pytest.raises(ValueError, match="'expression.context_scan' is a switch, got .*true or false"):
+            resolve_preset("smoke", overrides={"expression.context_scan": word})
 
 
 def test_plain_turns_numpy_scalars_into_python_numbers():

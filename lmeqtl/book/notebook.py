@@ -31,6 +31,7 @@ from lmeqtl.book.provenance import (
 from lmeqtl.book.run import NotebookRun
 from lmeqtl.config import Preset, get_preset
 from lmeqtl.data.io import write_json
+from lmeqtl.errors import InputError
 
 # The parameters every chapter's ``parameters`` cell defines; the runner passes all of them.
 STANDARD_PARAMETERS = ("step", "preset", "data_dir", "run_dir", "checkpoint", "retrain", "device",
@@ -64,6 +65,8 @@ def resolve_preset(preset: str | Preset, seed: int | None = None, epochs: int | 
                              f"{', '.join(sections)} (see `lmeqtl presets {preset.name}`)")
         if isinstance(getattr(config, name), tuple) and isinstance(value, list):
             value = tuple(value)  # JSON and papermill give lists
+        if isinstance(getattr(config, name), bool) and not isinstance(value, bool):  # "no" would be truthy
+            raise InputError(f"preset field {key!r} is a switch, got {value!r}", expected="true or false")
         changes.setdefault(section, {})[name] = value
     replaced = {section: dataclasses.replace(getattr(preset, section), **fields)
                 for section, fields in changes.items()}

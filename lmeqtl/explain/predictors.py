@@ -35,6 +35,13 @@ Embedder = Callable[[torch.Tensor], torch.Tensor]
 LINEAR_COMBINATIONS = ("sum", "mean")
 
 
+def onehot_states(model: torch.nn.Module, onehot: torch.Tensor, gene: int, layer: int) -> torch.Tensor:
+    """The MLM's hidden states ``(B, L, H)`` at ``layer`` of one-hot haplotypes ``(B, V, L)`` of gene index ``gene``,
+    differentiable (the same states as :func:`lmeqtl.mlm.embed.hidden_batch` computes from tokens)."""
+    genes = torch.full((onehot.shape[0],), int(gene), dtype=torch.long, device=onehot.device)
+    return model._trunk(onehot, genes, True)[1][layer].float()  # no public one-hot -> states call
+
+
 def mlm_embedder(model: torch.nn.Module, gene: int, config: EmbedConfig | None = None,
                  window: np.ndarray | None = None) -> Embedder:
     """One haplotype's one-hot ``(B, V, L)`` -> pooled embedding ``(B, H)``, differentiable.
@@ -53,8 +60,7 @@ def mlm_embedder(model: torch.nn.Module, gene: int, config: EmbedConfig | None =
     window_t = None if window is None else torch.as_tensor(np.asarray(window, dtype=np.int64))
 
     def embed(onehot: torch.Tensor) -> torch.Tensor:
-        genes = torch.full((onehot.shape[0],), int(gene), dtype=torch.long, device=onehot.device)
-        hidden = model._trunk(onehot, genes, True)[1][config.layer].float()  # (B, L, H); no public one-hot call
+        hidden = onehot_states(model, onehot, gene, config.layer)  # (B, L, H)
         return pool(hidden, config.pooling, None if window_t is None else window_t.to(onehot.device))  # (B, H)
 
     return embed
@@ -133,8 +139,7 @@ class ContextualPredictor:
 
     def haplotype_term(self, onehot: torch.Tensor) -> torch.Tensor:
         """One haplotype's one-hot ``(B, V, L)`` -> its term of the prediction ``(B,)``."""
-        genes = torch.full((onehot.shape[0],), self.gene, dtype=torch.long, device=onehot.device)
-        hidden = self.model._trunk(onehot, genes, True)[1][self.layer].float()  # (B, L, H); no public one-hot call
+        hidden = onehot_states(self.model, onehot, self.gene, self.layer)  # (B, L, H)
         at = hidden[:, self.snps.to(onehot.device)] - self.mean.to(onehot.device)  # (B, S, H)
         return (at * self.weight.to(onehot.device)).sum(dim=(1, 2))  # (B,)
 
