@@ -9,8 +9,10 @@ Methods (score: higher = more relevant):
   SNP of the window (:func:`full_attribution`, one haplotype's forward pass per flip);
 - ``finetuned_gate``: |gate| of a fine-tuned SNP-selecting head (``pooling="select"``);
 - ``contextual_weight``, ``contextual_dosage_weight``, ``contextual_scan_weight``: how much each
-  SNP moves the predictions of RQ2's contextual method, its dosage twin and its state-scan variant (their outer folds' models, step 03;
-  :func:`lmeqtl.expression.contextual_run.window_weights`), 0 for SNPs they did not choose;
+  SNP moves the predictions of RQ2's contextual method, its dosage twin and its state-scan
+  variant (their outer folds' models, step 03; :func:`lmeqtl.expression.contextual_run.window_weights`),
+  0 for SNPs they did not choose; ``contextual_ig``, ``contextual_ism``: the contextual method's
+  first-fold model attributed through the MLM (the IG and ISM above);
 - ``marginal_eqtl``: -log10 p of the single-SNP association (the eQTL scan);
 - ``elastic_net``: |coefficient| of a PrediXcan-style elastic net on all window SNPs;
 - ``susie_pip``: SuSiE posterior inclusion probability (:mod:`.finemap`).
