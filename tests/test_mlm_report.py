@@ -70,6 +70,9 @@ def test_the_setup_says_which_weights_the_run_uses_and_why():
     assert "(`lmeqtl/weights/top10`)" in text and "1.5 hours of training (2 sitting(s), last on AMD EPYC, 2 threads)" \
         in text and "`0123456789`" in text and "--retrain" in text and text.endswith(recipe)
     assert "not recorded" in mlm_report.shipped_text("w", None, recipe)
+    paused = {**provenance, "sittings": [{"note": "paused while tests ran"}]}
+    assert "1.5 hours of training (1 sitting(s), last on an unrecorded CPU, ? threads) (paused while tests ran)" \
+        in mlm_report.shipped_text("w", paused, recipe)
 
 
 def test_model_summary_lists_sizes_parameters_and_the_training_run():

@@ -231,6 +231,8 @@ def shipped_text(checkpoint: str, provenance: dict[str, Any] | None, recipe: str
         made = (f"`{provenance.get('command', 'lmeqtl weights')}` (`make weights`) made them at commit "
                 f"`{str(provenance.get('git_commit'))[:10]}` in {hours:.1f} hours of training ({len(sittings)} "
                 f"sitting(s), last on {where})")
+        notes = [s["note"] for s in sittings if s.get("note")]  # e.g. a sitting paused while other work ran
+        made += "".join(f" ({note})" for note in notes)
     shown = Path(checkpoint)
     shown = Path(*shown.parts[-3:]) if shown.parent.name == "weights" else shown  # lmeqtl/weights/PRESET
     return (f"This run uses the pretrained weights that lmeqtl ships for this preset (`{shown}`): they were "
