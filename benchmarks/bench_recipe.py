@@ -97,17 +97,20 @@ def curve(weights_dir: str) -> str:
     provenance = read_provenance(weights_dir) or {}
     sittings = provenance.get("sittings") or [{}]
     threads = sittings[-1].get("hardware", {}).get("torch_threads", 1)
-    history["cpu_hours"] = history["seconds"].cumsum() * threads / 3600
+    # the median epoch, not each epoch's own seconds: a run paused (SIGSTOP) or crowded now and then
+    # would otherwise count the pauses as training; all epochs run the same number of steps
+    history["cpu_hours"] = history["seconds"].median() * history["epoch"] * threads / 3600
     rows = history.dropna(subset=["val_masked_accuracy"])
     table = [{"epoch": int(r.epoch), "train steps": int(r.epoch) * 125, "CPU-hours": f"{r.cpu_hours:.2f}",
               "val masked acc.": f"{r.val_masked_accuracy:.4f}", "val per-SNP IQS": f"{r.val_iqs_snp_mean:.4f}",
               "val pooled IQS": f"{r.val_iqs_pooled:.4f}"} for r in rows.itertuples()]
     cpu = sittings[-1].get("hardware", {}).get("cpu", "?")
     return (f"### Training curve of the shipped weights ({weights_dir})\n\n{markdown(table)}\n\n"
-            f"CPU-hours = training-step seconds x {threads} torch threads ({cpu}); validation on "
+            f"CPU-hours = epochs x the median epoch's training-step seconds "
+            f"({history['seconds'].median():.1f} s) x {threads} torch threads ({cpu}); validation on "
             f"{provenance.get('train', {}).get('val_max_haplotypes', '?')} fixed whole haplotypes, uniform masks; "
             f"training steps assume the top10 preset's 125 steps per epoch; "
-            f"{provenance.get('wall_seconds', float('nan')) / 3600:.2f} h of wall time in all.")
+            f"{provenance.get('wall_seconds', float('nan')) / 3600:.2f} h of wall time in all (pauses included).")
 
 
 def main(argv: list[str] | None = None) -> int:
