@@ -48,7 +48,9 @@ FULL_RUN_ARGS = {
 
 # benchmarks that train for many minutes run apart, into their own file: name -> (file, command)
 APART = {"recipe": ("RESULTS-recipe.md", "python -m benchmarks.bench_recipe --data-dir runs/top10/00_data/cohort "
-                    "--steps 300 --curve lmeqtl/weights/top10 --out benchmarks/RESULTS-recipe.md")}
+                    "--steps 300 --curve lmeqtl/weights/top10 --out benchmarks/RESULTS-recipe.md"),
+         "context": ("RESULTS-context.md", "python -m benchmarks.bench_context --data-dir runs/top10/00_data/cohort "
+                     "--checkpoint lmeqtl/weights/top10 --draws 2 --seed 12 --out benchmarks/RESULTS-context.md")}
 
 # the default-size model benchmark takes ~10 minutes: its own file, not part of the 15-minute run
 ORIGINAL_SIZE_RESULTS = "RESULTS-original-size.md"

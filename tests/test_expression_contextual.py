@@ -300,7 +300,8 @@ def test_scan_scores_are_seeded_genotype_only_and_summed_over_haplotypes():
         ContextualRegressor(GeneData(np.zeros((4, 7))), selection="state").fit(np.arange(4)[:, None], np.arange(4.0))
 
 
-def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path):
+@pytest.mark.parametrize("reduction", ["pca", "ridge"])
+def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path, reduction):
     """A fitted context model = one linear map of the states: ContextualPredictor on the one-hot gives the
     estimator's own predictions, its haplotype terms add up, and the head survives save/load (no pickle)."""
     from lmeqtl.errors import InputError
@@ -316,7 +317,7 @@ def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path)
     states = snp_states(model, haplotypes, 1)  # (n, 2, L, d)
     rows = np.arange(120)[:, None]
     fitted = ContextualRegressor(GeneData(haplotypes.sum(axis=1), states), "context", top_k=3, neighbours=1,
-                                 components=3, model="ridge").fit(rows, y)
+                                 components=3, model="ridge", reduction=reduction).fit(rows, y)
     (tmp_path / "heads").mkdir()
     np.savez(tmp_path / "heads" / "OLD.npz", snps=np.arange(3))  # an earlier run's gene: removed
     save_heads({"G1": fitted.linear_head()}, tmp_path / "heads")

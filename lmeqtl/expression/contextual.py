@@ -39,10 +39,12 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from lmeqtl.expression.models import build_model, chosen_hyperparameters
+from lmeqtl.expression.snp_ridge import fit_snp_ridge
 from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
 
 FEATURE_SETS = ("context", "dosage", "dosage+context")
 SELECTIONS = ("dosage", "state")  # which scan chooses the SNPs: their dosages' |r| or their states' R²
+REDUCTIONS = ("pca", "ridge", "gated")  # a SNP's state -> its top PCs, or one score from a ridge on expression
 
 # snps (S,) window indices -> states (n, 2, S, d) of the analysed people (rows in analysis order)
 StateSource = Callable[[np.ndarray], np.ndarray]
@@ -178,13 +180,14 @@ class GeneData:
     ``dosage (n, L)`` ALT dosages of every window SNP; ``states (n, 2, S, d)`` the hidden
     states at the window SNPs ``state_snps (S,)`` (sorted; None: all ``L``). States are
     needed only by the context feature sets; ``scan (n, L, k)`` (:func:`scan_scores`) only
-    by ``selection="state"``.
+    by ``selection="state"``; ``haplotypes (n, 2, L)`` only by ``reduction="gated"``.
     """
 
     dosage: np.ndarray
     states: np.ndarray | None = None
     state_snps: np.ndarray | None = None
     scan: np.ndarray | None = None
+    haplotypes: np.ndarray | None = None
 
     def states_at(self, rows: np.ndarray, snps: np.ndarray) -> np.ndarray:
         """States ``(m, 2, S, d)`` of ``rows`` at window SNPs ``snps``."""
@@ -215,12 +218,16 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     dosages and states); ``features``: one of :data:`FEATURE_SETS`; ``model``: ridge,
     elasticnet, lasso or predixcan (:func:`lmeqtl.expression.models.build_model`), its
     penalty chosen by the inner CV ``cv``; ``selection``: ``dosage`` (:func:`select_snps`)
-    or ``state`` (:func:`select_by_state`, needs ``data.scan``).
+    or ``state`` (:func:`select_by_state`, needs ``data.scan``); ``reduction``: ``pca`` (per-SNP
+    PCs, step 3) or ``ridge`` (each SNP's whole state, summed over the haplotypes, reduced to one
+    score by a ridge on the training rows' expression: :func:`lmeqtl.expression.snp_ridge.fit_snp_ridge`)
+    or ``gated`` (the same ridge on the state and on the state of the haplotypes that carry the
+    SNP's ALT allele: a context that changes what the allele does, a same-haplotype interaction).
     """
 
     def __init__(self, data: GeneData, features: str = "context", top_k: int = 20, neighbours: int = 2,
                  components: int = 4, model: str = "ridge", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5,
-                 selection: str = "dosage"):
+                 selection: str = "dosage", reduction: str = "pca"):
         self.data = data
         self.features = features
         self.top_k = top_k
@@ -231,13 +238,19 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.n_lambdas = n_lambdas
         self.l1_ratio = l1_ratio
         self.selection = selection
+        self.reduction = reduction
 
-    def _design(self, rows: np.ndarray) -> np.ndarray:
-        """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)``."""
+    def _design(self, rows: np.ndarray, loo: np.ndarray | None = None) -> np.ndarray:
+        """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)`` or ridge
+        scores ``(m, S)`` (``loo``: the training rows' leave-one-out scores, used as given)."""
         parts = []
         if "dosage" in self.features:
             parts.append(np.asarray(self.data.dosage[rows][:, self.snps_], dtype=np.float64))  # (m, S)
-        if "context" in self.features:
+        if "context" in self.features and loo is not None:
+            parts.append(loo)
+        elif "context" in self.features and self.reduction != "pca":
+            parts.append(self.snp_ridge_.scores(self._ridge_features(rows)))  # (m, S)
+        elif "context" in self.features:
             parts.append(project(self.data.states_at(rows, self.snps_), self.mean_, self.pcs_))  # (m, S * k)
         return np.hstack(parts)
 
@@ -247,8 +260,20 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         if "dosage" in self.features:
             groups.append(np.arange(len(self.snps_)))
         if "context" in self.features:
-            groups.append(len(self.snps_) + np.repeat(np.arange(len(self.snps_)), self.pcs_.shape[1]))
+            per_snp = self.pcs_.shape[1] if self.reduction == "pca" else 1
+            groups.append(len(self.snps_) + np.repeat(np.arange(len(self.snps_)), per_snp))
         return np.concatenate(groups)
+
+    def _ridge_features(self, rows: np.ndarray) -> np.ndarray:
+        """Per chosen SNP, the state summed over the two haplotypes ``(m, S, d)``; with ``gated``, next to it
+        the sum over the haplotypes that carry the ALT allele there ``(m, S, 2d)``."""
+        states = self.data.states_at(rows, self.snps_)  # (m, 2, S, d)
+        if self.reduction != "gated":
+            return states.sum(axis=1)
+        if self.data.haplotypes is None:
+            raise ValueError("reduction='gated' needs GeneData.haplotypes")
+        alt = self.data.haplotypes[rows][:, :, self.snps_, None]  # (m, 2, S, 1)
+        return np.concatenate([states.sum(axis=1), (states * alt).sum(axis=1)], axis=2)
 
     def fit(self, X, y):  # noqa: N803 - sklearn names
         if self.features not in FEATURE_SETS:
@@ -256,14 +281,19 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         if self.selection not in SELECTIONS or (self.selection == "state" and self.data.scan is None):
             raise ValueError(f"selection must be one of {SELECTIONS} ('state' needs GeneData.scan), "
                              f"got {self.selection!r}")
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
         rows, y = _rows(X, len(self.data.dosage)), np.asarray(y, dtype=np.float64)
         if self.selection == "state":
             self.snps_ = select_by_state(self.data.scan[rows], y, self.top_k, self.neighbours)  # (S,)
         else:
             self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
-        if "context" in self.features:
+        loo = None
+        if "context" in self.features and self.reduction != "pca":  # training rows get out-of-fold scores
+            self.snp_ridge_, loo = fit_snp_ridge(self._ridge_features(rows), y)
+        elif "context" in self.features:
             self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
-        x = self._design(rows)  # (m, p)
+        x = self._design(rows, loo)  # (m, p)
         # each dosage, and each SNP's PC block as a whole, to unit variance: the PCs of a SNP keep their
         # relative sizes, so that minor (mostly noise) PCs do not weigh as much as the main ones
         groups = self._groups()
@@ -288,13 +318,19 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         coefficients folded together) and ``bias ()``: what
         :class:`lmeqtl.explain.predictors.ContextualPredictor` runs through the MLM.
         """
-        if self.features != "context":
-            raise ValueError(f"only features='context' is a linear map of the states alone, not {self.features!r}")
+        if self.features != "context" or self.reduction == "gated":
+            raise ValueError("only features='context' without allele gating is a linear map of the states alone, "
+                             f"not {self.features!r} with reduction {self.reduction!r}")
         coef = np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()
-        beta = coef / self.scale_  # (S * k,) per unscaled PC score
-        weight = np.einsum("sk,skd->sd", beta.reshape(self.pcs_.shape[:2]), self.pcs_)  # (S, d)
+        beta = coef / self.scale_  # (S * k,) per unscaled PC score, or (S,) per ridge score
         bias = float(self.regressor_[-1].intercept_) - float(beta @ self.centre_)
-        return {"snps": self.snps_.astype(np.int64), "mean": self.mean_, "weight": weight, "bias": np.array(bias)}
+        if self.reduction == "ridge":  # score[s] = (sum over h of state[h, s]) . w[s] + c[s]
+            w, c = self.snp_ridge_.raw_coefficients()  # (S, d), (S,)
+            mean, weight, bias = np.zeros_like(w), beta[:, None] * w, bias + float(beta @ c)
+        else:
+            mean = self.mean_
+            weight = np.einsum("sk,skd->sd", beta.reshape(self.pcs_.shape[:2]), self.pcs_)  # (S, d)
+        return {"snps": self.snps_.astype(np.int64), "mean": mean, "weight": weight, "bias": np.array(bias)}
 
     def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
         """The chosen SNPs ``(S,)`` and how much each moves the prediction over the rows ``X``: ``(S,)``.
