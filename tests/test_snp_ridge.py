@@ -39,6 +39,18 @@ def test_penalty_by_exact_leave_one_out_and_out_of_fold_scores():
     assert np.corrcoef(scores[:, 0], y)[0, 1] > 0.5 and fit.alpha[2] >= fit.alpha[0]
 
 
+def _cv_r(data: GeneData, y: np.ndarray, features: str, reduction: str, top_k: int) -> float:
+    """Out-of-fold r of a ContextualRegressor (ridge second level, no neighbours) over 5 seeded folds."""
+    ids = [f"S{i:04d}" for i in range(len(y))]
+    folds = outer_folds(ids, 5, 1).reindex(ids).to_numpy()
+    rows, predicted = np.arange(len(y))[:, None], np.empty(len(y))
+    for k in np.unique(folds):
+        fitted = ContextualRegressor(data, features, top_k=top_k, neighbours=0, model="ridge",
+                                     reduction=reduction).fit(rows[folds != k], y[folds != k])
+        predicted[folds == k] = fitted.predict(rows[folds == k])
+    return np.corrcoef(predicted, y)[0, 1]
+
+
 def _minor_direction_states(haplotypes: np.ndarray, partner: dict[int, int]):
     """States whose partner allele lies in a low-variance direction, below 6 louder dimensions of noise."""
     def source(snps: np.ndarray) -> np.ndarray:
@@ -56,20 +68,9 @@ def test_ridge_reduction_keeps_a_minor_direction_that_the_pcs_drop():
     haplotypes = (rng.random((n, 2, length)) < 0.4).astype(np.uint8)  # (n, 2, L)
     both = (haplotypes[:, :, 50] * haplotypes[:, :, 250]).sum(1).astype(float)
     y = haplotypes[:, :, 50].sum(1) * 0.3 + both + rng.standard_normal(n)
-    ids = [f"S{i:03d}" for i in range(n)]
-    folds = outer_folds(ids, 5, 1).reindex(ids).to_numpy()
     data = GeneData(haplotypes.sum(1), _minor_direction_states(haplotypes, {50: 250, 250: 50})(np.arange(length)))
-    rows = np.arange(n)[:, None]
-
-    def cv_r(features: str, reduction: str) -> float:
-        predicted = np.empty(n)
-        for k in np.unique(folds):
-            fitted = ContextualRegressor(data, features, top_k=5, neighbours=0, model="ridge",
-                                         reduction=reduction).fit(rows[folds != k], y[folds != k])
-            predicted[folds == k] = fitted.predict(rows[folds == k])
-        return np.corrcoef(predicted, y)[0, 1]
-
-    ridge, pca, dosage = cv_r("context", "ridge"), cv_r("context", "pca"), cv_r("dosage", "pca")
+    ridge, pca, dosage = (_cv_r(data, y, features, reduction, top_k=5)
+                          for features, reduction in [("context", "ridge"), ("context", "pca"), ("dosage", "pca")])
     assert ridge > pca + 0.1 and ridge > dosage + 0.1, (ridge, pca, dosage)
 
 
@@ -85,19 +86,10 @@ def test_gated_reduction_reads_a_partner_that_changes_what_the_allele_does():
     both = (haplotypes[:, :, 30] * haplotypes[:, :, 130]).sum(1).astype(float)
     both -= np.polyval(np.polyfit(haplotypes[:, :, 30].sum(1), both, 1), haplotypes[:, :, 30].sum(1))
     y = 0.4 * haplotypes[:, :, 30].sum(1) + 1.5 * both + rng.standard_normal(n)
-    folds = outer_folds([f"S{i:03d}" for i in range(n)], 5, 1).to_numpy()
     data = GeneData(haplotypes.sum(1), states, haplotypes=haplotypes)
     rows = np.arange(n)[:, None]
-
-    def cv_r(features: str, reduction: str) -> float:
-        predicted = np.empty(n)
-        for k in np.unique(folds):
-            fitted = ContextualRegressor(data, features, top_k=3, neighbours=0, model="ridge",
-                                         reduction=reduction).fit(rows[folds != k], y[folds != k])
-            predicted[folds == k] = fitted.predict(rows[folds == k])
-        return np.corrcoef(predicted, y)[0, 1]
-
-    gated, ridge, dosage = cv_r("context", "gated"), cv_r("context", "ridge"), cv_r("dosage", "pca")
+    gated, ridge, dosage = (_cv_r(data, y, features, reduction, top_k=3)
+                            for features, reduction in [("context", "gated"), ("context", "ridge"), ("dosage", "pca")])
     assert gated > ridge + 0.1 and gated > dosage + 0.1, (gated, ridge, dosage)
     with pytest.raises(ValueError, match="needs GeneData.haplotypes"):
         ContextualRegressor(GeneData(haplotypes.sum(1), states), reduction="gated", top_k=2).fit(rows, y)
