@@ -300,7 +300,7 @@ def test_scan_scores_are_seeded_genotype_only_and_summed_over_haplotypes():
         ContextualRegressor(GeneData(np.zeros((4, 7))), selection="state").fit(np.arange(4)[:, None], np.arange(4.0))
 
 
-@pytest.mark.parametrize("reduction", ["pca", "ridge"])
+@pytest.mark.parametrize("reduction", ["pca", "ridge", "gated"])
 def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path, reduction):
     """A fitted context model = one linear map of the states: ContextualPredictor on the one-hot gives the
     estimator's own predictions, its haplotype terms add up, and the head survives save/load (no pickle)."""
@@ -316,8 +316,8 @@ def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path,
     y = haplotypes[:, :, 10].sum(1) - haplotypes[:, :, 50].sum(1) + np.random.default_rng(1).standard_normal(120)
     states = snp_states(model, haplotypes, 1)  # (n, 2, L, d)
     rows = np.arange(120)[:, None]
-    fitted = ContextualRegressor(GeneData(haplotypes.sum(axis=1), states), "context", top_k=3, neighbours=1,
-                                 components=3, model="ridge", reduction=reduction).fit(rows, y)
+    fitted = ContextualRegressor(GeneData(haplotypes.sum(axis=1), states, haplotypes=haplotypes), "context",
+                                 top_k=3, neighbours=1, components=3, model="ridge", reduction=reduction).fit(rows, y)
     (tmp_path / "heads").mkdir()
     np.savez(tmp_path / "heads" / "OLD.npz", snps=np.arange(3))  # an earlier run's gene: removed
     save_heads({"G1": fitted.linear_head()}, tmp_path / "heads")

@@ -93,5 +93,5 @@ def test_gated_reduction_reads_a_partner_that_changes_what_the_allele_does():
     assert gated > ridge + 0.1 and gated > dosage + 0.1, (gated, ridge, dosage)
     with pytest.raises(ValueError, match="needs GeneData.haplotypes"):
         ContextualRegressor(GeneData(haplotypes.sum(1), states), reduction="gated", top_k=2).fit(rows, y)
-    with pytest.raises(ValueError, match="without allele gating"):
-        ContextualRegressor(data, reduction="gated", top_k=2, model="ridge").fit(rows, y).linear_head()
+    head = ContextualRegressor(data, reduction="gated", top_k=2, model="ridge").fit(rows, y).linear_head()
+    assert head["gate"].shape == head["weight"].shape == (len(head["snps"]), 6)

@@ -30,6 +30,7 @@ from lmeqtl.config import EmbedConfig
 from lmeqtl.explain.attribution import Predictor, embedding_ridge_predictor
 from lmeqtl.expression.features import combine_haplotypes
 from lmeqtl.expression.models import RIDGE_ALPHAS, RidgePathCV
+from lmeqtl.mlm.masking import ALT
 
 Embedder = Callable[[torch.Tensor], torch.Tensor]
 LINEAR_COMBINATIONS = ("sum", "mean")
@@ -124,10 +125,11 @@ class ContextualPredictor:
     """RQ2's contextual method (one fitted outer-fold model) as a differentiable predictor of the one-hot.
 
     ``head``: :meth:`lmeqtl.expression.contextual.ContextualRegressor.linear_head` (``snps``,
-    ``mean``, ``weight``, ``bias``); the MLM's hidden states at ``layer`` (the layer the
-    method read) at the chosen SNPs, minus their means, dotted with the weights, summed over
-    SNPs and the two haplotypes. IG and ISM then see through the states to every SNP of the
-    window, not only the chosen ones.
+    ``mean``, ``weight``, ``bias``, and ``gate`` for a gated head); the MLM's hidden states at
+    ``layer`` (the layer the method read) at the chosen SNPs, minus their means, dotted with
+    the weights (plus, gated, the state times the input's ALT channel there dotted with the
+    gate), summed over SNPs and the two haplotypes. IG and ISM then see through the states to
+    every SNP of the window, not only the chosen ones.
     """
 
     def __init__(self, model: torch.nn.Module, gene: int, head: dict[str, np.ndarray], layer: int = -1) -> None:
@@ -136,12 +138,19 @@ class ContextualPredictor:
         self.mean = torch.as_tensor(np.asarray(head["mean"], dtype=np.float32))  # (S, H)
         self.weight = torch.as_tensor(np.asarray(head["weight"], dtype=np.float32))  # (S, H)
         self.bias = float(head["bias"])
+        gate = head.get("gate")  # (S, H): extra weights where the haplotype carries the ALT allele (gated heads)
+        self.gate = None if gate is None else torch.as_tensor(np.asarray(gate, dtype=np.float32))
 
     def haplotype_term(self, onehot: torch.Tensor) -> torch.Tensor:
         """One haplotype's one-hot ``(B, V, L)`` -> its term of the prediction ``(B,)``."""
         hidden = onehot_states(self.model, onehot, self.gene, self.layer)  # (B, L, H)
-        at = hidden[:, self.snps.to(onehot.device)] - self.mean.to(onehot.device)  # (B, S, H)
-        return (at * self.weight.to(onehot.device)).sum(dim=(1, 2))  # (B,)
+        snps = self.snps.to(onehot.device)
+        at = hidden[:, snps] - self.mean.to(onehot.device)  # (B, S, H)
+        term = (at * self.weight.to(onehot.device)).sum(dim=(1, 2))  # (B,)
+        if self.gate is not None:  # the ALT channel of the input gates the state (differentiable in IG)
+            alt = onehot[:, ALT][:, snps]  # (B, S)
+            term = term + (alt[..., None] * hidden[:, snps] * self.gate.to(onehot.device)).sum(dim=(1, 2))
+        return term
 
     def predictor(self) -> Predictor:
         """``(B, 2, V, L) -> (B,)`` for :func:`lmeqtl.explain.attribution_scores`."""

@@ -11,18 +11,17 @@ fold, everything is chosen on the training rows only:
 2. **States** (:func:`snp_states`): the MLM's hidden state at each chosen SNP, from one
    unmasked pass over each haplotype, ``(n, 2, S, d)``. A haplotype model's state at a SNP
    can carry the alleles beside it on the same chromosome, which no dosage sees.
-3. **Projection** (:func:`per_snp_pca`): per SNP, the top ``components`` PCs of its states
-   over the training haplotypes; each haplotype is projected on them, and the two
-   haplotypes of a person are summed: ``(n, S * components)``.
+3. **Projection** (:func:`per_snp_pca`): per SNP, the top ``components`` PCs of its states over
+   the training haplotypes, summed over a person's two haplotypes: ``(n, S * components)``.
+   Or a supervised reduction (``reduction="ridge"``/``"gated"``, :mod:`lmeqtl.expression.snp_ridge`).
 4. **Regression**: each dosage, and each SNP's block of PC scores as a whole, scaled to unit
    variance (a SNP's PCs keep their relative sizes), then ridge / elastic net / lasso with an
    inner CV (the pipelines of :mod:`lmeqtl.expression.models`, their own scaling off).
 
 :class:`ContextualRegressor` does 1-4 in ``fit`` (``features="context"``); its twin
-``features="dosage"`` does 1 and 4 on the chosen SNPs' dosages, so the difference between
-the two is what the context adds; ``"dosage+context"`` uses both. Its ``X`` is a column of
-row numbers into the gene's data (:class:`GeneData`), like a precomputed kernel, so that it
-runs inside :func:`lmeqtl.expression.prediction.nested_cv` unchanged.
+``features="dosage"`` does 1 and 4 on the chosen SNPs' dosages (the difference is what the
+context adds); ``"dosage+context"`` uses both. Its ``X`` is a column of row numbers into the
+gene's data (:class:`GeneData`), so that it runs inside :func:`~lmeqtl.expression.prediction.nested_cv`.
 :mod:`lmeqtl.expression.contextual_run` runs them on the same outer folds. A fitted model
 explains itself two ways: :meth:`ContextualRegressor.snp_weights` (how much each chosen SNP
 moves the predictions) and :meth:`ContextualRegressor.linear_head` (the whole model as one
@@ -290,7 +289,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
         loo = None
         if "context" in self.features and self.reduction != "pca":  # training rows get out-of-fold scores
-            self.snp_ridge_, loo = fit_snp_ridge(self._ridge_features(rows), y)
+            self.snp_ridge_, loo = fit_snp_ridge(self._ridge_features(rows), y)  # features (m, S, d or 2d)
         elif "context" in self.features:
             self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
         x = self._design(rows, loo)  # (m, p)
@@ -315,22 +314,26 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
 
         ``prediction = bias + sum over haplotypes h and chosen SNPs s of (state[h, s] - mean[s]) . weight[s]``,
         with ``snps (S,)``, ``mean (S, d)``, ``weight (S, d)`` (the PCs, the scaling and the
-        coefficients folded together) and ``bias ()``: what
+        coefficients folded together) and ``bias ()``; ``gated`` adds ``gate (S, d)``, weights
+        of ``state[h, s]`` on the haplotypes that carry the ALT allele at ``s``: what
         :class:`lmeqtl.explain.predictors.ContextualPredictor` runs through the MLM.
         """
-        if self.features != "context" or self.reduction == "gated":
-            raise ValueError("only features='context' without allele gating is a linear map of the states alone, "
-                             f"not {self.features!r} with reduction {self.reduction!r}")
+        if self.features != "context":
+            raise ValueError(f"only features='context' is a linear map of the states alone, not {self.features!r}")
         coef = np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()
         beta = coef / self.scale_  # (S * k,) per unscaled PC score, or (S,) per ridge score
         bias = float(self.regressor_[-1].intercept_) - float(beta @ self.centre_)
-        if self.reduction == "ridge":  # score[s] = (sum over h of state[h, s]) . w[s] + c[s]
-            w, c = self.snp_ridge_.raw_coefficients()  # (S, d), (S,)
-            mean, weight, bias = np.zeros_like(w), beta[:, None] * w, bias + float(beta @ c)
+        head = {"snps": self.snps_.astype(np.int64)}
+        if self.reduction != "pca":  # score[s] = sum over h of state[h, s] . (w[s] + alt[h, s] g[s]) + c[s]
+            w, c = self.snp_ridge_.raw_coefficients()  # (S, d) or (S, 2d) with the gated half, (S,)
+            d, bias = self.data.states.shape[-1], bias + float(beta @ c)
+            head.update(mean=np.zeros((len(w), d)), weight=beta[:, None] * w[:, :d])
+            if self.reduction == "gated":
+                head["gate"] = beta[:, None] * w[:, d:]
         else:
-            mean = self.mean_
-            weight = np.einsum("sk,skd->sd", beta.reshape(self.pcs_.shape[:2]), self.pcs_)  # (S, d)
-        return {"snps": self.snps_.astype(np.int64), "mean": mean, "weight": weight, "bias": np.array(bias)}
+            pcs = self.pcs_
+            head.update(mean=self.mean_, weight=np.einsum("sk,skd->sd", beta.reshape(pcs.shape[:2]), pcs))  # (S, d)
+        return {**head, "bias": np.array(bias)}
 
     def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
         """The chosen SNPs ``(S,)`` and how much each moves the prediction over the rows ``X``: ``(S,)``.
