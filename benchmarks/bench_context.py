@@ -95,7 +95,7 @@ def run(data_dir: str, checkpoint: str, draws: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def report(results: pd.DataFrame, command: str) -> str:
+def report(results: pd.DataFrame, command: str, commit: str) -> str:
     from scipy import stats
 
     table = []
@@ -109,7 +109,7 @@ def report(results: pd.DataFrame, command: str) -> str:
         table.append(row)
     seconds = {name: f"{results[f'{name}_s'].mean():.1f}" for name in METHODS}
     about = machine()
-    return (f"# Contextual reductions on tuning draws\n\n`{command}`\n\n{git_commit()}, {about['cpu']}\n\n"
+    return (f"# Contextual reductions on tuning draws\n\n`{command}`\n\ncommit {commit}, {about['cpu']}\n\n"
             f"Mean out-of-fold r over gene x draw (5 outer folds; p: Wilcoxon signed-rank, paired by draw)\n\n"
             f"{markdown(table)}\n\nseconds per draw and method (5 folds): {seconds}\n")
 
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_context " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = report(run(args.data_dir, args.checkpoint, args.draws, args.seed), command)
+    commit = git_commit()  # the code that runs, not the HEAD at the end of a long run
+    text = report(run(args.data_dir, args.checkpoint, args.draws, args.seed), command, commit)
     print(text)
     if args.out:
         with open(args.out, "w") as handle:
