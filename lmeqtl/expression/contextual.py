@@ -239,14 +239,14 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.selection = selection
         self.reduction = reduction
 
-    def _design(self, rows: np.ndarray, loo: np.ndarray | None = None) -> np.ndarray:
+    def _design(self, rows: np.ndarray, held_out: np.ndarray | None = None) -> np.ndarray:
         """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)`` or ridge
-        scores ``(m, S)`` (``loo``: the training rows' leave-one-out scores, used as given)."""
+        scores ``(m, S)`` (``held_out``: the training rows' out-of-fold ridge scores, used as given)."""
         parts = []
         if "dosage" in self.features:
             parts.append(np.asarray(self.data.dosage[rows][:, self.snps_], dtype=np.float64))  # (m, S)
-        if "context" in self.features and loo is not None:
-            parts.append(loo)
+        if "context" in self.features and held_out is not None:
+            parts.append(held_out)
         elif "context" in self.features and self.reduction != "pca":
             parts.append(self.snp_ridge_.scores(self._ridge_features(rows)))  # (m, S)
         elif "context" in self.features:
@@ -287,12 +287,12 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             self.snps_ = select_by_state(self.data.scan[rows], y, self.top_k, self.neighbours)  # (S,)
         else:
             self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
-        loo = None
+        held_out = None
         if "context" in self.features and self.reduction != "pca":  # training rows get out-of-fold scores
-            self.snp_ridge_, loo = fit_snp_ridge(self._ridge_features(rows), y)  # features (m, S, d or 2d)
+            self.snp_ridge_, held_out = fit_snp_ridge(self._ridge_features(rows), y)  # features (m, S, d or 2d)
         elif "context" in self.features:
             self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
-        x = self._design(rows, loo)  # (m, p)
+        x = self._design(rows, held_out)  # (m, p)
         # each dosage, and each SNP's PC block as a whole, to unit variance: the PCs of a SNP keep their
         # relative sizes, so that minor (mostly noise) PCs do not weigh as much as the main ones
         groups = self._groups()

@@ -64,9 +64,8 @@ def fit_snp_ridge(features: np.ndarray, y: np.ndarray, alphas: np.ndarray = SNP_
 
     Features are standardised per SNP and feature on these rows (no outcome involved). Each
     SNP's penalty has the smallest leave-one-out error (exact, from the SVD); the scores of
-    these rows then come from ``folds`` seeded folds refitted at that penalty, which in our
-    tuning draws served the second-level regression better than the leave-one-out
-    predictions themselves (scores as noisy as those of new people).
+    these rows then come from ``folds`` seeded folds refitted at that penalty (on one tuning
+    draw they served the second level better than the leave-one-out predictions: r 0.34 vs 0.29).
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
