@@ -44,6 +44,8 @@ def test_training_summary_counts_epochs_time_and_throughput():
     assert (summary["epochs_run"], summary["epochs_planned"], summary["stopped_early"]) == (3, 5, True)
     assert summary["haplotypes_per_s"] == pytest.approx(10.0) and summary["wall_minutes"] == pytest.approx(1.5)
     assert summary["first_val_masked_accuracy"] == 0.80 and summary["last_val_masked_accuracy"] == 0.95
+    paused = history().assign(seconds=[10.0, 500.0, 10.0])  # one epoch waited (SIGSTOP, a crowded machine)
+    assert mlm_report.training_summary(paused, CONFIG)["haplotypes_per_s"] == pytest.approx(10.0)
     assert summary["last_gain_val_masked_accuracy"] == pytest.approx(0.05)
     text = mlm_report.training_text(summary)
     assert "in epoch 3 of 5, when its time budget of 2 minutes" in text and "still rising" in text

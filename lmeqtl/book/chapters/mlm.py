@@ -85,7 +85,8 @@ def training_summary(history: pd.DataFrame, config: TrainConfig, wall_seconds: f
         "stopped_early": bool(last["stopped_early"]), "max_minutes": config.max_minutes,
         "train_minutes": seconds / 60, "wall_minutes": (wall_seconds / 60) if wall_seconds is not None else math.nan,
         "haplotypes_seen": int(history["train_haplotypes"].sum()),
-        "haplotypes_per_s": float(history["train_haplotypes"].sum() / max(seconds, 1e-9)),
+        # the median epoch's rate: an epoch that waited (a paused or crowded run) does not lower it
+        "haplotypes_per_s": float((history["train_haplotypes"] / history["seconds"].clip(lower=1e-9)).median()),
         "crop_length": config.crop_length,
     }
     for key in ("val_masked_accuracy", "val_iqs_snp_mean", "val_iqs_pooled"):
@@ -268,7 +269,7 @@ def training_text(training: dict[str, Any] | None) -> str:
     spent = (f"{training['wall_minutes']:.1f} minutes in all, validation included"
              if math.isfinite(training["wall_minutes"]) else f"{training['train_minutes']:.1f} minutes of training steps")
     text = (f"Training stopped {stop}: {spent}, at {training['haplotypes_per_s']:.0f} haplotypes per second in "
-            "the training steps.")
+            "the training steps of the median epoch.")
     if math.isfinite(training.get("last_val_masked_accuracy", math.nan)):
         gain = training["last_gain_val_masked_accuracy"]
         trend = ("still rising when training stopped, so more time would give a better model"
