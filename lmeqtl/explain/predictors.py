@@ -145,11 +145,11 @@ class ContextualPredictor:
         """One haplotype's one-hot ``(B, V, L)`` -> its term of the prediction ``(B,)``."""
         hidden = onehot_states(self.model, onehot, self.gene, self.layer)  # (B, L, H)
         snps = self.snps.to(onehot.device)
-        at = hidden[:, snps] - self.mean.to(onehot.device)  # (B, S, H)
-        term = (at * self.weight.to(onehot.device)).sum(dim=(1, 2))  # (B,)
+        states = hidden[:, snps]  # (B, S, H)
+        term = ((states - self.mean.to(onehot.device)) * self.weight.to(onehot.device)).sum(dim=(1, 2))  # (B,)
         if self.gate is not None:  # the ALT channel of the input gates the state (differentiable in IG)
             alt = onehot[:, ALT][:, snps]  # (B, S)
-            term = term + (alt[..., None] * hidden[:, snps] * self.gate.to(onehot.device)).sum(dim=(1, 2))
+            term = term + (alt[..., None] * states * self.gate.to(onehot.device)).sum(dim=(1, 2))
         return term
 
     def predictor(self) -> Predictor:
