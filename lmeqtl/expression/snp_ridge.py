@@ -42,20 +42,24 @@ class SnpRidge:
         return weight, self.intercept - np.einsum("sp,sp->s", weight, self.centre)
 
 
-def _ridge_path(z: np.ndarray, yc: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per SNP and penalty: coefficients ``(S, A, p)`` and leave-one-out predictions ``(S, A, m)``.
+def _ridge_path(z: np.ndarray, yc: np.ndarray, alphas: np.ndarray,
+                leave_one_out: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per SNP and penalty: coefficients ``(S, A, p)`` and leave-one-out predictions ``(S, A, m)`` (None
+    without ``leave_one_out``).
 
     ``z (S, m, p)`` centred features, ``yc (m,)`` centred outcome; one batched SVD for all SNPs.
+    ``alphas``: one grid ``(A,)`` for every SNP, or ``(S, A)`` per SNP.
     """
     u, s, vt = np.linalg.svd(z, full_matrices=False)  # (S, m, k), (S, k), (S, k, p)
     uty = np.einsum("smk,m->sk", u, yc)  # (S, k)
     s2 = s[:, None, :] ** 2  # (S, 1, k)
-    shrink = s2 / (s2 + alphas[None, :, None])  # (S, A, k)
+    shrink = s2 / (s2 + np.broadcast_to(alphas, (len(z), np.shape(alphas)[-1]))[:, :, None])  # (S, A, k)
+    coef = np.einsum("skp,sak->sap", vt, shrink / np.where(s > 0, s, 1.0)[:, None, :] * uty[:, None, :])
+    if not leave_one_out:
+        return coef, None
     fitted = np.einsum("smk,sak->sam", u, shrink * uty[:, None, :])  # (S, A, m)
     leverage = np.einsum("smk,sak->sam", u**2, shrink)  # (S, A, m) diagonal of the hat matrix
-    loo = yc - (yc - fitted) / np.maximum(1.0 - leverage, 1e-9)
-    coef = np.einsum("skp,sak->sap", vt, shrink / np.where(s > 0, s, 1.0)[:, None, :] * uty[:, None, :])
-    return coef, loo
+    return coef, yc - (yc - fitted) / np.maximum(1.0 - leverage, 1e-9)
 
 
 def fit_snp_ridge(features: np.ndarray, y: np.ndarray, alphas: np.ndarray = SNP_RIDGE_ALPHAS, *,
@@ -82,6 +86,7 @@ def fit_snp_ridge(features: np.ndarray, y: np.ndarray, alphas: np.ndarray = SNP_
         train, test = fold != k, fold == k
         shift = z[:, train].mean(axis=1, keepdims=True)  # (S, 1, p)
         y_train = y[train]
-        coef_k = _ridge_path(z[:, train] - shift, y_train - y_train.mean(), alphas)[0][snps, best]  # (S, p)
+        coef_k = _ridge_path(z[:, train] - shift, y_train - y_train.mean(), fit.alpha[:, None],
+                             leave_one_out=False)[0][:, 0]  # (S, p) at each SNP's chosen penalty
         scores[test] = np.einsum("smp,sp->ms", z[:, test] - shift, coef_k) + y_train.mean()
     return fit, scores
