@@ -78,6 +78,26 @@ def test_context_beats_dosage_on_a_same_haplotype_interaction(runs):
         assert r["contextual_both:elasticnet"] > r["contextual_dosage:elasticnet"] + 0.15, r.to_dict()
 
 
+def test_the_preset_reduction_reaches_the_run_and_its_heads():
+    """``expression.context_reduction="alt_pca"`` runs from the config (with the haplotypes), keeps the
+    interaction gain, and saves heads with the allele's own weights; without haplotypes it says what is missing."""
+    from dataclasses import replace
+
+    config = replace(CONFIG, context_reduction="alt_pca")
+    haplotypes = _haplotypes(0)
+    ids = [f"S{i:04d}" for i in range(N)]
+    expression = pd.DataFrame({"G1": _expression(haplotypes, "interaction", 0)}, index=ids)
+    methods = {"contextual:elasticnet": "context", "contextual_dosage:elasticnet": "dosage"}
+    args = (expression, outer_folds(ids, 5, 1), {"G1": haplotypes.sum(axis=1)}, {"G1": _context_encoder(haplotypes)})
+    run = run_contextual(*args, config=config, methods=methods, haplotypes={"G1": haplotypes}, progress=False)
+    r = run.r.loc["G1"]
+    assert r["contextual:elasticnet"] > r["contextual_dosage:elasticnet"] + 0.15, r.to_dict()
+    head = run.heads["G1"]["contextual:elasticnet"]
+    assert head["allele"].shape == (len(head["snps"]),) and head["gate"].shape == head["weight"].shape
+    with pytest.raises(ValueError, match="needs GeneData.haplotypes"):
+        run_contextual(*args, config=config, methods=methods, progress=False)
+
+
 def test_context_does_not_lose_on_additive_truth(runs):
     """(b) on additive truth the context costs no more than noise (< 0.03 r) and the predictions are good."""
     for seed in (0, 1):
@@ -300,7 +320,7 @@ def test_scan_scores_are_seeded_genotype_only_and_summed_over_haplotypes():
         ContextualRegressor(GeneData(np.zeros((4, 7))), selection="state").fit(np.arange(4)[:, None], np.arange(4.0))
 
 
-@pytest.mark.parametrize("reduction", ["pca", "ridge", "gated"])
+@pytest.mark.parametrize("reduction", ["pca", "alt_pca", "ridge", "gated"])
 def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path, reduction):
     """A fitted context model = one linear map of the states: ContextualPredictor on the one-hot gives the
     estimator's own predictions, its haplotype terms add up, and the head survives save/load (no pickle)."""

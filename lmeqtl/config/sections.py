@@ -19,11 +19,14 @@ from lmeqtl.config.validate import (
     Rule,
     check_fields,
 )
+from lmeqtl.errors import InputError
 
 # 1000 Genomes Phase 3 super-population sizes (2504 people in all).
 __all__ = ["PHASE3_SUPER_POPULATIONS", "EmbedConfig", "ExplainConfig", "ExpressionConfig", "FinetuneConfig",
            "GenotypeEvalConfig", "ModelConfig", "SimulationConfig", "TrainConfig"]
 
+# ContextualRegressor's reductions (lmeqtl.expression.contextual.REDUCTIONS; a test keeps the two equal)
+CONTEXT_REDUCTIONS = ("pca", "alt_pca", "ridge", "gated")
 PHASE3_SUPER_POPULATIONS = {"AFR": 661, "AMR": 347, "EAS": 504, "EUR": 503, "SAS": 489}
 
 
@@ -226,6 +229,10 @@ class ExpressionConfig:
     context_components: int = 4
     context_layer: int = -1
     context_model: str = "elasticnet"  # elasticnet | ridge | lasso (lmeqtl.expression.models)
+    # how a chosen SNP's state becomes features (ContextualRegressor.reduction): "pca" its top PCs over all
+    # haplotypes; "alt_pca" its ALT dosage and the top PCs of the ALT-carrying haplotypes' states (the
+    # allele and its haplotype context); "ridge" / "gated" supervised scores (benchmarks/RESULTS-context.md)
+    context_reduction: str = "pca"
     context_batch_size: int = 16  # haplotypes per forward pass when extracting states
     # chapter 03 also runs contextual_scan (SNPs chosen by their states, not their dosages): it needs every
     # SNP's state in memory (~1 GB per gene at 373 people x 5000 SNPs x 64) and ~2 min more on the top10
@@ -233,6 +240,11 @@ class ExpressionConfig:
     context_scan: bool = False
     # the LM method the chapters test against the baselines, fixed before the run (as reference_method)
     headline_method: str = "contextual:elasticnet"
+
+    def __post_init__(self) -> None:
+        if self.context_reduction not in CONTEXT_REDUCTIONS:
+            raise InputError(f"{self.context_reduction!r} is not valid", where="expression.context_reduction",
+                             expected=f"one of {', '.join(CONTEXT_REDUCTIONS)}")
 
 
 @dataclass(frozen=True)

@@ -125,10 +125,10 @@ class ContextualPredictor:
     """RQ2's contextual method (one fitted outer-fold model) as a differentiable predictor of the one-hot.
 
     ``head``: :meth:`lmeqtl.expression.contextual.ContextualRegressor.linear_head` (``snps``,
-    ``mean``, ``weight``, ``bias``, and ``gate`` for a gated head); the MLM's hidden states at
-    ``layer`` (the layer the method read) at the chosen SNPs, minus their means, dotted with
-    the weights (plus, gated, the state times the input's ALT channel there dotted with the
-    gate), summed over SNPs and the two haplotypes. IG and ISM then see through the states to
+    ``mean``, ``weight``, ``bias``; ``gate`` and ``allele`` where the head has them); the MLM's
+    hidden states at ``layer`` (the layer the method read) at the chosen SNPs, minus their means,
+    dotted with the weights (plus the input's ALT channel there times the state dotted with the
+    gate, and times the allele's own weight), summed over SNPs and the two haplotypes. IG and ISM then see through the states to
     every SNP of the window, not only the chosen ones.
     """
 
@@ -140,6 +140,8 @@ class ContextualPredictor:
         self.bias = float(head["bias"])
         gate = head.get("gate")  # (S, H): extra weights where the haplotype carries the ALT allele (gated heads)
         self.gate = None if gate is None else torch.as_tensor(np.asarray(gate, dtype=np.float32))
+        allele = head.get("allele")  # (S,): the effect of an ALT allele at a chosen SNP, whatever its state
+        self.allele = None if allele is None else torch.as_tensor(np.asarray(allele, dtype=np.float32))
 
     def haplotype_term(self, onehot: torch.Tensor) -> torch.Tensor:
         """One haplotype's one-hot ``(B, V, L)`` -> its term of the prediction ``(B,)``."""
@@ -147,9 +149,11 @@ class ContextualPredictor:
         snps = self.snps.to(onehot.device)
         states = hidden[:, snps]  # (B, S, H)
         term = ((states - self.mean.to(onehot.device)) * self.weight.to(onehot.device)).sum(dim=(1, 2))  # (B,)
-        if self.gate is not None:  # the ALT channel of the input gates the state (differentiable in IG)
-            alt = onehot[:, ALT][:, snps]  # (B, S)
+        alt = onehot[:, ALT][:, snps]  # (B, S): the input's ALT channel (differentiable in IG)
+        if self.gate is not None:  # the ALT channel gates the state
             term = term + (alt[..., None] * states * self.gate.to(onehot.device)).sum(dim=(1, 2))
+        if self.allele is not None:
+            term = term + (alt * self.allele.to(onehot.device)).sum(dim=1)
         return term
 
     def predictor(self) -> Predictor:

@@ -13,7 +13,10 @@ fold, everything is chosen on the training rows only:
    can carry the alleles beside it on the same chromosome, which no dosage sees.
 3. **Projection** (:func:`per_snp_pca`): per SNP, the top ``components`` PCs of its states over
    the training haplotypes, summed over a person's two haplotypes: ``(n, S * components)``.
-   Or a supervised reduction (``reduction="ridge"``/``"gated"``, :mod:`lmeqtl.expression.snp_ridge`).
+   Or (``reduction="alt_pca"``, :func:`~lmeqtl.expression.state_pca.alt_pca`) the SNP's ALT dosage and the
+   PCs of its states over the ALT-carrying haplotypes, scored on those only: which allele a person
+   carries and in which haplotype context. Or a supervised reduction (``reduction="ridge"``/``"gated"``,
+   :mod:`lmeqtl.expression.snp_ridge`).
 4. **Regression**: each dosage, and each SNP's block of PC scores as a whole, scaled to unit
    variance (a SNP's PCs keep their relative sizes), then ridge / elastic net / lasso with an
    inner CV (the pipelines of :mod:`lmeqtl.expression.models`, their own scaling off).
@@ -39,11 +42,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from lmeqtl.expression.models import build_model, chosen_hyperparameters
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
+from lmeqtl.expression.state_pca import alt_pca, pca_by_snp, per_snp_pca, project, project_alt
 from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
 
 FEATURE_SETS = ("context", "dosage", "dosage+context")
 SELECTIONS = ("dosage", "state")  # which scan chooses the SNPs: their dosages' |r| or their states' R²
-REDUCTIONS = ("pca", "ridge", "gated")  # a SNP's state -> its top PCs, or one score from a ridge on expression
+REDUCTIONS = ("pca", "alt_pca", "ridge", "gated")  # a SNP's state -> PCs (all / ALT haplotypes) or a ridge score
 
 # snps (S,) window indices -> states (n, 2, S, d) of the analysed people (rows in analysis order)
 StateSource = Callable[[np.ndarray], np.ndarray]
@@ -122,7 +126,7 @@ def scan_scores(states: np.ndarray, components: int, *, basis_haplotypes: int = 
     n, _, length, d = states.shape
     rows = np.sort(np.random.default_rng(seed).permutation(2 * n)[:basis_haplotypes])
     basis = states.reshape(2 * n, length, d)[rows].astype(np.float32).transpose(1, 0, 2)  # (L, b, d)
-    mean, pcs = _pca(basis, components)  # (L, d), (L, k, d), float32
+    mean, pcs = pca_by_snp(basis, components)  # (L, d), (L, k, d), float32
     centred = states.astype(np.float32, copy=False) - mean  # (n, 2, L, d)
     return np.einsum("nhld,lkd->nlk", centred, pcs, optimize=True)  # (n, L, k), summed over h
 
@@ -145,33 +149,6 @@ def select_by_state(scores: np.ndarray, y: np.ndarray, top_k: int, neighbours: i
     return strongest(state_r2(scores, y), top_k, neighbours)
 
 
-def _pca(z: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per SNP, the mean ``(S, d)`` and top PCs ``(S, k, d)`` of ``z (S, N, d)``; each PC's largest loading > 0."""
-    mean = z.mean(axis=1)  # (S, d)
-    zc = z - mean[:, None, :]
-    covariance = zc.transpose(0, 2, 1) @ zc / zc.shape[1]  # (S, d, d)
-    _, vectors = np.linalg.eigh(covariance)  # ascending eigenvalues; columns are eigenvectors
-    top = vectors[:, :, ::-1][:, :, :min(components, z.shape[2])].transpose(0, 2, 1)  # (S, k, d)
-    largest = np.take_along_axis(top, np.abs(top).argmax(axis=2)[..., None], axis=2)  # (S, k, 1)
-    return mean, top * np.where(largest < 0, -1.0, 1.0).astype(top.dtype)
-
-
-def per_snp_pca(states: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per SNP, the mean ``(S, d)`` and top ``components`` PCs ``(S, k, d)`` of its states ``(m, 2, S, d)``.
-
-    Every haplotype counts once; each PC's largest loading is made positive (a fixed sign).
-    """
-    m, _, n_snps, d = states.shape
-    return _pca(np.asarray(states, dtype=np.float64).reshape(2 * m, n_snps, d).transpose(1, 0, 2), components)
-
-
-def project(states: np.ndarray, mean: np.ndarray, pcs: np.ndarray) -> np.ndarray:
-    """States ``(m, 2, S, d)`` on their SNP's PCs ``(S, k, d)``, summed over the two haplotypes: ``(m, S * k)``."""
-    centred = np.asarray(states, dtype=np.float64) - mean  # (m, 2, S, d)
-    scores = np.einsum("mhsd,skd->msk", centred, pcs, optimize=True)  # (m, S, k), summed over h
-    return scores.reshape(len(states), -1)
-
-
 @dataclass
 class GeneData:
     """What the estimators read of one gene; rows are the people in analysis order.
@@ -179,7 +156,7 @@ class GeneData:
     ``dosage (n, L)`` ALT dosages of every window SNP; ``states (n, 2, S, d)`` the hidden
     states at the window SNPs ``state_snps (S,)`` (sorted; None: all ``L``). States are
     needed only by the context feature sets; ``scan (n, L, k)`` (:func:`scan_scores`) only
-    by ``selection="state"``; ``haplotypes (n, 2, L)`` only by ``reduction="gated"``.
+    by ``selection="state"``; ``haplotypes (n, 2, L)`` only by ``reduction="alt_pca"`` and ``"gated"``.
     """
 
     dosage: np.ndarray
@@ -218,7 +195,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     elasticnet, lasso or predixcan (:func:`lmeqtl.expression.models.build_model`), its
     penalty chosen by the inner CV ``cv``; ``selection``: ``dosage`` (:func:`select_snps`)
     or ``state`` (:func:`select_by_state`, needs ``data.scan``); ``reduction``: ``pca`` (per-SNP
-    PCs, step 3) or ``ridge`` (each SNP's whole state, summed over the haplotypes, reduced to one
+    PCs, step 3) or ``alt_pca`` (the ALT dosage and the PCs of the ALT-carrying haplotypes' states) or ``ridge`` (each SNP's whole state, summed over the haplotypes, reduced to one
     score by a ridge on the training rows' expression: :func:`lmeqtl.expression.snp_ridge.fit_snp_ridge`)
     or ``gated`` (the same ridge on the state and on the state of the haplotypes that carry the
     SNP's ALT allele: a context that changes what the allele does, a same-haplotype interaction).
@@ -247,6 +224,9 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             parts.append(np.asarray(self.data.dosage[rows][:, self.snps_], dtype=np.float64))  # (m, S)
         if "context" in self.features and held_out is not None:
             parts.append(held_out)
+        elif "context" in self.features and self.reduction == "alt_pca":
+            parts.append(project_alt(self.data.states_at(rows, self.snps_), self._alt(rows), self.mean_,
+                                     self.pcs_))  # (m, S * (1 + k))
         elif "context" in self.features and self.reduction != "pca":
             parts.append(self.snp_ridge_.scores(self._ridge_features(rows)))  # (m, S)
         elif "context" in self.features:
@@ -258,10 +238,20 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         groups = []
         if "dosage" in self.features:
             groups.append(np.arange(len(self.snps_)))
-        if "context" in self.features:
+        n_snps = len(self.snps_)
+        if "context" in self.features and self.reduction == "alt_pca":  # per SNP: [dosage, k ALT-context scores]
+            snp = np.arange(n_snps)[:, None]
+            groups.append(np.hstack([n_snps + snp, 2 * n_snps + np.repeat(snp, self.pcs_.shape[1], axis=1)]).ravel())
+        elif "context" in self.features:
             per_snp = self.pcs_.shape[1] if self.reduction == "pca" else 1
-            groups.append(len(self.snps_) + np.repeat(np.arange(len(self.snps_)), per_snp))
+            groups.append(n_snps + np.repeat(np.arange(n_snps), per_snp))
         return np.concatenate(groups)
+
+    def _alt(self, rows: np.ndarray) -> np.ndarray:
+        """The rows' alleles ``(m, 2, S)`` at the chosen SNPs (1: ALT)."""
+        if self.data.haplotypes is None:
+            raise ValueError(f"reduction={self.reduction!r} needs GeneData.haplotypes")
+        return self.data.haplotypes[rows][:, :, self.snps_]
 
     def _ridge_features(self, rows: np.ndarray) -> np.ndarray:
         """Per chosen SNP, the state summed over the two haplotypes ``(m, S, d)``; with ``gated``, next to it
@@ -269,9 +259,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         states = self.data.states_at(rows, self.snps_)  # (m, 2, S, d)
         if self.reduction != "gated":
             return states.sum(axis=1)
-        if self.data.haplotypes is None:
-            raise ValueError("reduction='gated' needs GeneData.haplotypes")
-        alt = self.data.haplotypes[rows][:, :, self.snps_, None]  # (m, 2, S, 1)
+        alt = self._alt(rows)[..., None]  # (m, 2, S, 1)
         return np.concatenate([states.sum(axis=1), (states * alt).sum(axis=1)], axis=2)
 
     def fit(self, X, y):  # noqa: N803 - sklearn names
@@ -288,7 +276,9 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         else:
             self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
         held_out = None
-        if "context" in self.features and self.reduction != "pca":  # training rows get out-of-fold scores
+        if "context" in self.features and self.reduction == "alt_pca":
+            self.mean_, self.pcs_ = alt_pca(self.data.states_at(rows, self.snps_), self._alt(rows), self.components)
+        elif "context" in self.features and self.reduction != "pca":  # training rows get out-of-fold scores
             self.snp_ridge_, held_out = fit_snp_ridge(self._ridge_features(rows), y)  # features (m, S, d or 2d)
         elif "context" in self.features:
             self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
@@ -314,8 +304,9 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
 
         ``prediction = bias + sum over haplotypes h and chosen SNPs s of (state[h, s] - mean[s]) . weight[s]``,
         with ``snps (S,)``, ``mean (S, d)``, ``weight (S, d)`` (the PCs, the scaling and the
-        coefficients folded together) and ``bias ()``; ``gated`` adds ``gate (S, d)``, weights
-        of ``state[h, s]`` on the haplotypes that carry the ALT allele at ``s``: what
+        coefficients folded together) and ``bias ()``; ``gated`` and ``alt_pca`` add ``gate (S, d)``,
+        weights of ``state[h, s]`` on the haplotypes that carry the ALT allele at ``s``, and
+        ``alt_pca`` ``allele (S,)``, the effect of carrying it: what
         :class:`lmeqtl.explain.predictors.ContextualPredictor` runs through the MLM.
         """
         if self.features != "context":
@@ -324,7 +315,12 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         beta = coef / self.scale_  # (S * k,) per unscaled PC score, or (S,) per ridge score
         bias = float(self.regressor_[-1].intercept_) - float(beta @ self.centre_)
         head = {"snps": self.snps_.astype(np.int64)}
-        if self.reduction != "pca":  # score[s] = sum over h of state[h, s] . (w[s] + alt[h, s] g[s]) + c[s]
+        if self.reduction == "alt_pca":  # per haplotype: alt[s] * (allele[s] + (state[s] - mean[s]) . gate[s])
+            block = beta.reshape(len(self.snps_), -1)  # (S, 1 + k)
+            gate = np.einsum("sk,skd->sd", block[:, 1:], self.pcs_)  # (S, d)
+            allele = block[:, 0] - np.einsum("sd,sd->s", self.mean_, gate)  # the mean's part moves to the allele
+            head.update(mean=np.zeros_like(gate), weight=np.zeros_like(gate), gate=gate, allele=allele)
+        elif self.reduction != "pca":  # score[s] = sum over h of state[h, s] . (w[s] + alt[h, s] g[s]) + c[s]
             w, c = self.snp_ridge_.raw_coefficients()  # (S, d) or (S, 2d) with the gated half, (S,)
             d, bias = self.data.states.shape[-1], bias + float(beta @ c)
             head.update(mean=np.zeros((len(w), d)), weight=beta[:, None] * w[:, :d])

@@ -88,7 +88,7 @@ def contextual_factory(data: GeneData, features: str, config: ExpressionConfig, 
     def build(inner_cv) -> ContextualRegressor:
         return ContextualRegressor(data, features, config.context_top_k, config.context_neighbours,
                                    config.context_components, config.context_model, inner_cv,
-                                   config.n_lambdas, config.predixcan_l1_ratio, selection)
+                                   config.n_lambdas, config.predixcan_l1_ratio, selection, config.context_reduction)
     return build
 
 
@@ -157,13 +157,14 @@ def gene_r(predictions: pd.DataFrame) -> pd.DataFrame:
 def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[str, np.ndarray],
                    states: Mapping[str, StateSource] | None = None, *, covariates: Covariates | None = None,
                    config: ExpressionConfig | None = None, methods: Mapping[str, str] | None = None,
-                   progress: bool = True) -> ContextualRun:
+                   haplotypes: Mapping[str, np.ndarray] | None = None, progress: bool = True) -> ContextualRun:
     """Nested-CV predictions of ``expression (samples, genes)`` by the contextual methods, per gene.
 
     ``dosages[gene]`` ``(n, L)`` and ``states[gene]`` (``snps -> (n, 2, S, d)``, e.g.
     :func:`~lmeqtl.expression.contextual.mlm_state_source`) have rows in ``expression.index``
     order; without ``states`` only the dosage twin runs. ``methods``: name -> feature set
-    (default :func:`context_methods`).
+    (default :func:`context_methods`). ``haplotypes[gene]`` ``(n, 2, L)`` (same rows): needed by
+    ``config.context_reduction`` ``alt_pca`` and ``gated``.
     """
     config = config or ExpressionConfig()
     methods = dict(methods or context_methods(config))
@@ -186,7 +187,8 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
         selections.extend(pd.DataFrame({"gene": gene, "fold": k, "seq_idx": snps, "lead": np.isin(snps, leads[k])})
                           for k, snps in by_fold.items())
         union = np.unique(np.concatenate(list(by_fold.values())))
-        data, wanted = GeneData(dosage), dict(methods)
+        alleles = None if haplotypes is None else haplotypes.get(gene)  # (n, 2, L) or None
+        data, wanted = GeneData(dosage, haplotypes=alleles), dict(methods)
         if any("context" in f for f in methods.values()):
             if states is None or gene not in states:
                 wanted = {m: f for m, f in methods.items() if "context" not in f}
@@ -196,9 +198,9 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
                 if any(selection_of(m) == "state" for m in wanted):  # every SNP's state, and the scan's scores
                     full = states[gene](np.arange(dosage.shape[1]))  # (n, 2, L, d)
                     data = GeneData(dosage, full, None, scan_scores(full, config.context_components,
-                                                                    seed=config.seed))
+                                                                    seed=config.seed), alleles)
                 else:
-                    data = GeneData(dosage, states[gene](union), union)
+                    data = GeneData(dosage, states[gene](union), union, haplotypes=alleles)
                 timings.append({"gene": gene, "method": "states", "seconds": time.perf_counter() - start,
                                 "converged": True})
         for method, features in wanted.items():

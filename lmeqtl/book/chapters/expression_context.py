@@ -90,7 +90,7 @@ def run_contextual_methods(model: torch.nn.Module, gene_map: Mapping[str, int], 
     methods = {method: features for method, features in context_methods(config).items()
                if features in CHAPTER_FEATURES and (config.context_scan or selection_of(method) != "state")}
     return run_contextual(inputs.expression, inputs.folds, inputs.dosages, states, covariates=inputs.covariates,
-                          config=config, methods=methods, progress=progress)
+                          config=config, methods=methods, haplotypes=inputs.people.haplotypes, progress=progress)
 
 
 def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
