@@ -10,11 +10,17 @@ settings (20 SNPs chosen by |r| in the training fold, 2 neighbours each side, se
 elastic net), on the same 5 outer folds; only the reduction of a SNP's state changes:
 
 - ``pca``: its top 4 PCs (the book's contextual method); ``dosage``: no state (the twin);
+- ``alt_pca``: its ALT dosage and the top 4 PCs of the ALT-carrying haplotypes' states;
 - ``ridge``: one score per SNP from a ridge of expression on its whole state;
 - ``gated``: the same ridge on the state and on the state of the ALT-carrying haplotypes.
 
+Besides r, each method's own attribution (its SNP weights, the mean over the 5 outer
+folds' fits, 0 at SNPs no fold chose) is ranked against the draw's causal SNPs by average
+precision, next to RQ5's elastic net on all window SNPs (``elastic_net_scores``, all people).
+
     python -m benchmarks.bench_context --data-dir runs/top10/00_data/cohort \
-        --checkpoint lmeqtl/weights/top10 [--draws 2] [--seed 12] [--out benchmarks/RESULTS-context.md]
+        --checkpoint lmeqtl/weights/top10 [--draws 2] [--seed 12] [--methods pca dosage alt_pca] \
+        [--out benchmarks/RESULTS-context.md]
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ import pandas as pd
 
 from benchmarks.common import git_commit, machine, markdown
 
-METHODS = {"pca": ("context", "pca"), "dosage": ("dosage", "pca"), "ridge": ("context", "ridge"),
-           "gated": ("context", "gated")}
+METHODS = {"pca": ("context", "pca"), "dosage": ("dosage", "pca"), "alt_pca": ("context", "alt_pca"),
+           "ridge": ("context", "ridge"), "gated": ("context", "gated")}
 PHIS = (0.0, 0.6)
 
 
-def draw_expression(haplotypes: np.ndarray, phi: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``y (n,)`` and the true genetic value ``G (n,)`` of one tuning draw on ``haplotypes (n, 2, L)``."""
+def draw_expression(haplotypes: np.ndarray, phi: float,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``y (n,)``, the true genetic value ``G (n,)`` and the causal SNPs of one tuning draw on ``haplotypes (n, 2, L)``."""
     from lmeqtl.simulate.expression import genetic_value
 
     n = len(haplotypes)
@@ -43,30 +50,36 @@ def draw_expression(haplotypes: np.ndarray, phi: float, rng: np.random.Generator
     causal = rng.choice(candidates, int(rng.integers(2, 6)), replace=False)
     g = genetic_value(haplotypes, causal, rng.standard_normal(len(causal)), phi, np.ones(n, bool))["G"]
     h2 = rng.uniform(0.1, 0.5)
-    return np.sqrt(h2) * g + np.sqrt(1 - h2) * rng.standard_normal(n), g
+    return np.sqrt(h2) * g + np.sqrt(1 - h2) * rng.standard_normal(n), g, causal
 
 
-def out_of_fold_r(data, y: np.ndarray, folds: np.ndarray, features: str, reduction: str) -> float:
+def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction: str) -> tuple[float, np.ndarray]:
+    """Out-of-fold r, and the SNP weights ``(L,)`` averaged over the outer folds' fits (0 where unchosen)."""
     from sklearn.model_selection import KFold
 
     from lmeqtl.expression.contextual import ContextualRegressor
 
     rows, predicted = np.arange(len(y))[:, None], np.empty(len(y))
+    weights = np.zeros(data.dosage.shape[1])
     for k in np.unique(folds):
         fitted = ContextualRegressor(data, features, 20, 2, 4, "elasticnet", KFold(5, shuffle=True, random_state=0),
                                      reduction=reduction).fit(rows[folds != k], y[folds != k])
         predicted[folds == k] = fitted.predict(rows[folds == k])
-    return float(np.corrcoef(predicted, y)[0, 1])
+        snps, weight = fitted.snp_weights(rows[folds != k])
+        weights[snps] += weight / len(np.unique(folds))
+    return float(np.corrcoef(predicted, y)[0, 1]), weights
 
 
-def run(data_dir: str, checkpoint: str, draws: int, seed: int) -> pd.DataFrame:
+def run(data_dir: str, checkpoint: str, draws: int, seed: int, methods: list[str]) -> pd.DataFrame:
     import torch
+    from sklearn.metrics import average_precision_score
     from tqdm.auto import tqdm
 
     from lmeqtl.book.chapters.expression import expression_inputs
     from lmeqtl.config import get_preset
     from lmeqtl.data.cohort import load_cohort
     from lmeqtl.data.paths import DataPaths
+    from lmeqtl.explain.attribution import elastic_net_scores
     from lmeqtl.expression.contextual import GeneData, snp_states
     from lmeqtl.mlm.embed import load_model
 
@@ -84,34 +97,47 @@ def run(data_dir: str, checkpoint: str, draws: int, seed: int) -> pd.DataFrame:
         for draw in range(draws):
             folds = np.random.default_rng(seed + draw).permutation(np.arange(len(haplotypes)) % 5)
             for phi in PHIS:
-                y, g = draw_expression(haplotypes, phi, rng)
+                y, g, causal = draw_expression(haplotypes, phi, rng)
+                is_causal = np.isin(np.arange(haplotypes.shape[2]), causal)
                 row = {"gene": gene, "draw": draw, "truth": "interaction" if phi else "additive",
-                       "oracle": float(np.corrcoef(g, y)[0, 1])}
-                for name, (features, reduction) in METHODS.items():
+                       "oracle": float(np.corrcoef(g, y)[0, 1]),
+                       "elastic_net_ap": average_precision_score(is_causal, elastic_net_scores(data.dosage, y))}
+                for name in methods:
                     start = time.perf_counter()
-                    row[name] = out_of_fold_r(data, y, folds, features, reduction)
+                    row[name], weights = out_of_fold(data, y, folds, *METHODS[name])
+                    row[f"{name}_ap"] = average_precision_score(is_causal, weights)
                     row[f"{name}_s"] = time.perf_counter() - start
                 rows.append(row)
     return pd.DataFrame(rows)
 
 
-def report(results: pd.DataFrame, command: str, commit: str) -> str:
+def _paired(group: pd.DataFrame, name: str, other: str) -> str:
     from scipy import stats
 
-    table = []
+    diff = group[name] - group[other]
+    return f"{diff.mean():+.3f} ({stats.wilcoxon(diff).pvalue:.2g})" if diff.any() else "+0.000"
+
+
+def report(results: pd.DataFrame, command: str, commit: str) -> str:
+    methods = [name for name in METHODS if name in results]
+    r_table, ap_table = [], []
     for truth, group in results.groupby("truth"):
         row = {"truth": truth, "draws": len(group), "oracle": f"{group['oracle'].mean():.3f}"}
-        for name in METHODS:
-            row[name] = f"{group[name].mean():.3f}"
-        for name in ("ridge", "gated"):
-            diff = group[name] - group["pca"]
-            row[f"{name} - pca (p)"] = f"{diff.mean():+.3f} ({stats.wilcoxon(diff).pvalue:.2g})"
-        table.append(row)
-    seconds = {name: f"{results[f'{name}_s'].mean():.1f}" for name in METHODS}
+        row.update({name: f"{group[name].mean():.3f}" for name in methods})
+        row.update({f"{name} - pca (p)": _paired(group, name, "pca") for name in methods if name != "pca"})
+        r_table.append(row)
+        row = {"truth": truth, "draws": len(group), "elastic net": f"{group['elastic_net_ap'].mean():.3f}"}
+        row.update({name: f"{group[f'{name}_ap'].mean():.3f}" for name in methods})
+        row.update({f"{name} - elastic net (p)": _paired(group.assign(en=group["elastic_net_ap"]), f"{name}_ap", "en")
+                    for name in methods})
+        ap_table.append(row)
+    seconds = {name: f"{results[f'{name}_s'].mean():.1f}" for name in methods}
     about = machine()
     return (f"# Contextual reductions on tuning draws\n\n`{command}`\n\ncommit {commit}, {about['cpu']}\n\n"
             f"Mean out-of-fold r over gene x draw (5 outer folds; p: Wilcoxon signed-rank, paired by draw)\n\n"
-            f"{markdown(table)}\n\nseconds per draw and method (5 folds): {seconds}\n")
+            f"{markdown(r_table)}\n\nMean average precision of the causal SNPs (random: ~0.001), each method's SNP "
+            f"weights against the elastic net's |coefficients|\n\n{markdown(ap_table)}\n\n"
+            f"seconds per draw and method (5 folds): {seconds}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,11 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default="lmeqtl/weights/top10")
     parser.add_argument("--draws", type=int, default=2, help="draws per gene and truth")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                        help="reductions to compare (pca is needed: the others are paired against it)")
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_context " + " ".join(argv if argv is not None else sys.argv[1:])
     commit = git_commit()  # the code that runs, not the HEAD at the end of a long run
-    text = report(run(args.data_dir, args.checkpoint, args.draws, args.seed), command, commit)
+    if "pca" not in args.methods:
+        parser.error("--methods must include pca (the others are paired against it)")
+    text = report(run(args.data_dir, args.checkpoint, args.draws, args.seed, args.methods), command, commit)
     print(text)
     if args.out:
         with open(args.out, "w") as handle:
