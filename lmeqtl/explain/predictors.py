@@ -128,8 +128,8 @@ class ContextualPredictor:
     ``mean``, ``weight``, ``bias``; ``gate`` and ``allele`` where the head has them); the MLM's
     hidden states at ``layer`` (the layer the method read) at the chosen SNPs, minus their means,
     dotted with the weights (plus the input's ALT channel there times the state dotted with the
-    gate, and times the allele's own weight), summed over SNPs and the two haplotypes. IG and ISM then see through the states to
-    every SNP of the window, not only the chosen ones.
+    gate, and times the allele's own weight), summed over SNPs and the two haplotypes. IG and ISM
+    then see through the states to every SNP of the window, not only the chosen ones.
     """
 
     def __init__(self, model: torch.nn.Module, gene: int, head: dict[str, np.ndarray], layer: int = -1) -> None:

@@ -195,8 +195,9 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     elasticnet, lasso or predixcan (:func:`lmeqtl.expression.models.build_model`), its
     penalty chosen by the inner CV ``cv``; ``selection``: ``dosage`` (:func:`select_snps`)
     or ``state`` (:func:`select_by_state`, needs ``data.scan``); ``reduction``: ``pca`` (per-SNP
-    PCs, step 3) or ``alt_pca`` (the ALT dosage and the PCs of the ALT-carrying haplotypes' states) or ``ridge`` (each SNP's whole state, summed over the haplotypes, reduced to one
-    score by a ridge on the training rows' expression: :func:`lmeqtl.expression.snp_ridge.fit_snp_ridge`)
+    PCs, step 3) or ``alt_pca`` (the ALT dosage and the PCs of the ALT-carrying haplotypes' states)
+    or ``ridge`` (each SNP's whole state, summed over the haplotypes, reduced to one score by a
+    ridge on the training rows' expression: :func:`lmeqtl.expression.snp_ridge.fit_snp_ridge`)
     or ``gated`` (the same ridge on the state and on the state of the haplotypes that carry the
     SNP's ALT allele: a context that changes what the allele does, a same-haplotype interaction).
     """
