@@ -296,7 +296,7 @@ def test_state_scan_finds_the_interacting_pair_and_keeps_the_context_gain(runs):
 def test_state_r2_is_the_r2_of_a_least_squares_fit_per_snp():
     from sklearn.linear_model import LinearRegression
 
-    from lmeqtl.expression.contextual import state_r2
+    from lmeqtl.expression.snp_selection import state_r2
 
     rng = np.random.default_rng(2)
     scores = rng.standard_normal((80, 6, 3))
@@ -308,7 +308,7 @@ def test_state_r2_is_the_r2_of_a_least_squares_fit_per_snp():
 
 
 def test_scan_scores_are_seeded_genotype_only_and_summed_over_haplotypes():
-    from lmeqtl.expression.contextual import scan_scores
+    from lmeqtl.expression.snp_selection import scan_scores
 
     states = np.random.default_rng(4).standard_normal((30, 2, 7, 5)).astype(np.float32)
     scores = scan_scores(states, 2, basis_haplotypes=40, seed=3)

@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from lmeqtl.expression.contextual import per_snp_pca
+from lmeqtl.expression.state_pca import per_snp_pca
 
 FEATURES = ("state", "state_pcs", "allele", "local_alleles")
 

@@ -7,13 +7,13 @@ Methods (the ``method`` column; ``<model>`` = ``ExpressionConfig.context_model``
 - ``contextual_dosage:<model>``: the same SNPs' dosages, the same regression: the twin;
 - ``contextual_both:<model>``: both;
 - ``contextual_scan:<model>``: the MLM's states, at SNPs chosen by a scan of every SNP's
-  *state* against expression (``selection="state"``, :func:`~lmeqtl.expression.contextual.select_by_state`)
+  *state* against expression (``selection="state"``, :func:`~lmeqtl.expression.snp_selection.select_by_state`)
   instead of its dosage: a state can carry an interacting allele far along the haplotype.
 
 The states of a gene are extracted once (one pass per haplotype), at the union of the SNPs
 that the outer folds select (:func:`fold_selections`; selection reads only each fold's
 training rows), or at every SNP when a method scans the states (its per-SNP scan basis is
-fitted on genotypes only, :func:`~lmeqtl.expression.contextual.scan_scores`). Everything
+fitted on genotypes only, :func:`~lmeqtl.expression.snp_selection.scan_scores`). Everything
 else, the features' PCA included, is fitted inside
 :func:`lmeqtl.expression.prediction.nested_cv`'s outer training folds.
 """
@@ -34,16 +34,11 @@ from tqdm.auto import tqdm
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.errors import InputError
 from lmeqtl.expression.comparison import Comparison
-from lmeqtl.expression.contextual import (
-    ContextualRegressor,
-    GeneData,
-    StateSource,
-    scan_scores,
-    select_snps,
-)
+from lmeqtl.expression.contextual import ContextualRegressor, GeneData, StateSource
 from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
 from lmeqtl.expression.evaluation import pearson_r2
 from lmeqtl.expression.prediction import fold_labels, nested_cv
+from lmeqtl.expression.snp_selection import scan_scores, select_snps
 
 METHOD_FEATURES = {"contextual": "context", "contextual_dosage": "dosage", "contextual_both": "dosage+context",
                    "contextual_scan": "context"}

@@ -1,0 +1,76 @@
+"""Which window SNPs the contextual method reads, chosen on a training fold's rows only.
+
+- :func:`select_snps`: the ``top_k`` SNPs whose ALT dosage correlates most (|Pearson r|) with
+  expression, wherever they are in the window (no TSS prior), and their neighbours.
+- :func:`select_by_state`: the SNPs whose state PCs (:func:`scan_scores`, fitted on genotypes
+  only) explain most of the expression: a state can carry alleles far along the haplotype.
+
+Ties go to the lower window index, so every choice is deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmeqtl.expression.state_pca import pca_by_snp
+
+
+def marginal_r(dosage: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson r ``(L,)`` of every SNP's dosage ``(n, L)`` with ``y (n,)``; 0 for a SNP that does not vary."""
+    x = np.asarray(dosage, dtype=np.float64)
+    yc = np.asarray(y, dtype=np.float64) - np.mean(y)
+    xc = x - x.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (xc.T @ yc) / (np.sqrt((xc * xc).sum(axis=0)) * np.sqrt(yc @ yc))
+    return np.nan_to_num(r)
+
+
+def strongest(strength: np.ndarray, top_k: int, neighbours: int = 0) -> np.ndarray:
+    """Sorted window indices: the ``top_k`` largest of ``strength (L,)`` and ``neighbours`` SNPs either side.
+
+    Ties go to the lower index (a stable sort), so the choice is deterministic.
+    """
+    if top_k < 1 or neighbours < 0:
+        raise ValueError(f"top_k must be >= 1 and neighbours >= 0, got {top_k} and {neighbours}")
+    top = np.argsort(-np.asarray(strength), kind="stable")[:top_k]  # (k,)
+    around = top[:, None] + np.arange(-neighbours, neighbours + 1)[None, :]  # (k, 2w + 1)
+    return np.unique(np.clip(around, 0, len(strength) - 1))
+
+
+def select_snps(dosage: np.ndarray, y: np.ndarray, top_k: int, neighbours: int = 0) -> np.ndarray:
+    """Sorted window indices: the ``top_k`` SNPs by |r| of their dosage with ``y``, and their neighbours."""
+    return strongest(np.abs(marginal_r(dosage, y)), top_k, neighbours)
+
+
+def scan_scores(states: np.ndarray, components: int, *, basis_haplotypes: int = 256, seed: int = 1) -> np.ndarray:
+    """Per-SNP PC scores of every window SNP, summed over a person's haplotypes: ``(n, L, k)``.
+
+    ``states (n, 2, L, d)``. The PCs of each SNP come from a seeded draw of
+    ``basis_haplotypes`` haplotypes of all ``n`` people: genotypes only, no expression, so
+    the basis can be shared by every fold without leaking the outcome. The scan of
+    :func:`select_by_state` reads these scores.
+    """
+    n, _, length, d = states.shape
+    rows = np.sort(np.random.default_rng(seed).permutation(2 * n)[:basis_haplotypes])
+    basis = states.reshape(2 * n, length, d)[rows].astype(np.float32).transpose(1, 0, 2)  # (L, b, d)
+    mean, pcs = pca_by_snp(basis, components)  # (L, d), (L, k, d), float32
+    centred = states.astype(np.float32, copy=False) - mean  # (n, 2, L, d)
+    return np.einsum("nhld,lkd->nlk", centred, pcs, optimize=True)  # (n, L, k), summed over h
+
+
+def state_r2(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per SNP, the R² ``(L,)`` of ``y (m,)`` regressed on that SNP's ``k`` scores ``(m, L, k)`` (with intercept)."""
+    x = np.asarray(scores, dtype=np.float64)
+    x = x - x.mean(axis=0)  # (m, L, k)
+    yc = np.asarray(y, dtype=np.float64) - np.mean(y)
+    gram = np.einsum("mlk,mlj->lkj", x, x) + 1e-9 * np.eye(x.shape[2])  # (L, k, k)
+    xy = np.einsum("mlk,m->lk", x, yc)  # (L, k)
+    beta = np.linalg.solve(gram, xy[..., None])[..., 0]  # (L, k)
+    return np.einsum("lk,lk->l", beta, xy) / max(float(yc @ yc), 1e-12)
+
+
+def select_by_state(scores: np.ndarray, y: np.ndarray, top_k: int, neighbours: int = 0) -> np.ndarray:
+    """Sorted window indices: the ``top_k`` SNPs whose state scores ``(m, L, k)`` explain most of ``y``, and
+    their neighbours. A state can carry alleles far along the haplotype, so this can choose SNPs that
+    no dosage scan ranks high."""
+    return strongest(state_r2(scores, y), top_k, neighbours)
