@@ -12,7 +12,9 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state cha
 - ``pca``: its top 4 PCs (the book's contextual method); ``dosage``: no state (the twin);
 - ``alt_pca``: its ALT dosage and the top 4 PCs of the ALT-carrying haplotypes' states;
 - ``ridge``: one score per SNP from a ridge of expression on its whole state;
-- ``gated``: the same ridge on the state and on the state of the ALT-carrying haplotypes.
+- ``gated``: the same ridge on the state and on the state of the ALT-carrying haplotypes;
+- ``<name>_enet``: the same with the SNPs an elastic net keeps (``selection="enet"``) instead of
+  the 20 of strongest marginal association, paired against ``<name>``.
 
 Besides r, each method's own attribution (its SNP weights, the mean over the 5 outer
 folds' fits, 0 at SNPs no fold chose) is ranked against the draw's causal SNPs by average
@@ -34,8 +36,15 @@ import pandas as pd
 
 from benchmarks.common import git_commit, machine, markdown
 
-METHODS = {"pca": ("context", "pca"), "dosage": ("dosage", "pca"), "alt_pca": ("context", "alt_pca"),
-           "ridge": ("context", "ridge"), "gated": ("context", "gated")}
+BASE = {"pca": ("context", "pca"), "dosage": ("dosage", "pca"), "alt_pca": ("context", "alt_pca"),
+        "ridge": ("context", "ridge"), "gated": ("context", "gated")}
+METHODS = {**{name: (*spec, "dosage") for name, spec in BASE.items()},
+           **{f"{name}_enet": (*BASE[name], "enet") for name in ("pca", "dosage", "alt_pca")}}  # features, reduction, selection
+
+
+def paired_with(name: str) -> str:
+    """What a method is paired against: ``<name>_enet`` against ``<name>``, the others against ``pca``."""
+    return name.removesuffix("_enet") if name.endswith("_enet") else "pca"
 PHIS = (0.0, 0.6)
 
 
@@ -53,7 +62,8 @@ def draw_expression(haplotypes: np.ndarray, phi: float,
     return np.sqrt(h2) * g + np.sqrt(1 - h2) * rng.standard_normal(n), g, causal
 
 
-def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction: str) -> tuple[float, np.ndarray]:
+def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction: str,
+                selection: str) -> tuple[float, np.ndarray]:
     """Out-of-fold r, and the SNP weights ``(L,)`` averaged over the outer folds' fits (0 where unchosen)."""
     from sklearn.model_selection import KFold
 
@@ -63,7 +73,7 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
     weights = np.zeros(data.dosage.shape[1])
     for k in np.unique(folds):
         fitted = ContextualRegressor(data, features, 20, 2, 4, "elasticnet", KFold(5, shuffle=True, random_state=0),
-                                     reduction=reduction).fit(rows[folds != k], y[folds != k])
+                                     selection=selection, reduction=reduction).fit(rows[folds != k], y[folds != k])
         predicted[folds == k] = fitted.predict(rows[folds == k])
         snps, weight = fitted.snp_weights(rows[folds != k])
         weights[snps] += weight / len(np.unique(folds))
@@ -124,7 +134,8 @@ def report(results: pd.DataFrame, command: str, commit: str) -> str:
     for truth, group in results.groupby("truth"):
         row = {"truth": truth, "draws": len(group), "oracle": f"{group['oracle'].mean():.3f}"}
         row.update({name: f"{group[name].mean():.3f}" for name in methods})
-        row.update({f"{name} - pca (p)": _paired(group, name, "pca") for name in methods if name != "pca"})
+        row.update({f"{name} - {paired_with(name)} (p)": _paired(group, name, paired_with(name))
+                    for name in methods if name != "pca"})
         r_table.append(row)
         row = {"truth": truth, "draws": len(group), "elastic net": f"{group['elastic_net_ap'].mean():.3f}"}
         row.update({name: f"{group[f'{name}_ap'].mean():.3f}" for name in methods})
@@ -147,13 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=2, help="draws per gene and truth")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
-                        help="reductions to compare (pca is needed: the others are paired against it)")
+                        help="methods to compare (with each the one it is paired against: pca, or <name> for <name>_enet)")
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_context " + " ".join(argv if argv is not None else sys.argv[1:])
     commit = git_commit()  # the code that runs, not the HEAD at the end of a long run
-    if "pca" not in args.methods:
-        parser.error("--methods must include pca (the others are paired against it)")
+    missing = sorted({paired_with(name) for name in args.methods} | {"pca"} - set(args.methods))
+    if missing:
+        parser.error(f"--methods must include {', '.join(missing)} (what the others are paired against)")
     text = report(run(args.data_dir, args.checkpoint, args.draws, args.seed, args.methods), command, commit)
     print(text)
     if args.out:

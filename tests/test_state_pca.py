@@ -79,3 +79,22 @@ def test_the_preset_setting_names_the_library_reductions():
     assert CONTEXT_REDUCTIONS == REDUCTIONS
     with pytest.raises(InputError, match="context_reduction"):
         ExpressionConfig(context_reduction="pcaa")
+
+
+def test_enet_selection_keeps_a_causal_snp_that_tag_snps_crowd_out_of_the_marginal_top_k():
+    """SNP 10 has 30 near-copies that all out-rank SNP 100 by |r|: the marginal top 20 misses SNP 100,
+    the elastic net's support does not; the choice is repeatable and reaches ContextualRegressor."""
+    from lmeqtl.expression.snp_selection import select_by_enet, select_snps
+
+    rng = np.random.default_rng(8)
+    n, length = 300, 400
+    dosage = rng.binomial(2, 0.3, (n, length)).astype(np.uint8)  # (n, L)
+    for tag in range(11, 41):  # near-copies of SNP 10 (5 % of people differ)
+        dosage[:, tag] = np.where(rng.random(n) < 0.05, rng.binomial(2, 0.3, n), dosage[:, 10])
+    y = 1.0 * dosage[:, 10] + 0.35 * dosage[:, 100] + rng.standard_normal(n)
+    assert 100 not in select_snps(dosage, y, 20)
+    chosen = select_by_enet(dosage, y, 20)
+    assert {10, 100} <= set(chosen.tolist()) and len(chosen) == 20
+    np.testing.assert_array_equal(select_by_enet(dosage.copy(), y.copy(), 20), chosen)
+    fitted = ContextualRegressor(GeneData(dosage), "dosage", top_k=20, neighbours=0, selection="enet")
+    assert 100 in fitted.fit(np.arange(n)[:, None], y).snps_

@@ -7,7 +7,7 @@ fold, everything is chosen on the training rows only:
    dosage correlates most (|Pearson r|) with expression, wherever they are in the window (no
    TSS prior), plus ``neighbours`` SNPs either side of each; ties go to the lower index. Or
    (``selection="state"``) the SNPs whose state PCs explain most of the expression, the PCs
-   fitted on genotypes only.
+   fitted on genotypes only; or (``selection="enet"``) the SNPs an elastic net on the dosages keeps.
 2. **States** (:func:`snp_states`): the MLM's hidden state at each chosen SNP, from one
    unmasked pass over each haplotype, ``(n, 2, S, d)``. A haplotype model's state at a SNP
    can carry the alleles beside it on the same chromosome, which no dosage sees.
@@ -42,12 +42,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from lmeqtl.expression.models import build_model, chosen_hyperparameters
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
-from lmeqtl.expression.snp_selection import select_by_state, select_snps
+from lmeqtl.expression.snp_selection import select_by_enet, select_by_state, select_snps
 from lmeqtl.expression.state_pca import alt_pca, per_snp_pca, project, project_alt
 from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
 
 FEATURE_SETS = ("context", "dosage", "dosage+context")
-SELECTIONS = ("dosage", "state")  # which scan chooses the SNPs: their dosages' |r| or their states' R²
+SELECTIONS = ("dosage", "state", "enet")  # what chooses the SNPs: dosage |r|, state R², an elastic net's support
 REDUCTIONS = ("pca", "alt_pca", "ridge", "gated")  # a SNP's state -> PCs (all / ALT haplotypes) or a ridge score
 
 # snps (S,) window indices -> states (n, 2, S, d) of the analysed people (rows in analysis order)
@@ -133,9 +133,9 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     ``X``: a column of row numbers into ``data`` (so ``fit`` sees only the training rows'
     dosages and states); ``features``: one of :data:`FEATURE_SETS`; ``model``: ridge,
     elasticnet, lasso or predixcan (:func:`lmeqtl.expression.models.build_model`), its
-    penalty chosen by the inner CV ``cv``; ``selection``: ``dosage`` (:func:`~lmeqtl.expression.snp_selection.select_snps`)
-    or ``state`` (:func:`select_by_state`, needs ``data.scan``); ``reduction``: ``pca`` (per-SNP
-    PCs, step 3) or ``alt_pca`` (the ALT dosage and the PCs of the ALT-carrying haplotypes' states)
+    penalty chosen by the inner CV ``cv``; ``selection``: ``dosage`` (:func:`select_snps`) or
+    ``state`` (:func:`select_by_state`, needs ``data.scan``) or ``enet`` (:func:`select_by_enet`);
+    ``reduction``: ``pca`` (per-SNP PCs, step 3) or ``alt_pca`` (the ALT dosage and the PCs of the ALT-carrying haplotypes' states)
     or ``ridge`` (each SNP's whole state, summed over the haplotypes, reduced to one score by a
     ridge on the training rows' expression: :func:`lmeqtl.expression.snp_ridge.fit_snp_ridge`)
     or ``gated`` (the same ridge on the state and on the state of the haplotypes that carry the
@@ -214,6 +214,8 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         rows, y = _rows(X, len(self.data.dosage)), np.asarray(y, dtype=np.float64)
         if self.selection == "state":
             self.snps_ = select_by_state(self.data.scan[rows], y, self.top_k, self.neighbours)  # (S,)
+        elif self.selection == "enet":
+            self.snps_ = select_by_enet(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
         else:
             self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
         held_out = None
