@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_context " + " ".join(argv if argv is not None else sys.argv[1:])
     commit = git_commit()  # the code that runs, not the HEAD at the end of a long run
-    missing = sorted({paired_with(name) for name in args.methods} | {"pca"} - set(args.methods))
+    missing = sorted(({paired_with(name) for name in args.methods} | {"pca"}) - set(args.methods))
     if missing:
         parser.error(f"--methods must include {', '.join(missing)} (what the others are paired against)")
     text = report(run(args.data_dir, args.checkpoint, args.draws, args.seed, args.methods), command, commit)
