@@ -78,12 +78,15 @@ def test_context_beats_dosage_on_a_same_haplotype_interaction(runs):
         assert r["contextual_both:elasticnet"] > r["contextual_dosage:elasticnet"] + 0.15, r.to_dict()
 
 
-def test_the_preset_reduction_reaches_the_run_and_its_heads():
-    """``expression.context_reduction="alt_pca"`` runs from the config (with the haplotypes), keeps the
-    interaction gain, and saves heads with the allele's own weights; without haplotypes it says what is missing."""
+def test_the_preset_reduction_and_selection_reach_the_run_and_its_heads():
+    """``context_reduction="alt_pca"`` and ``context_selection="enet"`` run from the config (with the haplotypes):
+    the recorded selections are the elastic net's and the fits read exactly those SNPs; the interaction gain
+    holds; the heads carry the allele's own weights; without haplotypes it says what is missing."""
     from dataclasses import replace
 
-    config = replace(CONFIG, context_reduction="alt_pca")
+    from lmeqtl.expression.snp_selection import select_by_enet
+
+    config = replace(CONFIG, context_reduction="alt_pca", context_selection="enet")
     haplotypes = _haplotypes(0)
     ids = [f"S{i:04d}" for i in range(N)]
     expression = pd.DataFrame({"G1": _expression(haplotypes, "interaction", 0)}, index=ids)
@@ -92,7 +95,15 @@ def test_the_preset_reduction_reaches_the_run_and_its_heads():
     run = run_contextual(*args, config=config, methods=methods, haplotypes={"G1": haplotypes}, progress=False)
     r = run.r.loc["G1"]
     assert r["contextual:elasticnet"] > r["contextual_dosage:elasticnet"] + 0.15, r.to_dict()
+    folds = fold_labels(outer_folds(ids, 5, 1), ids)
+    train = folds != 0
+    expected = select_by_enet(haplotypes.sum(axis=1)[train], expression["G1"].to_numpy()[train], config.context_top_k,
+                              config.context_neighbours)
+    chosen = run.selections.query("fold == 0")["seq_idx"].to_numpy()
+    np.testing.assert_array_equal(chosen, expected)
+    assert set(PAIR) <= set(chosen.tolist())
     head = run.heads["G1"]["contextual:elasticnet"]
+    np.testing.assert_array_equal(head["snps"], expected)  # the first fold's fit read those SNPs
     assert head["allele"].shape == (len(head["snps"]),) and head["gate"].shape == head["weight"].shape
     with pytest.raises(ValueError, match="needs GeneData.haplotypes"):
         run_contextual(*args, config=config, methods=methods, progress=False)

@@ -79,6 +79,8 @@ def test_the_preset_setting_names_the_library_reductions():
     assert CONTEXT_REDUCTIONS == REDUCTIONS
     with pytest.raises(InputError, match="context_reduction"):
         ExpressionConfig(context_reduction="pcaa")
+    with pytest.raises(InputError, match="context_selection"):
+        ExpressionConfig(context_selection="state")  # the state scan is a method of its own
 
 
 def test_enet_selection_keeps_a_causal_snp_that_tag_snps_crowd_out_of_the_marginal_top_k():

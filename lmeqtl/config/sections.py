@@ -27,6 +27,7 @@ __all__ = ["PHASE3_SUPER_POPULATIONS", "EmbedConfig", "ExplainConfig", "Expressi
 
 # ContextualRegressor's reductions (lmeqtl.expression.contextual.REDUCTIONS; a test keeps the two equal)
 CONTEXT_REDUCTIONS = ("pca", "alt_pca", "ridge", "gated")
+CONTEXT_SELECTIONS = ("dosage", "enet")  # the state scan is its own method (contextual_scan), not a setting
 PHASE3_SUPER_POPULATIONS = {"AFR": 661, "AMR": 347, "EAS": 504, "EUR": 503, "SAS": 489}
 
 
@@ -233,6 +234,9 @@ class ExpressionConfig:
     # haplotypes; "alt_pca" its ALT dosage and the top PCs of the ALT-carrying haplotypes' states (the
     # allele and its haplotype context); "ridge" / "gated" supervised scores (benchmarks/RESULTS-context.md)
     context_reduction: str = "pca"
+    # which SNPs a fold reads: "dosage" the context_top_k of strongest marginal |r|; "enet" the top_k an elastic
+    # net on the fold's dosages keeps (lmeqtl.expression.snp_selection.select_by_enet), then the marginal order
+    context_selection: str = "dosage"
     context_batch_size: int = 16  # haplotypes per forward pass when extracting states
     # chapter 03 also runs contextual_scan (SNPs chosen by their states, not their dosages): it needs every
     # SNP's state in memory (~1 GB per gene at 373 people x 5000 SNPs x 64) and ~2 min more on the top10
@@ -242,9 +246,10 @@ class ExpressionConfig:
     headline_method: str = "contextual:elasticnet"
 
     def __post_init__(self) -> None:
-        if self.context_reduction not in CONTEXT_REDUCTIONS:
-            raise InputError(f"{self.context_reduction!r} is not valid", where="expression.context_reduction",
-                             expected=f"one of {', '.join(CONTEXT_REDUCTIONS)}")
+        for name, allowed in (("context_reduction", CONTEXT_REDUCTIONS), ("context_selection", CONTEXT_SELECTIONS)):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"{getattr(self, name)!r} is not valid", where=f"expression.{name}",
+                                 expected=f"one of {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)

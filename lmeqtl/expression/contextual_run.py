@@ -38,16 +38,18 @@ from lmeqtl.expression.contextual import ContextualRegressor, GeneData, StateSou
 from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
 from lmeqtl.expression.evaluation import pearson_r2
 from lmeqtl.expression.prediction import fold_labels, nested_cv
-from lmeqtl.expression.snp_selection import scan_scores, select_snps
+from lmeqtl.expression.snp_selection import scan_scores, select_by_enet, select_snps
 
 METHOD_FEATURES = {"contextual": "context", "contextual_dosage": "dosage", "contextual_both": "dosage+context",
                    "contextual_scan": "context"}
 STATE_SCAN = "contextual_scan"  # the method prefix whose SNPs are chosen by their states (selection="state")
 
 
-def selection_of(method: str) -> str:
-    """``"state"`` for ``contextual_scan:<model>``, else ``"dosage"``."""
-    return "state" if method.partition(":")[0] == STATE_SCAN else "dosage"
+def selection_of(method: str, config: ExpressionConfig | None = None) -> str:
+    """``"state"`` for ``contextual_scan:<model>``, else ``config.context_selection`` (default ``"dosage"``)."""
+    if method.partition(":")[0] == STATE_SCAN:
+        return "state"
+    return config.context_selection if config is not None else "dosage"
 
 
 def context_methods(config: ExpressionConfig) -> dict[str, str]:
@@ -68,13 +70,14 @@ def fold_selections(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config
     """The SNPs (window indices) each outer fold selects from its training rows, as ``nested_cv`` will.
 
     With ``covariates``, selection reads the training rows' covariate-adjusted expression,
-    exactly what the estimator is fitted on. ``neighbours=False``: the top-k SNPs only.
+    exactly what the estimator is fitted on. ``neighbours=False``: the top-k SNPs only. The
+    selection is ``config.context_selection``'s (the dosage scan or the elastic net's support).
     """
-    chosen = {}
+    chosen, select = {}, select_by_enet if config.context_selection == "enet" else select_snps
     for k in np.unique(folds):
         train, y_train = _training_y(y, folds, int(k), covariates)
-        chosen[int(k)] = select_snps(dosage[train], y_train, config.context_top_k,
-                                     config.context_neighbours if neighbours else 0)
+        chosen[int(k)] = select(dosage[train], y_train, config.context_top_k,
+                                config.context_neighbours if neighbours else 0)
     return chosen
 
 
@@ -190,7 +193,7 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
                 skipped.extend(f"{m} on {gene}: no states" for m in methods if m not in wanted)
             else:
                 start = time.perf_counter()
-                if any(selection_of(m) == "state" for m in wanted):  # every SNP's state, and the scan's scores
+                if any(selection_of(m, config) == "state" for m in wanted):  # every SNP's state, and the scan's scores
                     full = states[gene](np.arange(dosage.shape[1]))  # (n, 2, L, d)
                     data = GeneData(dosage, full, None, scan_scores(full, config.context_components,
                                                                     seed=config.seed), alleles)
@@ -199,7 +202,7 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
                 timings.append({"gene": gene, "method": "states", "seconds": time.perf_counter() - start,
                                 "converged": True})
         for method, features in wanted.items():
-            build, fitted = contextual_factory(data, features, config, selection_of(method)), []
+            build, fitted = contextual_factory(data, features, config, selection_of(method, config)), []
 
             def factory(inner_cv, build=build, fitted=fitted):  # keeps each outer fold's model (fold order)
                 fitted.append(build(inner_cv))
