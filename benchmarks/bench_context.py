@@ -7,7 +7,8 @@ TSS prior), additive truth or 60 % of the genetic variance in a same-haplotype i
 the first two (:func:`lmeqtl.simulate.expression.genetic_value`), h2 uniform in [0.1, 0.5].
 Every method is :class:`lmeqtl.expression.contextual.ContextualRegressor` with the book's
 settings (20 SNPs chosen by |r| in the training fold, 2 neighbours each side, second-level
-elastic net), on the same 5 outer folds; only the reduction of a SNP's state changes:
+elastic net), on the same 5 outer folds; only the reduction of a SNP's state and, for
+``*_enet``, the selection change:
 
 - ``pca``: its top 4 PCs (the book's contextual method); ``dosage``: no state (the twin);
 - ``alt_pca``: its ALT dosage and the top 4 PCs of the ALT-carrying haplotypes' states;
@@ -38,14 +39,15 @@ from benchmarks.common import git_commit, machine, markdown
 
 BASE = {"pca": ("context", "pca"), "dosage": ("dosage", "pca"), "alt_pca": ("context", "alt_pca"),
         "ridge": ("context", "ridge"), "gated": ("context", "gated")}
+# name -> (features, reduction, selection) of ContextualRegressor
 METHODS = {**{name: (*spec, "dosage") for name, spec in BASE.items()},
-           **{f"{name}_enet": (*BASE[name], "enet") for name in ("pca", "dosage", "alt_pca")}}  # features, reduction, selection
+           **{f"{name}_enet": (*BASE[name], "enet") for name in ("pca", "dosage", "alt_pca")}}
+PHIS = (0.0, 0.6)
 
 
 def paired_with(name: str) -> str:
     """What a method is paired against: ``<name>_enet`` against ``<name>``, the others against ``pca``."""
     return name.removesuffix("_enet") if name.endswith("_enet") else "pca"
-PHIS = (0.0, 0.6)
 
 
 def draw_expression(haplotypes: np.ndarray, phi: float,

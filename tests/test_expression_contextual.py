@@ -291,6 +291,19 @@ def test_interacting_pairs_and_probe_text():
     text = probe_text(probe, 4)
     assert "mean AUC 0.93" in text and "in 2 of 2 cases" in text and "lost in the 4 PCs" in text
     assert "nothing to probe" in probe_text(None, 4) and "nothing to probe" in probe_text(pd.DataFrame(), 4)
+    assert "which the contextual method keeps" in text
+    assert "reduces the states by `alt_pca` instead" in probe_text(probe, 4, "alt_pca")
+
+
+def test_method_text_follows_the_preset_selection_and_reduction():
+    from lmeqtl.book.chapters.expression_context import method_text
+    from lmeqtl.config import get_preset
+
+    default = method_text(ExpressionConfig())
+    assert "whose dosage correlates most" in default and "summed" in default and "`pca`" in default
+    top10 = method_text(get_preset("top10").expression)
+    assert "elastic net on the fold's dosages keeps" in top10 and "ALT-carrying haplotypes" in top10
+    assert "`enet`" in top10 and "`alt_pca`" in top10 and "20 SNPs" in top10
 
 
 def test_state_scan_finds_the_interacting_pair_and_keeps_the_context_gain(runs):

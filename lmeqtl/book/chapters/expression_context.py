@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lmeqtl.book.chapters.expression import ExpressionInputs
+from lmeqtl.book.chapters.names import MODEL_NAMES
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.data.truth import Truth
 from lmeqtl.expression.comparison import Comparison
@@ -45,6 +46,36 @@ PROBE_PEOPLE = 150  # people (x 2 haplotypes) whose states the interaction probe
 def context_pair(config: ExpressionConfig) -> tuple[str, str]:
     """The contextual method and its dosage twin, e.g. ``("contextual:elasticnet", "contextual_dosage:elasticnet")``."""
     return f"contextual:{config.context_model}", f"contextual_dosage:{config.context_model}"
+
+
+def method_text(config: ExpressionConfig) -> str:
+    """Chapter 03's description of the contextual method, from the preset's selection and reduction."""
+    from lmeqtl.expression.snp_selection import ENET_PREFILTER
+
+    k, components = config.context_top_k, config.context_components
+    chosen = {"dosage": f"the {k} SNPs whose dosage correlates most with expression",
+              "enet": f"the {k} SNPs that an elastic net on the fold's dosages keeps (PrediXcan's settings, on the "
+                      f"{ENET_PREFILTER} SNPs of strongest marginal association; by that association where it keeps "
+                      f"fewer)"}[config.context_selection]
+    reduced = {
+        "pca": f"is projected on {components} principal components per SNP, fitted on the training haplotypes, and "
+               f"the two haplotypes of a person are summed",
+        "alt_pca": f"is read on the haplotypes that carry the SNP's ALT allele: projected on {components} principal "
+                   f"components per SNP, fitted on the training fold's ALT-carrying haplotypes, and summed over a "
+                   f"person's ALT-carrying haplotypes, next to the SNP's ALT dosage (which allele a person carries, "
+                   f"and in which haplotype context)",
+        "ridge": "is reduced to one score per SNP by a ridge on the training fold's expression, the two haplotypes "
+                 "summed",
+        "gated": "and its state on the ALT-carrying haplotypes are reduced to one score per SNP by a ridge on the "
+                 "training fold's expression"}[config.context_reduction]
+    return (f"inside each outer training fold, {chosen} (anywhere in the window, no prior on the distance to the "
+            f"TSS) and {config.context_neighbours} SNPs either side of each are chosen; the MLM's hidden state at "
+            f"each of them (one unmasked pass over each haplotype, the same checkpoint as chapter 02) {reduced}; a "
+            f"regression ({MODEL_NAMES.get(config.context_model, config.context_model)}, its penalty chosen by inner "
+            f"CV) predicts expression. The selection and the reduction are preset settings "
+            f"(`expression.context_selection` = `{config.context_selection}`, `expression.context_reduction` = "
+            f"`{config.context_reduction}`), chosen before the run on expression simulated afresh on the same "
+            f"haplotypes (the repository's `benchmarks/RESULTS-context.md`), not on these genes.")
 
 
 def scan_method(config: ExpressionConfig) -> str:
@@ -229,8 +260,11 @@ def probe_table(probe: pd.DataFrame, symbols: Mapping[str, str]) -> pd.DataFrame
         "alleles around the SNP": probe["auc_local_alleles"]})
 
 
-def probe_text(probe: pd.DataFrame | None, components: int) -> str:
-    """What the probe found: does the state at a SNP read its interacting partner's allele better than LD does?"""
+def probe_text(probe: pd.DataFrame | None, components: int, reduction: str = "pca") -> str:
+    """What the probe found: does the state at a SNP read its interacting partner's allele better than LD does?
+
+    ``reduction``: the contextual method's (the probe's PCs are over all haplotypes, what ``pca`` keeps).
+    """
     from lmeqtl.book.chapters import NO_TRUTH
 
     if probe is None:
@@ -238,11 +272,13 @@ def probe_text(probe: pd.DataFrame | None, components: int) -> str:
     if probe.empty:
         return "No gene of this cohort has a planted same-haplotype interaction, so there is nothing to probe."
     mean = probe[["auc_state", "auc_state_pcs", "auc_allele", "auc_local_alleles"]].mean()
+    kept = (", which the contextual method keeps" if reduction == "pca" else
+            f" over all haplotypes (this book's contextual method reduces the states by `{reduction}` instead)")
     better = int((probe["auc_state"] > probe["auc_local_alleles"]).sum())
     return (f"For each planted interacting pair (SNPs {probe['distance'].min()}-{probe['distance'].max()} apart), "
             f"how well does the model's state at one SNP predict the allele at the other on the same haplotype "
             f"(cross-validated AUC; 0.5 = no information)? The full state: mean AUC {mean['auc_state']:.2f}; "
-            f"its top {components} PCs, which the contextual method keeps: {mean['auc_state_pcs']:.2f}; the allele "
+            f"its top {components} PCs{kept}: {mean['auc_state_pcs']:.2f}; the allele "
             f"at the SNP itself: {mean['auc_allele']:.2f}; the alleles around it: {mean['auc_local_alleles']:.2f}. "
             f"The state reads the partner better than the local alleles in {better} of {len(probe)} cases"
             + (": the model does carry same-haplotype context from far along the window"
