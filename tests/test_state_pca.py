@@ -86,6 +86,7 @@ def test_the_preset_setting_names_the_library_reductions():
 def test_enet_selection_keeps_a_causal_snp_that_tag_snps_crowd_out_of_the_marginal_top_k():
     """SNP 10 has 30 near-copies that all out-rank SNP 100 by |r|: the marginal top 20 misses SNP 100,
     the elastic net's support does not; the choice is repeatable and reaches ContextualRegressor."""
+    from lmeqtl.expression import snp_selection
     from lmeqtl.expression.snp_selection import select_by_enet, select_snps
 
     rng = np.random.default_rng(8)
@@ -98,5 +99,7 @@ def test_enet_selection_keeps_a_causal_snp_that_tag_snps_crowd_out_of_the_margin
     chosen = select_by_enet(dosage, y, 20)
     assert {10, 100} <= set(chosen.tolist()) and len(chosen) == 20
     np.testing.assert_array_equal(select_by_enet(dosage.copy(), y.copy(), 20), chosen)
+    snp_selection._ENET_CACHE.clear()  # two threads over the net's CV folds: the same choice
+    np.testing.assert_array_equal(select_by_enet(dosage, y, 20, n_jobs=2), chosen)
     fitted = ContextualRegressor(GeneData(dosage), "dosage", top_k=20, neighbours=0, selection="enet")
     assert 100 in fitted.fit(np.arange(n)[:, None], y).snps_

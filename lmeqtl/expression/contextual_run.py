@@ -73,11 +73,14 @@ def fold_selections(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config
     exactly what the estimator is fitted on. ``neighbours=False``: the top-k SNPs only. The
     selection is ``config.context_selection``'s (the dosage scan or the elastic net's support).
     """
-    chosen, select = {}, select_by_enet if config.context_selection == "enet" else select_snps
+    chosen = {}
     for k in np.unique(folds):
         train, y_train = _training_y(y, folds, int(k), covariates)
-        chosen[int(k)] = select(dosage[train], y_train, config.context_top_k,
-                                config.context_neighbours if neighbours else 0)
+        width = config.context_neighbours if neighbours else 0
+        if config.context_selection == "enet":  # the estimators of this fold then find the net's result kept
+            chosen[int(k)] = select_by_enet(dosage[train], y_train, config.context_top_k, width, n_jobs=config.n_jobs)
+        else:
+            chosen[int(k)] = select_snps(dosage[train], y_train, config.context_top_k, width)
     return chosen
 
 

@@ -53,13 +53,14 @@ _ENET_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()  # the same fold's net
 _ENET_CACHE_SIZE = 64
 
 
-def enet_strength(dosage: np.ndarray, y: np.ndarray, prefilter: int = ENET_PREFILTER) -> np.ndarray:
+def enet_strength(dosage: np.ndarray, y: np.ndarray, prefilter: int = ENET_PREFILTER, n_jobs: int = 1) -> np.ndarray:
     """A selection score ``(L,)``: the SNPs an elastic net keeps, by |coefficient| x SD, above the rest of
     the ``prefilter`` strongest marginal SNPs, by |r|; 0 elsewhere.
 
     The net is RQ4's PrediXcan model (l1_ratio 0.5, 30 penalties by a seeded 5-fold CV, its path
-    options) on the raw dosages of the prefiltered SNPs. Results are kept for the last few
-    ``(dosage, y)`` pairs, so the methods of one fold fit the net once.
+    options) on the raw dosages of the prefiltered SNPs; ``n_jobs`` threads share its CV folds
+    (the same result). Results are kept for the last few ``(dosage, y)`` pairs, so the methods of
+    one fold fit the net once.
     """
     from sklearn.linear_model import ElasticNetCV
     from sklearn.model_selection import KFold
@@ -73,7 +74,8 @@ def enet_strength(dosage: np.ndarray, y: np.ndarray, prefilter: int = ENET_PREFI
         r = np.abs(marginal_r(x, y))  # (L,)
         candidates = np.argsort(-r, kind="stable")[:prefilter]  # (M,)
         xm = x[:, candidates].astype(np.float64)
-        net = ElasticNetCV(l1_ratio=0.5, alphas=30, cv=KFold(5, shuffle=True, random_state=0), **PATH_OPTIONS)
+        net = ElasticNetCV(l1_ratio=0.5, alphas=30, cv=KFold(5, shuffle=True, random_state=0), n_jobs=n_jobs,
+                           **PATH_OPTIONS)
         net.fit(xm, y)
         kept = np.abs(net.coef_) * xm.std(axis=0)  # (M,) effect of one SD of dosage
         order = np.lexsort((-r[candidates], -kept))  # by the net's strength, then by |r|
@@ -86,9 +88,9 @@ def enet_strength(dosage: np.ndarray, y: np.ndarray, prefilter: int = ENET_PREFI
 
 
 def select_by_enet(dosage: np.ndarray, y: np.ndarray, top_k: int, neighbours: int = 0,
-                   prefilter: int = ENET_PREFILTER) -> np.ndarray:
+                   prefilter: int = ENET_PREFILTER, n_jobs: int = 1) -> np.ndarray:
     """Sorted window indices: the ``top_k`` SNPs by :func:`enet_strength`, and their neighbours."""
-    return strongest(enet_strength(dosage, y, prefilter), top_k, neighbours)
+    return strongest(enet_strength(dosage, y, prefilter, n_jobs), top_k, neighbours)
 
 
 def scan_scores(states: np.ndarray, components: int, *, basis_haplotypes: int = 256, seed: int = 1) -> np.ndarray:
