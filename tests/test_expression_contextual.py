@@ -12,11 +12,11 @@ from lmeqtl.expression.contextual import (
     ContextualRegressor,
     GeneData,
     per_snp_pca,
-    select_snps,
     snp_states,
 )
 from lmeqtl.expression.contextual_run import fold_selections, run_contextual
 from lmeqtl.expression.prediction import fold_labels, nested_cv, outer_folds
+from lmeqtl.expression.snp_selection import select_snps
 from lmeqtl.mlm.model import HaplotypeMLM
 from lmeqtl.simulate.expression import genetic_value
 

@@ -42,7 +42,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from lmeqtl.expression.models import build_model, chosen_hyperparameters
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
-from lmeqtl.expression.snp_selection import select_by_enet, select_by_state, select_snps
+from lmeqtl.expression.snp_selection import select_by_state, select_from_dosage
 from lmeqtl.expression.state_pca import alt_pca, per_snp_pca, project, project_alt
 from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
 
@@ -133,8 +133,9 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     ``X``: a column of row numbers into ``data`` (so ``fit`` sees only the training rows'
     dosages and states); ``features``: one of :data:`FEATURE_SETS`; ``model``: ridge,
     elasticnet, lasso or predixcan (:func:`lmeqtl.expression.models.build_model`), its
-    penalty chosen by the inner CV ``cv``; ``selection``: ``dosage`` (:func:`select_snps`) or
-    ``state`` (:func:`select_by_state`, needs ``data.scan``) or ``enet`` (:func:`select_by_enet`);
+    penalty chosen by the inner CV ``cv``; ``selection``: ``dosage`` or ``enet``
+    (:func:`~lmeqtl.expression.snp_selection.select_from_dosage`) or ``state`` (:func:`select_by_state`,
+    needs ``data.scan``);
     ``reduction``: ``pca`` (per-SNP PCs, step 3) or ``alt_pca`` (the ALT dosage and the PCs of the ALT-carrying haplotypes' states)
     or ``ridge`` (each SNP's whole state, summed over the haplotypes, reduced to one score by a
     ridge on the training rows' expression: :func:`lmeqtl.expression.snp_ridge.fit_snp_ridge`)
@@ -214,10 +215,9 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         rows, y = _rows(X, len(self.data.dosage)), np.asarray(y, dtype=np.float64)
         if self.selection == "state":
             self.snps_ = select_by_state(self.data.scan[rows], y, self.top_k, self.neighbours)  # (S,)
-        elif self.selection == "enet":
-            self.snps_ = select_by_enet(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
         else:
-            self.snps_ = select_snps(self.data.dosage[rows], y, self.top_k, self.neighbours)  # (S,)
+            self.snps_ = select_from_dosage(self.selection, self.data.dosage[rows], y, self.top_k,
+                                            self.neighbours)  # (S,)
         held_out = None
         if "context" in self.features and self.reduction == "alt_pca":
             self.mean_, self.pcs_ = alt_pca(self.data.states_at(rows, self.snps_), self._alt(rows), self.components)

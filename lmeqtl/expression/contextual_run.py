@@ -38,7 +38,7 @@ from lmeqtl.expression.contextual import ContextualRegressor, GeneData, StateSou
 from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
 from lmeqtl.expression.evaluation import pearson_r2
 from lmeqtl.expression.prediction import fold_labels, nested_cv
-from lmeqtl.expression.snp_selection import scan_scores, select_by_enet, select_snps
+from lmeqtl.expression.snp_selection import scan_scores, select_from_dosage
 
 METHOD_FEATURES = {"contextual": "context", "contextual_dosage": "dosage", "contextual_both": "dosage+context",
                    "contextual_scan": "context"}
@@ -76,11 +76,9 @@ def fold_selections(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config
     chosen = {}
     for k in np.unique(folds):
         train, y_train = _training_y(y, folds, int(k), covariates)
-        width = config.context_neighbours if neighbours else 0
-        if config.context_selection == "enet":  # the estimators of this fold then find the net's result kept
-            chosen[int(k)] = select_by_enet(dosage[train], y_train, config.context_top_k, width, n_jobs=config.n_jobs)
-        else:
-            chosen[int(k)] = select_snps(dosage[train], y_train, config.context_top_k, width)
+        # with enet, the estimators of this fold then find the net's result kept (snp_selection.enet_strength)
+        chosen[int(k)] = select_from_dosage(config.context_selection, dosage[train], y_train, config.context_top_k,
+                                            config.context_neighbours if neighbours else 0, n_jobs=config.n_jobs)
     return chosen
 
 

@@ -93,6 +93,20 @@ def select_by_enet(dosage: np.ndarray, y: np.ndarray, top_k: int, neighbours: in
     return strongest(enet_strength(dosage, y, prefilter, n_jobs), top_k, neighbours)
 
 
+DOSAGE_SELECTIONS = ("dosage", "enet")  # the selections that read the dosages alone
+
+
+def select_from_dosage(selection: str, dosage: np.ndarray, y: np.ndarray, top_k: int, neighbours: int = 0,
+                       n_jobs: int = 1) -> np.ndarray:
+    """Sorted window indices chosen by ``selection``: ``dosage`` (:func:`select_snps`) or ``enet``
+    (:func:`select_by_enet`, its CV on ``n_jobs`` threads)."""
+    if selection == "enet":
+        return select_by_enet(dosage, y, top_k, neighbours, n_jobs=n_jobs)
+    if selection == "dosage":
+        return select_snps(dosage, y, top_k, neighbours)
+    raise ValueError(f"selection must be one of {DOSAGE_SELECTIONS}, got {selection!r}")
+
+
 def scan_scores(states: np.ndarray, components: int, *, basis_haplotypes: int = 256, seed: int = 1) -> np.ndarray:
     """Per-SNP PC scores of every window SNP, summed over a person's haplotypes: ``(n, L, k)``.
 

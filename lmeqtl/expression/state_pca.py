@@ -42,13 +42,18 @@ def pca_by_snp(z: np.ndarray, components: int, rows: np.ndarray | None = None) -
     return mean, top
 
 
+def _by_snp(states: np.ndarray) -> np.ndarray:
+    """States ``(m, 2, S, d)`` as ``(S, 2m, d)``: every haplotype one row, per SNP (float64)."""
+    m, _, n_snps, d = states.shape
+    return np.asarray(states, dtype=np.float64).reshape(2 * m, n_snps, d).transpose(1, 0, 2)
+
+
 def per_snp_pca(states: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
     """Per SNP, the mean ``(S, d)`` and top ``components`` PCs ``(S, k, d)`` of its states ``(m, 2, S, d)``.
 
     Every haplotype counts once; each PC's largest loading is made positive (a fixed sign).
     """
-    m, _, n_snps, d = states.shape
-    return pca_by_snp(np.asarray(states, dtype=np.float64).reshape(2 * m, n_snps, d).transpose(1, 0, 2), components)
+    return pca_by_snp(_by_snp(states), components)
 
 
 def project(states: np.ndarray, mean: np.ndarray, pcs: np.ndarray) -> np.ndarray:
@@ -64,9 +69,8 @@ def alt_pca(states: np.ndarray, alt: np.ndarray, components: int) -> tuple[np.nd
 
     A SNP with fewer than 2 ALT-carrying haplotypes gets a zero mean and zero PCs (no context to read).
     """
-    m, _, n_snps, d = states.shape
-    z = np.asarray(states, dtype=np.float64).reshape(2 * m, n_snps, d).transpose(1, 0, 2)  # (S, 2m, d)
-    return pca_by_snp(z, components, np.asarray(alt).reshape(2 * m, n_snps).T)  # rows: the ALT haplotypes
+    m, _, n_snps, _ = states.shape
+    return pca_by_snp(_by_snp(states), components, np.asarray(alt).reshape(2 * m, n_snps).T)  # rows: ALT haplotypes
 
 
 def project_alt(states: np.ndarray, alt: np.ndarray, mean: np.ndarray, pcs: np.ndarray) -> np.ndarray:
