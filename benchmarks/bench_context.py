@@ -15,7 +15,11 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state and
 - ``ridge``: one score per SNP from a ridge of expression on its whole state;
 - ``gated``: the same ridge on the state and on the state of the ALT-carrying haplotypes;
 - ``<name>_enet``: the same with the SNPs an elastic net keeps (``selection="enet"``) instead of
-  the 20 of strongest marginal association, paired against ``<name>``.
+  the 20 of strongest marginal association, paired against ``<name>``;
+- ``<name>_wide``: ``<name>_enet`` beside the dosages of the 500 SNPs of strongest marginal
+  association (``screen=500``), one elastic net (PrediXcan's l1 ratio) over all: ``dosage_wide``
+  (about RQ4's elastic net, on the screened SNPs) is paired against ``dosage_enet``, ``alt_pca_wide``
+  against ``dosage_wide`` (what the context adds to a wide dosage model).
 
 Besides r, each method's own attribution (its SNP weights, the mean over the 5 outer
 folds' fits, 0 at SNPs no fold chose) is ranked against the draw's causal SNPs by average
@@ -39,14 +43,21 @@ from benchmarks.common import git_commit, machine, markdown
 
 BASE = {"pca": ("context", "pca"), "dosage": ("dosage", "pca"), "alt_pca": ("context", "alt_pca"),
         "ridge": ("context", "ridge"), "gated": ("context", "gated")}
-# name -> (features, reduction, selection) of ContextualRegressor
-METHODS = {**{name: (*spec, "dosage") for name, spec in BASE.items()},
-           **{f"{name}_enet": (*BASE[name], "enet") for name in ("pca", "dosage", "alt_pca")}}
+WIDE = {"screen": 500, "model": "predixcan"}
+# name -> (features, reduction, selection, other ContextualRegressor options)
+METHODS = {**{name: (*spec, "dosage", {}) for name, spec in BASE.items()},
+           **{f"{name}_enet": (*BASE[name], "enet", {}) for name in ("pca", "dosage", "alt_pca")},
+           **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")}}
 PHIS = (0.0, 0.6)
 
 
 def paired_with(name: str) -> str:
-    """What a method is paired against: ``<name>_enet`` against ``<name>``, the others against ``pca``."""
+    """What a method is paired against: ``<name>_enet`` against ``<name>``, ``dosage_wide`` against
+    ``dosage_enet``, ``<name>_wide`` against ``dosage_wide``, the others against ``pca``."""
+    if name == "dosage_wide":
+        return "dosage_enet"
+    if name.endswith("_wide"):
+        return "dosage_wide"
     return name.removesuffix("_enet") if name.endswith("_enet") else "pca"
 
 
@@ -64,8 +75,8 @@ def draw_expression(haplotypes: np.ndarray, phi: float,
     return np.sqrt(h2) * g + np.sqrt(1 - h2) * rng.standard_normal(n), g, causal
 
 
-def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction: str,
-                selection: str) -> tuple[float, np.ndarray]:
+def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction: str, selection: str,
+                options: dict) -> tuple[float, np.ndarray]:
     """Out-of-fold r, and the SNP weights ``(L,)`` averaged over the outer folds' fits (0 where unchosen)."""
     from sklearn.model_selection import KFold
 
@@ -74,8 +85,10 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
     rows, predicted = np.arange(len(y))[:, None], np.empty(len(y))
     weights = np.zeros(data.dosage.shape[1])
     for k in np.unique(folds):
-        fitted = ContextualRegressor(data, features, 20, 2, 4, "elasticnet", KFold(5, shuffle=True, random_state=0),
-                                     selection=selection, reduction=reduction).fit(rows[folds != k], y[folds != k])
+        settings = {"model": "elasticnet", **options}
+        fitted = ContextualRegressor(data, features, 20, 2, 4, cv=KFold(5, shuffle=True, random_state=0),
+                                     selection=selection, reduction=reduction, **settings).fit(rows[folds != k],
+                                                                                                 y[folds != k])
         predicted[folds == k] = fitted.predict(rows[folds == k])
         snps, weight = fitted.snp_weights(rows[folds != k])
         weights[snps] += weight / len(np.unique(folds))
@@ -160,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=2, help="draws per gene and truth")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
-                        help="methods to compare (with each the one it is paired against: pca, or <name> for <name>_enet)")
+                        help="methods to compare (each with the one it is paired against: see the module docstring)")
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_context " + " ".join(argv if argv is not None else sys.argv[1:])

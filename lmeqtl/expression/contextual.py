@@ -42,7 +42,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from lmeqtl.expression.models import build_model, chosen_hyperparameters
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
-from lmeqtl.expression.snp_selection import select_by_state, select_from_dosage
+from lmeqtl.expression.snp_selection import select_by_state, select_from_dosage, select_snps
 from lmeqtl.expression.state_pca import alt_pca, per_snp_pca, project, project_alt
 from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
 
@@ -140,12 +140,15 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     or ``ridge`` (each SNP's whole state, summed over the haplotypes, reduced to one score by a
     ridge on the training rows' expression: :func:`lmeqtl.expression.snp_ridge.fit_snp_ridge`)
     or ``gated`` (the same ridge on the state and on the state of the haplotypes that carry the
-    SNP's ALT allele: a context that changes what the allele does, a same-haplotype interaction).
+    SNP's ALT allele: a context that changes what the allele does, a same-haplotype interaction);
+    ``screen``: also the dosages of the ``screen`` SNPs of strongest marginal |r| in the training fold, each
+    its own feature (0: none): a wide dosage background beside the chosen SNPs' context, so that the
+    regression is an elastic net on the dosages wherever the context adds nothing.
     """
 
     def __init__(self, data: GeneData, features: str = "context", top_k: int = 20, neighbours: int = 2,
                  components: int = 4, model: str = "ridge", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5,
-                 selection: str = "dosage", reduction: str = "pca"):
+                 selection: str = "dosage", reduction: str = "pca", screen: int = 0):
         self.data = data
         self.features = features
         self.top_k = top_k
@@ -157,6 +160,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.l1_ratio = l1_ratio
         self.selection = selection
         self.reduction = reduction
+        self.screen = screen
 
     def _design(self, rows: np.ndarray, held_out: np.ndarray | None = None) -> np.ndarray:
         """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)`` or ridge
@@ -173,6 +177,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             parts.append(self.snp_ridge_.scores(self._ridge_features(rows)))  # (m, S)
         elif "context" in self.features:
             parts.append(project(self.data.states_at(rows, self.snps_), self.mean_, self.pcs_))  # (m, S * k)
+        parts.append(np.asarray(self.data.dosage[rows][:, self.extra_], dtype=np.float64))  # (m, E) screened
         return np.hstack(parts)
 
     def _groups(self) -> np.ndarray:
@@ -187,7 +192,22 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         elif "context" in self.features:
             per_snp = self.pcs_.shape[1] if self.reduction == "pca" else 1
             groups.append(n_snps + np.repeat(np.arange(n_snps), per_snp))
+        groups.append(3 * n_snps + np.arange(len(self.extra_)))  # each screened dosage its own group
         return np.concatenate(groups)
+
+    def _feature_snps(self) -> np.ndarray:
+        """Each feature's SNP, as an index into ``concatenate([snps_, extra_])``."""
+        groups, n_snps = self._groups(), len(self.snps_)
+        return np.where(groups < 3 * n_snps, groups % n_snps, groups - 2 * n_snps)
+
+    def _screened(self, dosage: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Sorted ``screen`` SNPs of strongest marginal |r|, less the chosen SNPs whose dosage is a feature already."""
+        if not self.screen:
+            return np.empty(0, dtype=np.int64)
+        screened = select_snps(dosage, y, self.screen)
+        if "dosage" in self.features or ("context" in self.features and self.reduction == "alt_pca"):
+            screened = np.setdiff1d(screened, self.snps_)
+        return screened.astype(np.int64)
 
     def _alt(self, rows: np.ndarray) -> np.ndarray:
         """The rows' alleles ``(m, 2, S)`` at the chosen SNPs (1: ALT)."""
@@ -218,6 +238,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         else:
             self.snps_ = select_from_dosage(self.selection, self.data.dosage[rows], y, self.top_k,
                                             self.neighbours)  # (S,)
+        self.extra_ = self._screened(self.data.dosage[rows], y)  # (E,) screened dosages beside the chosen SNPs
         held_out = None
         if "context" in self.features and self.reduction == "alt_pca":
             self.mean_, self.pcs_ = alt_pca(self.data.states_at(rows, self.snps_), self._alt(rows), self.components)
@@ -250,13 +271,15 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         coefficients folded together) and ``bias ()``; ``gated`` and ``alt_pca`` add ``gate (S, d)``,
         weights of ``state[h, s]`` on the haplotypes that carry the ALT allele at ``s``, and
         ``alt_pca`` ``allele (S,)``, the effect of carrying it: what
-        :class:`lmeqtl.explain.predictors.ContextualPredictor` runs through the MLM.
+        :class:`lmeqtl.explain.predictors.ContextualPredictor` runs through the MLM. With ``screen``, the
+        screened SNPs follow the chosen ones in ``snps``, each with its dosage's effect in ``allele``.
         """
         if self.features != "context":
             raise ValueError(f"only features='context' is a linear map of the states alone, not {self.features!r}")
         coef = np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()
-        beta = coef / self.scale_  # (S * k,) per unscaled PC score, or (S,) per ridge score
+        beta = coef / self.scale_  # (S * k + E,) per unscaled PC score, or (S + E,) per ridge score
         bias = float(self.regressor_[-1].intercept_) - float(beta @ self.centre_)
+        beta, screened = beta[:len(beta) - len(self.extra_)], beta[len(beta) - len(self.extra_):]  # (E,) per dosage
         head = {"snps": self.snps_.astype(np.int64)}
         if self.reduction == "alt_pca":  # per haplotype: alt[s] * (allele[s] + (state[s] - mean[s]) . gate[s])
             block = beta.reshape(len(self.snps_), -1)  # (S, 1 + k)
@@ -272,6 +295,11 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         else:
             pcs = self.pcs_
             head.update(mean=self.mean_, weight=np.einsum("sk,skd->sd", beta.reshape(pcs.shape[:2]), pcs))  # (S, d)
+        if len(self.extra_):  # a screened SNP adds only its allele's effect: no state, no gate
+            zeros = np.zeros((len(self.extra_), head["weight"].shape[1]))
+            head.update({key: np.vstack([head[key], zeros]) for key in ("mean", "weight", "gate") if key in head})
+            head["allele"] = np.concatenate([head.get("allele", np.zeros(len(self.snps_))), screened])
+            head["snps"] = np.concatenate([head["snps"], self.extra_])
         return {**head, "bias": np.array(bias)}
 
     def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
@@ -284,6 +312,6 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         """
         x = (self._design(_rows(X, len(self.data.dosage))) - self.centre_) / self.scale_  # (m, p)
         share = x * np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()  # (m, p)
-        snp = self._groups() % len(self.snps_)  # feature -> index into snps_ (dosage and PC groups alike)
-        per_snp = share @ np.eye(len(self.snps_))[snp]  # (m, S)
-        return self.snps_, per_snp.std(axis=0)
+        snps = np.concatenate([self.snps_, self.extra_])  # (S + E,)
+        per_snp = share @ np.eye(len(snps))[self._feature_snps()]  # (m, S + E)
+        return snps, per_snp.std(axis=0)
