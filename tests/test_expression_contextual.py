@@ -344,8 +344,41 @@ def test_scan_scores_are_seeded_genotype_only_and_summed_over_haplotypes():
         ContextualRegressor(GeneData(np.zeros((4, 7))), selection="state").fit(np.arange(4)[:, None], np.arange(4.0))
 
 
+def test_screen_adds_the_screened_dosages_once_and_weighs_them():
+    """screen=N: the N SNPs of strongest marginal |r| join as dosages (a chosen SNP's dosage is not repeated), so
+    causal SNPs beyond the top_k chosen ones get weight and the out-of-fold fit improves (N = every SNP here: a
+    screen chosen on the training rows also keeps SNPs that correlate with expression there by chance)."""
+    haplotypes = _haplotypes(4, n=400, length=300, pair=(20, 250))
+    dosage = haplotypes.sum(axis=1).astype(float)
+    causal = np.array([20, 90, 160, 250])
+    y = dosage[:, causal] @ np.array([1.0, -0.8, 0.7, 0.6]) + 1.5 * np.random.default_rng(4).standard_normal(400)
+    rows, folds = np.arange(400)[:, None], np.arange(400) % 5
+    states = _context_encoder(haplotypes, pair=(20, 250))(np.arange(300))
+    data = GeneData(dosage, states, haplotypes=haplotypes)
+    r = {}
+    for screen in (0, 300):
+        for features, reduction in (("dosage", "pca"), ("context", "alt_pca"), ("context", "pca")):
+            fitted = ContextualRegressor(data, features, top_k=1, neighbours=0, model="elasticnet", cv=3,
+                                         reduction=reduction, screen=screen).fit(rows, y)
+            snps, weight = fitted.snp_weights(rows)
+            assert np.array_equal(snps, np.unique(snps)) and len(snps) == max(screen, 1)  # the chosen SNP is screened
+            assert len(fitted.extra_) == screen - (screen > 0 and (features == "dosage" or reduction == "alt_pca"))
+            if screen:
+                assert set(causal) <= set(snps[np.argsort(-weight)[:6]]), (features, reduction)
+            predicted = np.empty(400)
+            for k in range(5):
+                train, test = folds != k, folds == k
+                model = ContextualRegressor(data, features, top_k=1, neighbours=0, model="elasticnet", cv=3,
+                                            reduction=reduction, screen=screen).fit(rows[train], y[train])
+                predicted[test] = model.predict(rows[test])
+            r[screen, features, reduction] = np.corrcoef(predicted, y)[0, 1]
+    for features, reduction in (("dosage", "pca"), ("context", "alt_pca"), ("context", "pca")):
+        assert r[300, features, reduction] > r[0, features, reduction] + 0.05, r
+
+
+@pytest.mark.parametrize("screen", [0, 12])
 @pytest.mark.parametrize("reduction", ["pca", "alt_pca", "ridge", "gated"])
-def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path, reduction):
+def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path, reduction, screen):
     """A fitted context model = one linear map of the states: ContextualPredictor on the one-hot gives the
     estimator's own predictions, its haplotype terms add up, and the head survives save/load (no pickle)."""
     from lmeqtl.errors import InputError
@@ -361,7 +394,9 @@ def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path,
     states = snp_states(model, haplotypes, 1)  # (n, 2, L, d)
     rows = np.arange(120)[:, None]
     fitted = ContextualRegressor(GeneData(haplotypes.sum(axis=1), states, haplotypes=haplotypes), "context",
-                                 top_k=3, neighbours=1, components=3, model="ridge", reduction=reduction).fit(rows, y)
+                                 top_k=3, neighbours=1, components=3, model="ridge", reduction=reduction,
+                                 screen=screen).fit(rows, y)
+    assert len(fitted.linear_head()["snps"]) == len(fitted.snps_) + len(fitted.extra_) >= 3 + screen - 5
     (tmp_path / "heads").mkdir()
     np.savez(tmp_path / "heads" / "OLD.npz", snps=np.arange(3))  # an earlier run's gene: removed
     save_heads({"G1": fitted.linear_head()}, tmp_path / "heads")

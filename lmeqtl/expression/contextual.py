@@ -312,6 +312,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         """
         x = (self._design(_rows(X, len(self.data.dosage))) - self.centre_) / self.scale_  # (m, p)
         share = x * np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()  # (m, p)
-        snps = np.concatenate([self.snps_, self.extra_])  # (S + E,)
-        per_snp = share @ np.eye(len(snps))[self._feature_snps()]  # (m, S + E)
+        window = np.concatenate([self.snps_, self.extra_])[self._feature_snps()]  # (p,) each feature's SNP
+        snps, column = np.unique(window, return_inverse=True)  # a SNP's PCs and its screened dosage together
+        per_snp = share @ np.eye(len(snps))[column]  # (m, S')
         return snps, per_snp.std(axis=0)
