@@ -55,6 +55,12 @@ def test_every_method_runs_on_the_same_folds(study):
     assert comparison.skipped == ["lead_snp on ENSG2.1: no lead_snp input"]
     assert len(comparison.hyperparameters) == 3 * (2 * len(expected) - 1)
     assert comparison.timings["converged"].dtype == bool
+    # the PrediXcan fits run first, but the results keep the task order: genes, then methods as listed
+    methods = ["ridge:sum", "svr_linear:sum", "ridge:concat_sorted", "svr_linear:concat_sorted",
+               "predixcan", "lead_snp", "lead_snp_cv", "oracle"]
+    assert list(comparison.timings[["gene", "method"]].itertuples(index=False, name=None)) == [
+        (gene, method) for gene in ("ENSG1.1", "ENSG2.1") for method in methods
+        if (gene, method) != ("ENSG2.1", "lead_snp")]
 
 
 def test_baselines_see_the_planted_eqtl(study):

@@ -304,6 +304,8 @@ def test_method_text_follows_the_preset_selection_and_reduction():
     top10 = method_text(get_preset("top10").expression)
     assert "elastic net on the fold's dosages keeps" in top10 and "ALT-carrying haplotypes" in top10
     assert "`enet`" in top10 and "`alt_pca`" in top10 and "20 SNPs" in top10
+    assert "context_screen" not in default
+    assert "dosages of the 300 SNPs of strongest" in method_text(ExpressionConfig(context_screen=300))
 
 
 def test_state_scan_finds_the_interacting_pair_and_keeps_the_context_gain(runs):
@@ -351,7 +353,7 @@ def test_screen_adds_the_screened_dosages_once_and_weighs_them():
     haplotypes = _haplotypes(4, n=400, length=300, pair=(20, 250))
     dosage = haplotypes.sum(axis=1).astype(float)
     causal = np.array([20, 90, 160, 250])
-    y = dosage[:, causal] @ np.array([1.0, -0.8, 0.7, 0.6]) + 1.5 * np.random.default_rng(4).standard_normal(400)
+    y = dosage[:, causal] @ np.array([0.6, -0.8, 0.7, 0.6]) + np.random.default_rng(4).standard_normal(400)
     rows, folds = np.arange(400)[:, None], np.arange(400) % 5
     states = _context_encoder(haplotypes, pair=(20, 250))(np.arange(300))
     data = GeneData(dosage, states, haplotypes=haplotypes)
@@ -373,7 +375,12 @@ def test_screen_adds_the_screened_dosages_once_and_weighs_them():
                 predicted[test] = model.predict(rows[test])
             r[screen, features, reduction] = np.corrcoef(predicted, y)[0, 1]
     for features, reduction in (("dosage", "pca"), ("context", "alt_pca"), ("context", "pca")):
-        assert r[300, features, reduction] > r[0, features, reduction] + 0.05, r
+        assert r[300, features, reduction] > r[0, features, reduction] + 0.1, r
+    threads = ContextualRegressor(data, "context", top_k=1, neighbours=0, model="elasticnet", cv=3,
+                                  reduction="alt_pca", screen=300, n_jobs=2).fit(rows, y)
+    np.testing.assert_array_equal(threads.predict(rows), ContextualRegressor(
+        data, "context", top_k=1, neighbours=0, model="elasticnet", cv=3, reduction="alt_pca", screen=300).fit(
+        rows, y).predict(rows))  # the inner CV's folds on 2 threads: the same fit
 
 
 @pytest.mark.parametrize("screen", [0, 12])

@@ -81,6 +81,9 @@ def test_the_preset_setting_names_the_library_reductions():
         ExpressionConfig(context_reduction="pcaa")
     with pytest.raises(InputError, match="context_selection"):
         ExpressionConfig(context_selection="state")  # the state scan is a method of its own
+    for bad in (-1, 2.5, True):
+        with pytest.raises(InputError, match="context_screen.*whole number"):
+            ExpressionConfig(context_screen=bad)
 
 
 def test_enet_selection_keeps_a_causal_snp_that_tag_snps_crowd_out_of_the_marginal_top_k():

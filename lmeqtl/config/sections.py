@@ -237,6 +237,9 @@ class ExpressionConfig:
     # which SNPs a fold reads: "dosage" the context_top_k of strongest marginal |r|; "enet" the top_k an elastic
     # net on the fold's dosages keeps (lmeqtl.expression.snp_selection.select_by_enet), then the marginal order
     context_selection: str = "dosage"
+    # also the dosages of the context_screen SNPs of strongest marginal |r| in the fold, beside the chosen SNPs'
+    # features, in the contextual method and its dosage twin alike (0: none; ContextualRegressor.screen)
+    context_screen: int = 0
     context_batch_size: int = 16  # haplotypes per forward pass when extracting states
     # chapter 03 also runs contextual_scan (SNPs chosen by their states, not their dosages): it needs every
     # SNP's state in memory (~1 GB per gene at 373 people x 5000 SNPs x 64) and ~2 min more on the top10
@@ -250,6 +253,9 @@ class ExpressionConfig:
             if getattr(self, name) not in allowed:
                 raise InputError(f"{getattr(self, name)!r} is not valid", where=f"expression.{name}",
                                  expected=f"one of {', '.join(allowed)}")
+        if not isinstance(self.context_screen, int) or isinstance(self.context_screen, bool) or self.context_screen < 0:
+            raise InputError(f"{self.context_screen!r} is not valid", where="expression.context_screen",
+                             expected="a whole number >= 0 (SNPs; 0: none)")
 
 
 @dataclass(frozen=True)

@@ -143,12 +143,14 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     SNP's ALT allele: a context that changes what the allele does, a same-haplotype interaction);
     ``screen``: also the dosages of the ``screen`` SNPs of strongest marginal |r| in the training fold, each
     its own feature (0: none): a wide dosage background beside the chosen SNPs' context, so that the
-    regression is an elastic net on the dosages wherever the context adds nothing.
+    regression is an elastic net on the dosages wherever the context adds nothing; ``n_jobs``: threads for the
+    inner CV's folds of an elastic net / lasso (the same fit on any number).
     """
 
     def __init__(self, data: GeneData, features: str = "context", top_k: int = 20, neighbours: int = 2,
                  components: int = 4, model: str = "ridge", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5,
-                 selection: str = "dosage", reduction: str = "pca", screen: int = 0):
+                 selection: str = "dosage", reduction: str = "pca", screen: int = 0,
+                 n_jobs: int = 1):
         self.data = data
         self.features = features
         self.top_k = top_k
@@ -161,6 +163,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.selection = selection
         self.reduction = reduction
         self.screen = screen
+        self.n_jobs = n_jobs
 
     def _design(self, rows: np.ndarray, held_out: np.ndarray | None = None) -> np.ndarray:
         """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)`` or ridge
@@ -254,6 +257,8 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.centre_, self.scale_ = x.mean(axis=0), np.sqrt(np.maximum(variance, 1e-12))
         self.regressor_ = build_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio)
         self.regressor_.set_params(scale="passthrough")
+        if "n_jobs" in self.regressor_[-1].get_params():  # ElasticNetCV / LassoCV: the inner folds on threads
+            self.regressor_[-1].set_params(n_jobs=self.n_jobs)
         self.regressor_.fit((x - self.centre_) / self.scale_, y)
         # read by chosen_hyperparameters (nested_cv's record of each outer fold)
         self.best_params_ = {**chosen_hyperparameters(self.regressor_), "n_snps": float(len(self.snps_))}

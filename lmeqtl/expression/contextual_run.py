@@ -87,7 +87,8 @@ def contextual_factory(data: GeneData, features: str, config: ExpressionConfig, 
     def build(inner_cv) -> ContextualRegressor:
         return ContextualRegressor(data, features, config.context_top_k, config.context_neighbours,
                                    config.context_components, config.context_model, inner_cv,
-                                   config.n_lambdas, config.predixcan_l1_ratio, selection, config.context_reduction)
+                                   config.n_lambdas, config.predixcan_l1_ratio, selection, config.context_reduction,
+                                   config.context_screen, config.n_jobs)
     return build
 
 

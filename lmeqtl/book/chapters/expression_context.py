@@ -68,10 +68,14 @@ def method_text(config: ExpressionConfig) -> str:
                  "summed",
         "gated": "and its state on the ALT-carrying haplotypes are reduced to one score per SNP by a ridge on the "
                  "training fold's expression"}[config.context_reduction]
+    screened = (f"; beside them, the dosages of the {config.context_screen} SNPs of strongest marginal association "
+                f"in the fold, each its own feature, in the method and its dosage twin alike (`expression.context_screen`"
+                f" = {config.context_screen}: where the context adds nothing, the regression is an elastic net on the "
+                f"dosages)" if config.context_screen else "")
     return (f"inside each outer training fold, {chosen} (anywhere in the window, no prior on the distance to the "
             f"TSS) and {config.context_neighbours} SNPs either side of each are chosen; the MLM's hidden state at "
-            f"each of them (one unmasked pass over each haplotype, the same checkpoint as chapter 02) {reduced}; a "
-            f"regression ({MODEL_NAMES.get(config.context_model, config.context_model)}, its penalty chosen by inner "
+            f"each of them (one unmasked pass over each haplotype, the same checkpoint as chapter 02) {reduced}"
+            f"{screened}; a regression ({MODEL_NAMES.get(config.context_model, config.context_model)}, its penalty chosen by inner "
             f"CV) predicts expression. The selection and the reduction are preset settings "
             f"(`expression.context_selection` = `{config.context_selection}`, `expression.context_reduction` = "
             f"`{config.context_reduction}`), chosen before the run on expression simulated afresh on the same "
