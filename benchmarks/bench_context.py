@@ -19,7 +19,9 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state and
 - ``<name>_wide``: ``<name>_enet`` beside the dosages of the 500 SNPs of strongest marginal
   association (``screen=500``), one elastic net (PrediXcan's l1 ratio) over all: ``dosage_wide``
   (about RQ4's elastic net, on the screened SNPs) is paired against ``dosage_enet``, ``alt_pca_wide``
-  against ``dosage_wide`` (what the context adds to a wide dosage model).
+  against ``dosage_wide`` (what the context adds to a wide dosage model);
+- ``alt_pca8_enet``: ``alt_pca_enet`` with 8 ALT-context PCs per SNP instead of 4 (a partner's allele
+  may sit in a minor direction of the state), paired against ``alt_pca_enet``.
 
 With ``--elastic-net-r``, RQ4's PrediXcan-style elastic net on all window SNPs runs on the same
 outer folds too (nested CV, the book's settings; ~1 min per draw): the reference the issue's targets
@@ -51,17 +53,17 @@ WIDE = {"screen": 500, "model": "predixcan"}
 # name -> (features, reduction, selection, other ContextualRegressor options)
 METHODS = {**{name: (*spec, "dosage", {}) for name, spec in BASE.items()},
            **{f"{name}_enet": (*BASE[name], "enet", {}) for name in ("pca", "dosage", "alt_pca")},
-           **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")}}
+           **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")},
+           "alt_pca8_enet": ("context", "alt_pca", "enet", {"components": 8})}
+PAIRS = {"dosage_wide": "dosage_enet", "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet"}
 PHIS = (0.0, 0.6)
 
 
 def paired_with(name: str) -> str:
-    """What a method is paired against: ``<name>_enet`` against ``<name>``, ``dosage_wide`` against
-    ``dosage_enet``, ``<name>_wide`` against ``dosage_wide``, the others against ``pca``."""
-    if name == "dosage_wide":
-        return "dosage_enet"
-    if name.endswith("_wide"):
-        return "dosage_wide"
+    """What a method is paired against: :data:`PAIRS`, else ``<name>_enet`` against ``<name>``, the others
+    against ``pca``."""
+    if name in PAIRS:
+        return PAIRS[name]
     return name.removesuffix("_enet") if name.endswith("_enet") else "pca"
 
 
@@ -89,8 +91,8 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
     rows, predicted = np.arange(len(y))[:, None], np.empty(len(y))
     weights = np.zeros(data.dosage.shape[1])
     for k in np.unique(folds):
-        settings = {"model": "elasticnet", **options}
-        fitted = ContextualRegressor(data, features, 20, 2, 4, cv=KFold(5, shuffle=True, random_state=0),
+        settings = {"model": "elasticnet", "components": 4, **options}
+        fitted = ContextualRegressor(data, features, 20, 2, cv=KFold(5, shuffle=True, random_state=0),
                                      selection=selection, reduction=reduction, **settings).fit(rows[folds != k],
                                                                                                  y[folds != k])
         predicted[folds == k] = fitted.predict(rows[folds == k])
