@@ -19,7 +19,9 @@ fold, everything is chosen on the training rows only:
    :mod:`lmeqtl.expression.snp_ridge`).
 4. **Regression**: each dosage, and each SNP's block of PC scores as a whole, scaled to unit
    variance (a SNP's PCs keep their relative sizes), then ridge / elastic net / lasso with an
-   inner CV (the pipelines of :mod:`lmeqtl.expression.models`, their own scaling off).
+   inner CV (the pipelines of :mod:`lmeqtl.expression.models`, their own scaling off). With
+   ``screen``, the dosages of that many SNPs of strongest marginal |r| join the features
+   (``benchmarks/RESULTS-context.md``, run 3: it ties on r and blurs the attribution).
 
 :class:`ContextualRegressor` does 1-4 in ``fit`` (``features="context"``); its twin
 ``features="dosage"`` does 1 and 4 on the chosen SNPs' dosages (the difference is what the
