@@ -21,7 +21,11 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state and
   (about RQ4's elastic net, on the screened SNPs) is paired against ``dosage_enet``, ``alt_pca_wide``
   against ``dosage_wide`` (what the context adds to a wide dosage model);
 - ``alt_pca8_enet``: ``alt_pca_enet`` with 8 ALT-context PCs per SNP instead of 4 (a partner's allele
-  may sit in a minor direction of the state), paired against ``alt_pca_enet``.
+  may sit in a minor direction of the state), paired against ``alt_pca_enet``;
+- ``pairs_enet`` (no MLM, a diagnostic): the 20 SNPs the elastic net keeps, their dosages and, for
+  every pair of them, how many of a person's haplotypes carry both ALT alleles (the phased products
+  the simulation's interaction is made of), in one elastic net; paired against ``dosage_enet``. What a
+  haplotype-aware model with this selection could reach if it read the partner allele perfectly.
 
 With ``--elastic-net-r``, RQ4's PrediXcan-style elastic net on all window SNPs runs on the same
 outer folds too (nested CV, the book's settings; ~1 min per draw): the reference the issue's targets
@@ -54,8 +58,11 @@ WIDE = {"screen": 500, "model": "predixcan"}
 METHODS = {**{name: (*spec, "dosage", {}) for name, spec in BASE.items()},
            **{f"{name}_enet": (*BASE[name], "enet", {}) for name in ("pca", "dosage", "alt_pca")},
            **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")},
-           "alt_pca8_enet": ("context", "alt_pca", "enet", {"components": 8})}
-PAIRS = {"dosage_wide": "dosage_enet", "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet"}
+           "alt_pca8_enet": ("context", "alt_pca", "enet", {"components": 8}),
+           "pairs_enet": ("pairs_enet", "", "enet", {})}
+PAIRS = {"dosage_wide": "dosage_enet", "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet",
+         "pairs_enet": "dosage_enet"}
+PAIR_PRODUCTS = "pairs_enet"
 PHIS = (0.0, 0.6)
 
 
@@ -81,6 +88,44 @@ def draw_expression(haplotypes: np.ndarray, phi: float,
     return np.sqrt(h2) * g + np.sqrt(1 - h2) * rng.standard_normal(n), g, causal
 
 
+class PairProducts:
+    """``pairs_enet``: the elastic net's 20 SNPs, their dosages and same-haplotype ALT-ALT counts of each pair."""
+
+    def __init__(self, data, top_k: int = 20):
+        self.data, self.top_k = data, top_k
+
+    def _design(self, rows: np.ndarray) -> np.ndarray:
+        alt = self.data.haplotypes[rows][:, :, self.snps_].astype(np.float64)  # (m, 2, S)
+        i, j = np.triu_indices(len(self.snps_), 1)
+        return np.hstack([alt.sum(axis=1), (alt[:, :, i] * alt[:, :, j]).sum(axis=1)])  # (m, S + S(S-1)/2)
+
+    def fit(self, X, y):  # noqa: N803
+        from sklearn.linear_model import ElasticNetCV
+        from sklearn.model_selection import KFold
+
+        from lmeqtl.expression.models import PATH_OPTIONS
+        from lmeqtl.expression.snp_selection import select_by_enet
+
+        rows = np.asarray(X)[:, 0]
+        self.snps_ = select_by_enet(self.data.dosage[rows], y, self.top_k)
+        x = self._design(rows)
+        self.centre_, self.scale_ = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-12)
+        self.net_ = ElasticNetCV(l1_ratio=0.5, alphas=30, cv=KFold(5, shuffle=True, random_state=0), **PATH_OPTIONS)
+        self.net_.fit((x - self.centre_) / self.scale_, y)
+        return self
+
+    def predict(self, X):  # noqa: N803
+        return self.net_.predict((self._design(np.asarray(X)[:, 0]) - self.centre_) / self.scale_)
+
+    def snp_weights(self, X):  # noqa: N803, ARG002
+        """Per chosen SNP, the |coefficients| of its dosage and of every pair it is in (standardised features)."""
+        i, j = np.triu_indices(len(self.snps_), 1)
+        owner = np.r_[np.arange(len(self.snps_)), i]
+        coef = np.abs(self.net_.coef_)
+        weight = np.bincount(owner, coef, len(self.snps_)) + np.bincount(j, coef[len(self.snps_):], len(self.snps_))
+        return self.snps_, weight
+
+
 def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction: str, selection: str,
                 options: dict) -> tuple[float, np.ndarray]:
     """Out-of-fold r, and the SNP weights ``(L,)`` averaged over the outer folds' fits (0 where unchosen)."""
@@ -92,9 +137,10 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
     weights = np.zeros(data.dosage.shape[1])
     for k in np.unique(folds):
         settings = {"model": "elasticnet", "components": 4, **options}
-        fitted = ContextualRegressor(data, features, 20, 2, cv=KFold(5, shuffle=True, random_state=0),
-                                     selection=selection, reduction=reduction, **settings).fit(rows[folds != k],
-                                                                                                 y[folds != k])
+        estimator = PairProducts(data) if features == PAIR_PRODUCTS else ContextualRegressor(
+            data, features, 20, 2, cv=KFold(5, shuffle=True, random_state=0), selection=selection,
+            reduction=reduction, **settings)
+        fitted = estimator.fit(rows[folds != k], y[folds != k])
         predicted[folds == k] = fitted.predict(rows[folds == k])
         snps, weight = fitted.snp_weights(rows[folds != k])
         weights[snps] += weight / len(np.unique(folds))
