@@ -161,7 +161,7 @@ def elastic_net_r(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray) -> float
 
 
 def run(data_dir: str, checkpoint: str, draws: int, seed: int, methods: list[str],
-        with_elastic_net: bool = False) -> pd.DataFrame:
+        with_elastic_net: bool = False, n_genes: int | None = None) -> pd.DataFrame:
     import torch
     from sklearn.metrics import average_precision_score
     from tqdm.auto import tqdm
@@ -180,7 +180,7 @@ def run(data_dir: str, checkpoint: str, draws: int, seed: int, methods: list[str
     model, info = load_model(checkpoint, paths.dataset)
     model.eval()
     rng, rows = np.random.default_rng(seed), []
-    for gene in tqdm(cohort.genes, desc="genes"):
+    for gene in tqdm(cohort.genes[:n_genes], desc="genes"):  # the first genes' draws are those of a full run
         haplotypes = people.haplotypes[gene]  # (n, 2, L)
         with torch.no_grad():
             states = snp_states(model, haplotypes, info["genes"][gene], dtype=np.float16)  # (n, 2, L, d)
@@ -251,11 +251,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="methods to compare (each paired against its partner, when run: see the module docstring)")
     parser.add_argument("--elastic-net-r", action="store_true",
                         help="also RQ4's elastic net on all window SNPs, the targets' reference (~1 min per draw)")
+    parser.add_argument("--genes", type=int, help="only the first this many genes (their draws as in a full run)")
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_context " + " ".join(argv if argv is not None else sys.argv[1:])
     commit = git_commit()  # the code that runs, not the HEAD at the end of a long run
-    results = run(args.data_dir, args.checkpoint, args.draws, args.seed, args.methods, args.elastic_net_r)
+    results = run(args.data_dir, args.checkpoint, args.draws, args.seed, args.methods, args.elastic_net_r,
+                  args.genes)
     text = report(results, command, commit)
     print(text)
     if args.out:
