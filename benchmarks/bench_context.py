@@ -37,7 +37,7 @@ precision, next to RQ5's elastic net on all window SNPs (``elastic_net_scores``,
 
     python -m benchmarks.bench_context --data-dir runs/top10/00_data/cohort \
         --checkpoint lmeqtl/weights/top10 [--draws 2] [--seed 12] [--methods pca dosage alt_pca] \
-        [--elastic-net-r] [--out benchmarks/RESULTS-context.md]
+        [--elastic-net-r] [--genes 4] [--out benchmarks/RESULTS-context.md]
 """
 
 from __future__ import annotations
