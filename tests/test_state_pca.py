@@ -82,7 +82,7 @@ def test_the_preset_setting_names_the_library_reductions():
     with pytest.raises(InputError, match="context_selection"):
         ExpressionConfig(context_selection="state")  # the state scan is a method of its own
     for bad in (-1, 2.5, True):
-        with pytest.raises(InputError, match="context_screen.*whole number"):
+        with pytest.raises(InputError, match="context_screen.*an integer >= 0"):
             ExpressionConfig(context_screen=bad)
 
 

@@ -253,9 +253,7 @@ class ExpressionConfig:
             if getattr(self, name) not in allowed:
                 raise InputError(f"{getattr(self, name)!r} is not valid", where=f"expression.{name}",
                                  expected=f"one of {', '.join(allowed)}")
-        if not isinstance(self.context_screen, int) or isinstance(self.context_screen, bool) or self.context_screen < 0:
-            raise InputError(f"{self.context_screen!r} is not valid", where="expression.context_screen",
-                             expected="a whole number >= 0 (SNPs; 0: none)")
+        check_fields(self, "expression", {"context_screen": COUNT})
 
 
 @dataclass(frozen=True)
