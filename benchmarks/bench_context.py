@@ -135,8 +135,8 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
 
     rows, predicted = np.arange(len(y))[:, None], np.empty(len(y))
     weights = np.zeros(data.dosage.shape[1])
+    settings = {"model": "elasticnet", "components": 4, **options}
     for k in np.unique(folds):
-        settings = {"model": "elasticnet", "components": 4, **options}
         estimator = PairProducts(data) if features == PAIR_PRODUCTS else ContextualRegressor(
             data, features, 20, 2, cv=KFold(5, shuffle=True, random_state=0), selection=selection,
             reduction=reduction, **settings)
