@@ -26,6 +26,10 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state and
   every pair of them, how many of a person's haplotypes carry both ALT alleles (the phased products
   the simulation's interaction is made of), in one elastic net; paired against ``dosage_enet``. What a
   haplotype-aware model with this selection could reach if it read the partner allele perfectly.
+- ``hap_pairs`` (no MLM): ``dosage_enet`` plus the one pair of window SNPs, anywhere in the window, whose
+  phased ALT-ALT count best explains what ``dosage_enet`` leaves unexplained in the training fold
+  (:class:`lmeqtl.expression.haplotype_pairs.HaplotypePairsRegressor`, the book's ``haplotype_pairs``
+  method); paired against ``dosage_enet``.
 
 With ``--elastic-net-r``, RQ4's PrediXcan-style elastic net on all window SNPs runs on the same
 outer folds too (nested CV, the book's settings; ~1 min per draw): the reference the issue's targets
@@ -59,10 +63,11 @@ METHODS = {**{name: (*spec, "dosage", {}) for name, spec in BASE.items()},
            **{f"{name}_enet": (*BASE[name], "enet", {}) for name in ("pca", "dosage", "alt_pca")},
            **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")},
            "alt_pca8_enet": ("context", "alt_pca", "enet", {"components": 8}),
-           "pairs_enet": ("pairs_enet", "", "enet", {})}
+           "pairs_enet": ("pairs_enet", "", "enet", {}),
+           "hap_pairs": ("hap_pairs", "", "enet", {"pairs": 1})}
 PAIRS = {"dosage_wide": "dosage_enet", "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet",
-         "pairs_enet": "dosage_enet"}
-PAIR_PRODUCTS = "pairs_enet"
+         "pairs_enet": "dosage_enet", "hap_pairs": "dosage_enet"}
+PAIR_PRODUCTS, HAPLOTYPE_PAIRS = "pairs_enet", "hap_pairs"
 PHIS = (0.0, 0.6)
 
 
@@ -132,14 +137,20 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
     from sklearn.model_selection import KFold
 
     from lmeqtl.expression.contextual import ContextualRegressor
+    from lmeqtl.expression.haplotype_pairs import HaplotypePairsRegressor
 
     rows, predicted = np.arange(len(y))[:, None], np.empty(len(y))
     weights = np.zeros(data.dosage.shape[1])
     settings = {"model": "elasticnet", "components": 4, **options}
+    cv = KFold(5, shuffle=True, random_state=0)
     for k in np.unique(folds):
-        estimator = PairProducts(data) if features == PAIR_PRODUCTS else ContextualRegressor(
-            data, features, 20, 2, cv=KFold(5, shuffle=True, random_state=0), selection=selection,
-            reduction=reduction, **settings)
+        if features == PAIR_PRODUCTS:
+            estimator = PairProducts(data)
+        elif features == HAPLOTYPE_PAIRS:
+            estimator = HaplotypePairsRegressor(data, 20, 2, options["pairs"], "elasticnet", cv, selection=selection)
+        else:
+            estimator = ContextualRegressor(data, features, 20, 2, cv=cv, selection=selection, reduction=reduction,
+                                            **settings)
         fitted = estimator.fit(rows[folds != k], y[folds != k])
         predicted[folds == k] = fitted.predict(rows[folds == k])
         snps, weight = fitted.snp_weights(rows[folds != k])

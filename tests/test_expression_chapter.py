@@ -295,16 +295,17 @@ def test_the_chapter_runs_the_contextual_method_and_its_twin_with_a_tiny_mlm(stu
     assert context.scan_method(CONTEXT_CONFIG) not in set(context.run_contextual_methods(
         model, {"ENSG01.1": gene_map["ENSG01.1"]}, inputs, CONTEXT_CONFIG, progress=False).r.columns)
     context_method, twin = context.context_pair(CONTEXT_CONFIG)
-    scan = context.scan_method(CONTEXT_CONFIG)
+    scan, pairs = context.scan_method(CONTEXT_CONFIG), context.pairs_method(CONTEXT_CONFIG)
     predictions = run.comparison.predictions
-    assert set(predictions["method"]) == {context_method, twin, scan}  # not contextual_both
+    assert set(predictions["method"]) == {context_method, twin, scan, pairs}  # not contextual_both
     for method in (context_method, scan):
         assert set(predictions.loc[predictions["method"] == method, "gene"]) == {"ENSG01.1"}
-    assert set(predictions.loc[predictions["method"] == twin, "gene"]) == set(GENES)  # no states: the twin only
+    for method in (twin, pairs):  # no states needed: every gene
+        assert set(predictions.loc[predictions["method"] == method, "gene"]) == set(GENES)
     assert run.comparison.skipped == [f"{m} on ENSG02.1: no states" for m in (context_method, scan)]
     assert (predictions.groupby("sample_id")["fold"].first() == inputs.folds.reindex(
         predictions.groupby("sample_id")["fold"].first().index)).all()
-    assert set(run.comparison.timings["method"]) == {"states", context_method, twin, scan}
+    assert set(run.comparison.timings["method"]) == {"states", context_method, twin, scan, pairs}
     assert run.r.loc["ENSG01.1", twin] > 0.5  # expression follows SNP 3: the dosages find it
 
     baseline = ex.run_comparison(inputs.expression, inputs.folds, dosages=inputs.dosages, config=CONTEXT_CONFIG,

@@ -240,6 +240,10 @@ class ExpressionConfig:
     # also the dosages of the context_screen SNPs of strongest marginal |r| in the fold, beside the chosen SNPs'
     # features, in the contextual method and its dosage twin alike (0: none; ContextualRegressor.screen)
     context_screen: int = 0
+    # chapter 03's haplotype-aware reference without the MLM (haplotype_pairs): the dosage twin plus the phased
+    # ALT-ALT counts of this many SNP pairs, found by a scan of every pair of the window in each training fold
+    # (lmeqtl.expression.haplotype_pairs; 0: not run; ~0.5 s per gene and fold on 2 cores)
+    context_pairs: int = 1
     context_batch_size: int = 16  # haplotypes per forward pass when extracting states
     # chapter 03 also runs contextual_scan (SNPs chosen by their states, not their dosages): it needs every
     # SNP's state in memory (~1 GB per gene at 373 people x 5000 SNPs x 64) and ~2 min more on the top10
@@ -253,7 +257,7 @@ class ExpressionConfig:
             if getattr(self, name) not in allowed:
                 raise InputError(f"{getattr(self, name)!r} is not valid", where=f"expression.{name}",
                                  expected=f"one of {', '.join(allowed)}")
-        check_fields(self, "expression", {"context_screen": COUNT})
+        check_fields(self, "expression", {"context_screen": COUNT, "context_pairs": COUNT})
 
 
 @dataclass(frozen=True)

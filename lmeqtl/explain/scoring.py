@@ -8,10 +8,10 @@ Methods (score: higher = more relevant):
   IG put on top (``ExplainConfig.ism_max_snps``; the others NaN = ranked last), or on every
   SNP of the window (:func:`full_attribution`, one haplotype's forward pass per flip);
 - ``finetuned_gate``: |gate| of a fine-tuned SNP-selecting head (``pooling="select"``);
-- ``contextual_weight``, ``contextual_dosage_weight``, ``contextual_scan_weight``: how much each
-  SNP moves the predictions of RQ2's contextual method, its dosage twin and its state-scan
-  variant (their outer folds' models, step 03; :func:`lmeqtl.expression.contextual_run.window_weights`),
-  0 for SNPs they did not choose; ``contextual_ig``, ``contextual_ism``: the contextual method's
+- ``contextual_weight``, ``contextual_dosage_weight``, ``contextual_scan_weight``,
+  ``haplotype_pairs_weight``: how much each SNP moves the predictions of RQ2's contextual method,
+  its dosage twin, its state-scan variant and the phased-pairs reference (their outer folds' models,
+  step 03; :func:`lmeqtl.expression.contextual_run.window_weights`), 0 for SNPs they did not read; ``contextual_ig``, ``contextual_ism``: the contextual method's
   first-fold model attributed through the MLM (the IG and ISM above);
 - ``marginal_eqtl``: -log10 p of the single-SNP association (the eQTL scan);
 - ``elastic_net``: |coefficient| of a PrediXcan-style elastic net on all window SNPs;
@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
 Scores = dict[str, dict[str, np.ndarray]]  # gene -> method -> (L,)
 METHOD_ORDER = ("contextual_weight", "contextual_ig", "contextual_ism", "contextual_dosage_weight",
-                "contextual_scan_weight", "finetuned_ig", "finetuned_ism", "finetuned_gate",
+                "contextual_scan_weight", "haplotype_pairs_weight", "finetuned_ig", "finetuned_ism", "finetuned_gate",
                 "ridge_ig", "ridge_ism", "marginal_eqtl", "elastic_net", "susie_pip")
 DEFAULT_CONFIG = ExplainConfig()
 

@@ -8,7 +8,10 @@ Methods (the ``method`` column; ``<model>`` = ``ExpressionConfig.context_model``
 - ``contextual_both:<model>``: both;
 - ``contextual_scan:<model>``: the MLM's states, at SNPs chosen by a scan of every SNP's
   *state* against expression (``selection="state"``, :func:`~lmeqtl.expression.snp_selection.select_by_state`)
-  instead of its dosage: a state can carry an interacting allele far along the haplotype.
+  instead of its dosage: a state can carry an interacting allele far along the haplotype;
+- ``haplotype_pairs:<model>``: no MLM: the twin plus the phased ALT-ALT counts of the
+  ``context_pairs`` SNP pairs a scan of the whole window finds
+  (:class:`~lmeqtl.expression.haplotype_pairs.HaplotypePairsRegressor`): what reading the phase can add.
 
 The states of a gene are extracted once (one pass per haplotype), at the union of the SNPs
 that the outer folds select (:func:`fold_selections`; selection reads only each fold's
@@ -37,11 +40,13 @@ from lmeqtl.expression.comparison import Comparison
 from lmeqtl.expression.contextual import ContextualRegressor, GeneData, StateSource
 from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
 from lmeqtl.expression.evaluation import pearson_r2
+from lmeqtl.expression.haplotype_pairs import HaplotypePairsRegressor
 from lmeqtl.expression.prediction import fold_labels, nested_cv
 from lmeqtl.expression.snp_selection import scan_scores, select_from_dosage
 
 METHOD_FEATURES = {"contextual": "context", "contextual_dosage": "dosage", "contextual_both": "dosage+context",
-                   "contextual_scan": "context"}
+                   "contextual_scan": "context", "haplotype_pairs": "pairs"}
+PAIRS = "pairs"  # the feature set of haplotype_pairs: the twin's dosages and phased SNP pairs (no states)
 STATE_SCAN = "contextual_scan"  # the method prefix whose SNPs are chosen by their states (selection="state")
 
 
@@ -53,8 +58,10 @@ def selection_of(method: str, config: ExpressionConfig | None = None) -> str:
 
 
 def context_methods(config: ExpressionConfig) -> dict[str, str]:
-    """Method name -> feature set, e.g. ``{"contextual:ridge": "context", ...}``."""
-    return {f"{prefix}:{config.context_model}": features for prefix, features in METHOD_FEATURES.items()}
+    """Method name -> feature set, e.g. ``{"contextual:ridge": "context", ...}`` (``haplotype_pairs`` only when
+    ``config.context_pairs`` > 0)."""
+    return {f"{prefix}:{config.context_model}": features for prefix, features in METHOD_FEATURES.items()
+            if features != PAIRS or config.context_pairs > 0}
 
 
 def _training_y(y: np.ndarray, folds: np.ndarray, k: int, covariates: Covariates | FoldDesigns | None):
@@ -83,8 +90,13 @@ def fold_selections(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config
 
 
 def contextual_factory(data: GeneData, features: str, config: ExpressionConfig, selection: str = "dosage"):
-    """``inner_cv -> ContextualRegressor`` with ``config``'s settings, for ``nested_cv``."""
-    def build(inner_cv) -> ContextualRegressor:
+    """``inner_cv -> ContextualRegressor`` (or, for ``features="pairs"``, a :class:`HaplotypePairsRegressor`)
+    with ``config``'s settings, for ``nested_cv``."""
+    def build(inner_cv) -> ContextualRegressor | HaplotypePairsRegressor:
+        if features == PAIRS:
+            return HaplotypePairsRegressor(data, config.context_top_k, config.context_neighbours, config.context_pairs,
+                                           config.context_model, inner_cv, config.n_lambdas, config.predixcan_l1_ratio,
+                                           selection, n_jobs=config.n_jobs)
         return ContextualRegressor(data, features, config.context_top_k, config.context_neighbours,
                                    config.context_components, config.context_model, inner_cv,
                                    config.n_lambdas, config.predixcan_l1_ratio, selection, config.context_reduction,
@@ -162,9 +174,9 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
 
     ``dosages[gene]`` ``(n, L)`` and ``states[gene]`` (``snps -> (n, 2, S, d)``, e.g.
     :func:`~lmeqtl.expression.contextual.mlm_state_source`) have rows in ``expression.index``
-    order; without ``states`` only the dosage twin runs. ``methods``: name -> feature set
-    (default :func:`context_methods`). ``haplotypes[gene]`` ``(n, 2, L)`` (same rows): needed by
-    ``config.context_reduction`` ``alt_pca`` and ``gated``.
+    order; without ``states`` only the dosage twin (and ``haplotype_pairs``) runs. ``methods``: name -> feature
+    set (default :func:`context_methods`). ``haplotypes[gene]`` ``(n, 2, L)`` (same rows): needed by
+    ``config.context_reduction`` ``alt_pca`` and ``gated``, and by ``haplotype_pairs``.
     """
     config = config or ExpressionConfig()
     methods = dict(methods or context_methods(config))
@@ -189,6 +201,9 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
         union = np.unique(np.concatenate(list(by_fold.values())))
         alleles = None if haplotypes is None else haplotypes.get(gene)  # (n, 2, L) or None
         data, wanted = GeneData(dosage, haplotypes=alleles), dict(methods)
+        if alleles is None and PAIRS in wanted.values():
+            wanted = {m: f for m, f in wanted.items() if f != PAIRS}
+            skipped.extend(f"{m} on {gene}: no haplotypes" for m, f in methods.items() if f == PAIRS)
         if any("context" in f for f in methods.values()):
             if states is None or gene not in states:
                 wanted = {m: f for m, f in methods.items() if "context" not in f}

@@ -1,6 +1,7 @@
 """RQ5 for the headline LM method: RQ2's contextual method, attributed and tested against the elastic net.
 
-- :func:`contextual_scores`: its (and its twin's and state-scan variant's) SNP weights, from step 03;
+- :func:`contextual_scores`: its SNP weights and those of its twin, its state-scan variant and the
+  phased-pairs reference, from step 03;
 - :func:`contextual_heads`: its first outer fold's model per gene, for IG and ISM through the MLM;
 - :func:`headline_attribution_text`: each of its attributions against the elastic net's |coefficients|,
   paired over genes by average precision (the comparison the issue fixed in advance);
@@ -24,26 +25,29 @@ if TYPE_CHECKING:
 HEADLINE_SCORE, TWIN_SCORE = "contextual_weight", "contextual_dosage_weight"  # RQ2's headline and its twin
 HEADLINE_IG, HEADLINE_ISM = "contextual_ig", "contextual_ism"  # the same method, attributed through the MLM
 SCAN_SCORE = "contextual_scan_weight"  # RQ2's contextual method with SNPs chosen by a scan of their states
+PAIRS_SCORE = "haplotype_pairs_weight"  # RQ2's haplotype-aware reference without the MLM (phased SNP pairs)
 REFERENCE_SCORE = "elastic_net"  # what the headline's attribution is tested against (issue: mean AP)
 
 
 def contextual_scores(run: NotebookRun, n_snps: Mapping[str, int], config: ExpressionConfig
                       ) -> dict[str, dict[str, np.ndarray]]:
-    """Gene -> ``{contextual_weight, contextual_dosage_weight, contextual_scan_weight}``: step 03's SNP weights ``(L,)``.
+    """Gene -> ``{contextual_weight, contextual_dosage_weight, contextual_scan_weight, haplotype_pairs_weight}``:
+    step 03's SNP weights ``(L,)``.
 
     The contextual method and its dosage twin (``config``'s pair) are attributed by their own
     fitted models: each outer fold's weight of the SNPs it chose (how much the SNP moves the
     predictions), averaged over the folds, 0 for SNPs never chosen. ``n_snps``: gene -> window
     length. Empty when step 03 wrote no weights (it did not run, or ran without the MLM).
     """
-    from lmeqtl.book.chapters.expression_context import context_pair, scan_method
+    from lmeqtl.book.chapters.expression_context import context_pair, pairs_method, scan_method
     from lmeqtl.expression.contextual_run import window_weights
 
     path = steps.output_path(run.run_dir, "rq2_context_weights")
     if not path.is_file():
         return {}
     headline, twin = context_pair(config)
-    names = {headline: HEADLINE_SCORE, twin: TWIN_SCORE, scan_method(config): SCAN_SCORE}
+    names = {headline: HEADLINE_SCORE, twin: TWIN_SCORE, scan_method(config): SCAN_SCORE,
+             pairs_method(config): PAIRS_SCORE}
     table = pd.read_csv(path)
     table = table[table["method"].isin(list(names)) & table["gene"].isin(list(n_snps))]
     return window_weights(table.assign(method=table["method"].map(names)), n_snps)

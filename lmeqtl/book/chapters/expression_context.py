@@ -1,7 +1,8 @@
 """The contextual method in the expression chapters, and the additive/interaction split of the genes.
 
-Chapter 03 runs :mod:`lmeqtl.expression.contextual_run`'s contextual method and its dosage
-twin (:func:`run_contextual_methods`) on the chapter's shared folds, with the run's MLM; the
+Chapter 03 runs :mod:`lmeqtl.expression.contextual_run`'s contextual method, its dosage
+twin and the phased-pairs reference without the MLM (:func:`run_contextual_methods`) on the
+chapter's shared folds, with the run's MLM; the
 states are extracted gene by gene, in batches, behind a progress bar. Chapters 03 and 05
 split every method's score by what the simulation planted (:func:`interaction_groups`:
 a gene whose same-haplotype interaction carries at least half of its genetic variance is an
@@ -39,7 +40,7 @@ from lmeqtl.expression.evaluation import paired_comparison
 ADDITIVE, INTERACTION, ALL = "additive", "interaction", "all"
 INTERACTION_SHARE = 0.5  # a gene is an interaction gene when its planted interaction_fraction is >= this
 ELASTIC_NET = "predixcan"  # the elastic net the headline is tested against (PrediXcan-style, all window SNPs)
-CHAPTER_FEATURES = ("context", "dosage")  # chapter 03 runs the contextual method and its twin only
+CHAPTER_FEATURES = ("context", "dosage", "pairs")  # chapter 03: the contextual method, its twin, haplotype pairs
 PROBE_PEOPLE = 150  # people (x 2 haplotypes) whose states the interaction probe reads, per gene
 
 
@@ -82,6 +83,11 @@ def method_text(config: ExpressionConfig) -> str:
             f"haplotypes (the repository's `benchmarks/RESULTS-context.md`), not on these genes.")
 
 
+def pairs_method(config: ExpressionConfig) -> str:
+    """The haplotype-aware reference without the MLM, e.g. ``haplotype_pairs:elasticnet``."""
+    return f"haplotype_pairs:{config.context_model}"
+
+
 def scan_method(config: ExpressionConfig) -> str:
     """The contextual method whose SNPs are chosen by a scan of their states, e.g. ``contextual_scan:elasticnet``."""
     return f"{STATE_SCAN}:{config.context_model}"
@@ -114,7 +120,8 @@ def progress_state_source(model: torch.nn.Module, haplotypes: np.ndarray, gene_i
 def run_contextual_methods(model: torch.nn.Module, gene_map: Mapping[str, int], inputs: ExpressionInputs,
                            config: ExpressionConfig, *, device: str | torch.device = "cpu",
                            progress: bool = True) -> ContextualRun:
-    """Chapter 03's contextual method and its dosage twin on ``inputs``' folds, covariates and dosages.
+    """Chapter 03's contextual method, its dosage twin and the phased-pairs reference (``expression.context_pairs``
+    > 0) on ``inputs``' folds, covariates and dosages.
 
     ``model``: the run's MLM in eval mode on ``device``; ``gene_map``: its gene -> index map
     (a checkpoint's ``info["genes"]``). A gene the model does not know gets the twin only.

@@ -327,3 +327,23 @@ def scan_text(tests: pd.DataFrame, scan: str, twin: str, components: int) -> str
     overall = tests[tests["group"] == "all"].iloc[0]
     return (variant + f"Not fixed in advance, it is reported next to the headline. Paired over genes, it beats the "
             f"dosage twin on {_paired_words(overall)}." + _group_words(tests))
+
+
+def pairs_text(tests: pd.DataFrame, headline: pd.DataFrame, pairs: str, n_pairs: int) -> str:
+    """The phased-pairs reference (no MLM) against the dosage twin (``tests``) and the headline against it
+    (``headline``): both :func:`~lmeqtl.book.chapters.expression_context.paired_by_group` rows."""
+    what = (f"How much can reading the phase add at all? *{method_label(pairs)}* needs no model: the twin, plus how "
+            f"many of a person's haplotypes carry the ALT alleles of both SNPs of the {_count(n_pairs, 'pair')} whose "
+            f"count best explains what the twin leaves unexplained in the training fold (a scan of every pair of "
+            f"window SNPs, anywhere in the window). ")
+    if tests.empty:
+        return what + "It is off in this preset (`expression.context_pairs` = 0)."
+    overall = tests[tests["group"] == "all"].iloc[0]
+    text = (what + f"A reference, not a headline: paired over genes, it beats the dosage twin on "
+            f"{_paired_words(overall)}." + _group_words(tests))
+    if not headline.empty:
+        row = headline[headline["group"] == "all"].iloc[0]
+        text += (f" The headline LM method beats it on {_paired_words(row)}"
+                 + ("; " + "; ".join(f"{r.group} genes, {_paired_words(r)}" for r in headline.itertuples()
+                                     if r.group != "all") if len(headline) > 1 else "") + ".")
+    return text

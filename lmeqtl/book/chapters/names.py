@@ -41,10 +41,13 @@ CONTEXT_NAMES = {"contextual": "the MLM's per-SNP states at the SNPs chosen in e
                  "contextual_dosage": "the dosages of the same fold-chosen SNPs (the contextual method's twin)",
                  "contextual_both": "the MLM's states and the dosages at the fold-chosen SNPs",
                  "contextual_scan": "the MLM's per-SNP states at the SNPs whose states associate most with "
-                                    "expression in each training fold"}
+                                    "expression in each training fold",
+                 "haplotype_pairs": "no MLM: the twin's dosages and the phased ALT-ALT counts of the SNP pairs a "
+                                    "scan of the whole window finds in each training fold"}
 CONTEXT_LABELS = {"contextual": "MLM states at chosen SNPs", "contextual_dosage": "dosages at chosen SNPs",
                   "contextual_both": "states + dosages at chosen SNPs",
-                  "contextual_scan": "MLM states at state-scanned SNPs"}
+                  "contextual_scan": "MLM states at state-scanned SNPs",
+                  "haplotype_pairs": "dosages + phased SNP pairs (no MLM)"}
 # RQ5's per-SNP scores
 SCORE_NAMES = {
     "finetuned_ig": "fine-tuned model, IG", "finetuned_ism": "fine-tuned model, ISM",
@@ -53,6 +56,7 @@ SCORE_NAMES = {
     "contextual_ig": "MLM states at chosen SNPs, IG", "contextual_ism": "MLM states at chosen SNPs, ISM",
     "contextual_dosage_weight": "dosages at chosen SNPs, SNP weights",
     "contextual_scan_weight": "MLM states at state-scanned SNPs, SNP weights",
+    "haplotype_pairs_weight": "dosages + phased SNP pairs (no MLM), SNP weights",
     "marginal_eqtl": "marginal eQTL -log10 p", "elastic_net": "elastic net |coef|", "susie_pip": "SuSiE PIP",
     "eqtl_table": "EUR373 table -log10 p", "is_causal": "truth (causal SNPs)",
 }

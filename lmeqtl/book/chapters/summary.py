@@ -40,7 +40,8 @@ SOURCES = ("mlm_comparison", "rq1_table", *steps.SCORE_OUTPUTS, "rq2_shuffled_co
 # the method RQ2 names in advance as "the" embedding predictor (ExpressionConfig.reference_method)
 PRIMARY_EMBEDDING_METHOD = ExpressionConfig().reference_method
 HEADLINE_METHOD = ExpressionConfig().headline_method  # the LM method the paired tests compare, fixed in advance
-CONTEXTUAL = ("contextual", "contextual_dosage", "contextual_both", "contextual_scan")  # contextual method prefixes
+# contextual method prefixes, and the haplotype-pairs reference reported beside them
+CONTEXTUAL = ("contextual", "contextual_dosage", "contextual_both", "contextual_scan", "haplotype_pairs")
 # features column of the expression scores -> research question
 QUESTION_OF_FEATURES = {"embedding": "RQ2", "haplotypes": "RQ3", "snps": "RQ4", "lead_snp": "RQ4",
                         "genetic_value": "ceiling"}
