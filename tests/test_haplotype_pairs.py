@@ -104,10 +104,12 @@ def test_pairs_need_haplotypes_and_follow_the_setting():
     haplotypes = _haplotypes(0)[:60, :, :50]
     ids = [f"S{i:04d}" for i in range(60)]
     y = pd.DataFrame({"G1": haplotypes.sum(axis=1)[:, 3] + np.random.default_rng(0).standard_normal(60)}, index=ids)
-    run = run_contextual(y, outer_folds(ids, 5, 1), {"G1": haplotypes.sum(axis=1)}, config=CONFIG, methods=METHODS,
-                         progress=False)
+    methods = {"contextual:elasticnet": "context", **METHODS}
+    run = run_contextual(y, outer_folds(ids, 5, 1), {"G1": haplotypes.sum(axis=1)}, config=CONFIG, methods=methods,
+                         progress=False)  # neither states nor haplotypes: the twin alone
     assert set(run.comparison.predictions["method"]) == {"contextual_dosage:elasticnet"}
-    assert run.comparison.skipped == ["haplotype_pairs:elasticnet on G1: no haplotypes"]
+    assert run.comparison.skipped == ["haplotype_pairs:elasticnet on G1: no haplotypes",
+                                      "contextual:elasticnet on G1: no states"]
 
 
 def test_pairs_text_reports_both_comparisons_and_the_off_switch():

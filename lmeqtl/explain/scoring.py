@@ -11,8 +11,9 @@ Methods (score: higher = more relevant):
 - ``contextual_weight``, ``contextual_dosage_weight``, ``contextual_scan_weight``,
   ``haplotype_pairs_weight``: how much each SNP moves the predictions of RQ2's contextual method,
   its dosage twin, its state-scan variant and the phased-pairs reference (their outer folds' models,
-  step 03; :func:`lmeqtl.expression.contextual_run.window_weights`), 0 for SNPs they did not read; ``contextual_ig``, ``contextual_ism``: the contextual method's
-  first-fold model attributed through the MLM (the IG and ISM above);
+  step 03; :func:`lmeqtl.expression.contextual_run.window_weights`), 0 for SNPs they did not read;
+  ``contextual_ig``, ``contextual_ism``: the contextual method's first-fold model attributed
+  through the MLM (the IG and ISM above);
 - ``marginal_eqtl``: -log10 p of the single-SNP association (the eQTL scan);
 - ``elastic_net``: |coefficient| of a PrediXcan-style elastic net on all window SNPs;
 - ``susie_pip``: SuSiE posterior inclusion probability (:mod:`.finemap`).

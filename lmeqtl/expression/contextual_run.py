@@ -206,8 +206,8 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
             skipped.extend(f"{m} on {gene}: no haplotypes" for m, f in methods.items() if f == PAIRS)
         if any("context" in f for f in methods.values()):
             if states is None or gene not in states:
-                wanted = {m: f for m, f in methods.items() if "context" not in f}
-                skipped.extend(f"{m} on {gene}: no states" for m in methods if m not in wanted)
+                skipped.extend(f"{m} on {gene}: no states" for m, f in wanted.items() if "context" in f)
+                wanted = {m: f for m, f in wanted.items() if "context" not in f}
             else:
                 start = time.perf_counter()
                 if any(selection_of(m, config) == "state" for m in wanted):  # every SNP's state, and the scan's scores
