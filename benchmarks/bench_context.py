@@ -30,6 +30,9 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state and
   phased ALT-ALT count best explains what ``dosage_enet`` leaves unexplained in the training fold
   (:class:`lmeqtl.expression.haplotype_pairs.HaplotypePairsRegressor`, the book's ``haplotype_pairs``
   method); paired against ``dosage_enet``.
+- ``alt_pca_pairs`` / ``dosage_pairs``: ``alt_pca_enet`` / ``dosage_enet`` that also read the SNPs of that one
+  pair (``pair_snps=1``): the MLM's context where the scan says an interaction sits, against the same SNPs' dosages;
+  paired against ``alt_pca_enet`` / ``dosage_enet``.
 
 With ``--elastic-net-r``, RQ4's PrediXcan-style elastic net on all window SNPs runs on the same
 outer folds too (nested CV, the book's settings; ~1 min per draw): the reference the issue's targets
@@ -64,9 +67,12 @@ METHODS = {**{name: (*spec, "dosage", {}) for name, spec in BASE.items()},
            **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")},
            "alt_pca8_enet": ("context", "alt_pca", "enet", {"components": 8}),
            "pairs_enet": ("pairs_enet", "", "enet", {}),
-           "hap_pairs": ("hap_pairs", "", "enet", {"pairs": 1})}
+           "hap_pairs": ("hap_pairs", "", "enet", {"pairs": 1}),
+           "alt_pca_pairs": ("context", "alt_pca", "enet", {"pair_snps": 1}),
+           "dosage_pairs": ("dosage", "pca", "enet", {"pair_snps": 1})}
 PAIRS = {"dosage_wide": "dosage_enet", "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet",
-         "pairs_enet": "dosage_enet", "hap_pairs": "dosage_enet"}
+         "pairs_enet": "dosage_enet", "hap_pairs": "dosage_enet", "alt_pca_pairs": "alt_pca_enet",
+         "dosage_pairs": "dosage_enet"}
 PAIR_PRODUCTS, HAPLOTYPE_PAIRS = "pairs_enet", "hap_pairs"
 PHIS = (0.0, 0.6)
 

@@ -131,3 +131,63 @@ def test_pairs_text_reports_both_comparisons_and_the_off_switch():
     assert "1 pair " in text and "beats the dosage twin on 5 of 6 genes" in text
     assert "interaction genes, 3 of 3 genes: mean r 0.450 against 0.250" in text
     assert "The headline LM method beats it on 1 of 6 genes" in text
+
+
+def test_pair_snps_bring_an_interaction_without_marginal_effect_into_the_contextual_method():
+    """A pure same-haplotype interaction (no additive part) is invisible to the dosage selection; with
+    ``pair_snps=1`` the scanned pair's SNPs join the chosen ones, in the method and its dosage twin alike, and
+    states that carry the partner's allele read it (> 0.1 r over the twin on the same SNPs)."""
+    from sklearn.model_selection import KFold
+
+    from lmeqtl.expression.contextual import ContextualRegressor
+
+    haplotypes = _haplotypes(2)
+    g = genetic_value(haplotypes, np.array(PAIR), np.array([1.0, 1.0]), 1.0, np.ones(N, bool))["G"]
+    y = np.sqrt(0.5) * g + np.sqrt(0.5) * np.random.default_rng(5).standard_normal(N)
+    partner = np.arange(LENGTH)
+    partner[list(PAIR)] = PAIR[::-1]
+    allele = haplotypes.astype(np.float32)  # (n, 2, L)
+    noise = 0.1 * np.random.default_rng(0).standard_normal((*allele.shape, 2)).astype(np.float32)
+    states = np.concatenate([allele[..., None], (allele * allele[:, :, partner])[..., None], noise], axis=3)
+    data = GeneData(haplotypes.sum(axis=1).astype(np.float64), states, haplotypes=haplotypes)
+    train, test = np.arange(N)[:320, None], np.arange(N)[320:, None]
+
+    def fit(features: str, pair_snps: int) -> tuple[np.ndarray, float]:
+        model = ContextualRegressor(data, features, 5, 0, model="elasticnet", cv=KFold(5, shuffle=True, random_state=0),
+                                    selection="enet", reduction="alt_pca", pair_snps=pair_snps).fit(train, y[:320])
+        return model.snps_, float(np.corrcoef(model.predict(test), y[320:])[0, 1])
+
+    (snps, with_pairs), (plain_snps, plain) = fit("context", 1), fit("context", 0)
+    twin_snps, twin = fit("dosage", 1)
+    assert set(PAIR) <= set(snps.tolist()) and not set(PAIR) <= set(plain_snps.tolist())
+    np.testing.assert_array_equal(twin_snps, snps)  # the twin reads the same SNPs
+    assert with_pairs > max(plain, twin) + 0.1, (with_pairs, plain, twin)
+    with pytest.raises(ValueError, match="needs GeneData.haplotypes"):
+        ContextualRegressor(GeneData(data.dosage, states), "context", 5, 0, pair_snps=1).fit(train, y[:320])
+
+
+def test_the_pair_snps_setting_reaches_the_run_and_the_method_text():
+    """``expression.context_pair_snps`` = 1: the run extracts every SNP's state and the contextual fits read the
+    scanned pair's SNPs (more SNPs than the dosage selection alone); chapter 03's paragraph names the setting."""
+    from lmeqtl.book.chapters.expression_context import method_text
+
+    config = dataclasses.replace(CONFIG, context_pair_snps=1, context_reduction="alt_pca")
+    haplotypes = _haplotypes(0)[:200, :, :300]
+    asked = []
+
+    def states(snps: np.ndarray) -> np.ndarray:
+        asked.append(len(snps))
+        return haplotypes[:, :, snps, None].astype(np.float32) + np.zeros(3, np.float32)  # (n, 2, S, 3)
+
+    ids = [f"S{i:04d}" for i in range(200)]
+    y = pd.DataFrame({"G1": pair_counts(haplotypes, np.array([[250, 290]]))[:, 0]
+                      + np.random.default_rng(0).standard_normal(200)}, index=ids)
+    methods = {"contextual:elasticnet": "context", "contextual_dosage:elasticnet": "dosage"}
+    run = run_contextual(y, outer_folds(ids, 5, 1), {"G1": haplotypes.sum(axis=1)}, {"G1": states}, config=config,
+                         methods=methods, haplotypes={"G1": haplotypes}, progress=False)
+    assert asked == [300]  # every SNP's state, once
+    chosen = run.comparison.hyperparameters.groupby("method")["n_snps"].mean()
+    per_fold = run.selections.groupby("fold").size().mean()
+    assert (chosen > per_fold).all(), (chosen, per_fold)
+    assert "`expression.context_pair_snps` = 1" in method_text(config)
+    assert "context_pair_snps" not in method_text(CONFIG)

@@ -244,6 +244,10 @@ class ExpressionConfig:
     # ALT-ALT counts of this many SNP pairs, found by a scan of every pair of the window in each training fold
     # (lmeqtl.expression.haplotype_pairs; 0: not run; ~0.5 s per gene and fold on 2 cores)
     context_pairs: int = 1
+    # the contextual method (and its twin) also read the SNPs of the context_pair_snps phased pairs that best
+    # explain the twin's training residual (ContextualRegressor.pair_snps; 0: none); the states of every SNP are
+    # then extracted (~1 GB per gene at 373 people x 5000 SNPs x 64, one gene at a time)
+    context_pair_snps: int = 0
     context_batch_size: int = 16  # haplotypes per forward pass when extracting states
     # chapter 03 also runs contextual_scan (SNPs chosen by their states, not their dosages): it needs every
     # SNP's state in memory (~1 GB per gene at 373 people x 5000 SNPs x 64) and ~2 min more on the top10
@@ -257,7 +261,7 @@ class ExpressionConfig:
             if getattr(self, name) not in allowed:
                 raise InputError(f"{getattr(self, name)!r} is not valid", where=f"expression.{name}",
                                  expected=f"one of {', '.join(allowed)}")
-        check_fields(self, "expression", {"context_screen": COUNT, "context_pairs": COUNT})
+        check_fields(self, "expression", {"context_screen": COUNT, "context_pairs": COUNT, "context_pair_snps": COUNT})
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from lmeqtl.expression.models import build_model, chosen_hyperparameters
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
-from lmeqtl.expression.snp_selection import select_by_state, select_from_dosage, select_snps
+from lmeqtl.expression.snp_selection import (
+    select_by_state,
+    select_from_dosage,
+    select_snps,
+    strongest_pairs,
+)
 from lmeqtl.expression.state_pca import alt_pca, per_snp_pca, project, project_alt
 from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
 
@@ -145,14 +150,17 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     SNP's ALT allele: a context that changes what the allele does, a same-haplotype interaction);
     ``screen``: also the dosages of the ``screen`` SNPs of strongest marginal |r| in the training fold, each
     its own feature (0: none): a wide dosage background beside the chosen SNPs' context, so that the
-    regression is an elastic net on the dosages wherever the context adds nothing; ``n_jobs``: threads for the
+    regression is an elastic net on the dosages wherever the context adds nothing; ``pair_snps``: also read the
+    SNPs of the ``pair_snps`` phased pairs that best explain what the dosage twin leaves unexplained in the
+    training fold (:func:`~lmeqtl.expression.snp_selection.strongest_pairs`, needs ``data.haplotypes``): where a
+    same-haplotype interaction sits, wherever it is in the window; ``n_jobs``: threads for the
     inner CV's folds of an elastic net / lasso (the same fit on any number, to rounding: the book's r agreed to 1e-15).
     """
 
     def __init__(self, data: GeneData, features: str = "context", top_k: int = 20, neighbours: int = 2,
                  components: int = 4, model: str = "ridge", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5,
                  selection: str = "dosage", reduction: str = "pca", screen: int = 0,
-                 n_jobs: int = 1):
+                 n_jobs: int = 1, pair_snps: int = 0):
         self.data = data
         self.features = features
         self.top_k = top_k
@@ -166,6 +174,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.reduction = reduction
         self.screen = screen
         self.n_jobs = n_jobs
+        self.pair_snps = pair_snps
 
     def _design(self, rows: np.ndarray, held_out: np.ndarray | None = None) -> np.ndarray:
         """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)`` or ridge
@@ -214,6 +223,16 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             screened = np.setdiff1d(screened, self.snps_)
         return screened.astype(np.int64)
 
+    def _scanned_pairs(self, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The ``pair_snps`` phased pairs ``(P, 2)`` that best explain the dosage twin's training residual."""
+        if self.data.haplotypes is None:
+            raise ValueError("pair_snps needs GeneData.haplotypes (the phased alleles)")
+        twin = ContextualRegressor(self.data, "dosage", self.top_k, self.neighbours, model=self.model, cv=self.cv,
+                                   n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio, selection=self.selection,
+                                   n_jobs=self.n_jobs).fit(rows[:, None], y)  # not clone: it would copy the data
+        residual = y - twin.predict(rows[:, None])
+        return strongest_pairs(self.data.haplotypes[rows], residual, self.pair_snps)
+
     def _alt(self, rows: np.ndarray) -> np.ndarray:
         """The rows' alleles ``(m, 2, S)`` at the chosen SNPs (1: ALT)."""
         if self.data.haplotypes is None:
@@ -243,6 +262,9 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         else:
             self.snps_ = select_from_dosage(self.selection, self.data.dosage[rows], y, self.top_k,
                                             self.neighbours)  # (S,)
+        if self.pair_snps:  # the scanned pairs' SNPs join the chosen ones (sorted, once each)
+            self.pairs_ = self._scanned_pairs(rows, y)  # (P, 2)
+            self.snps_ = np.union1d(self.snps_, self.pairs_.ravel())
         self.extra_ = self._screened(self.data.dosage[rows], y)  # (E,) screened dosages beside the chosen SNPs
         held_out = None
         if "context" in self.features and self.reduction == "alt_pca":

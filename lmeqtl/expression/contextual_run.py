@@ -100,7 +100,7 @@ def contextual_factory(data: GeneData, features: str, config: ExpressionConfig, 
         return ContextualRegressor(data, features, config.context_top_k, config.context_neighbours,
                                    config.context_components, config.context_model, inner_cv,
                                    config.n_lambdas, config.predixcan_l1_ratio, selection, config.context_reduction,
-                                   config.context_screen, config.n_jobs)
+                                   config.context_screen, config.n_jobs, config.context_pair_snps)
     return build
 
 
@@ -210,10 +210,11 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
                 wanted = {m: f for m, f in wanted.items() if "context" not in f}
             else:
                 start = time.perf_counter()
-                if any(selection_of(m, config) == "state" for m in wanted):  # every SNP's state, and the scan's scores
+                scanned = any(selection_of(m, config) == "state" for m in wanted)
+                if scanned or config.context_pair_snps:  # every SNP's state (a scanned pair can be anywhere)
                     full = states[gene](np.arange(dosage.shape[1]))  # (n, 2, L, d)
-                    data = GeneData(dosage, full, None, scan_scores(full, config.context_components,
-                                                                    seed=config.seed), alleles)
+                    scores = scan_scores(full, config.context_components, seed=config.seed) if scanned else None
+                    data = GeneData(dosage, full, None, scores, alleles)
                 else:
                     data = GeneData(dosage, states[gene](union), union, haplotypes=alleles)
                 timings.append({"gene": gene, "method": "states", "seconds": time.perf_counter() - start,

@@ -7,6 +7,8 @@
 - :func:`select_by_enet`: the SNPs an elastic net on the dosages keeps (a causal SNP whose
   marginal association is crowded out by another's many tag SNPs is still chosen), then the
   marginal order; the net reads the ``prefilter`` SNPs of strongest marginal association.
+- :func:`strongest_pairs`: the SNP pairs whose phased same-haplotype ALT-ALT count explains most
+  of a residual: every pair of the window at once, wherever the two SNPs are.
 
 Ties go to the lower window index, so every choice is deterministic.
 """
@@ -139,3 +141,50 @@ def select_by_state(scores: np.ndarray, y: np.ndarray, top_k: int, neighbours: i
     their neighbours. A state can carry alleles far along the haplotype, so this can choose SNPs that
     no dosage scan ranks high."""
     return strongest(state_r2(scores, y), top_k, neighbours)
+
+
+MIN_CARRIERS = 10  # a pair must sit together on at least this many training haplotypes to be scanned
+
+
+def strongest_pairs(haplotypes: np.ndarray, residual: np.ndarray, n_pairs: int, *, min_carriers: int = MIN_CARRIERS,
+                    block: int = 512) -> np.ndarray:
+    """The ``n_pairs`` SNP pairs ``(P, 2)`` (``a < b``, window indices) whose same-haplotype ALT-ALT count
+    correlates most (|Pearson r|) with ``residual (m,)``, strongest first; ties go to the lower ``(a, b)``.
+
+    ``haplotypes (m, 2, L)`` 0/1 alleles. A person's count is ``P_ab = sum_h x[h, a] x[h, b]`` (0, 1 or
+    2); over all pairs its covariance with the residual is ``H^T diag(r) H`` and its moments
+    ``H^T H`` and ``(x_0 x_1)^T (x_0 x_1)`` (``H``: both haplotypes stacked), computed ``block``
+    rows of ``a`` at a time. Pairs carried together by fewer than ``min_carriers`` haplotypes, or
+    whose count does not vary, are left out.
+    """
+    x = np.asarray(haplotypes).astype(np.uint8, copy=False)
+    m, _, length = x.shape
+    if n_pairs < 1:
+        return np.empty((0, 2), dtype=np.int64)
+    stacked = x.transpose(1, 0, 2).reshape(2 * m, length).astype(np.float32)  # (2m, L): haplotype 0 rows, then 1
+    r = np.asarray(residual, dtype=np.float64)
+    r = (r - r.mean()).astype(np.float32)
+    weighted = stacked * np.tile(r, 2)[:, None]  # (2m, L)
+    both = (x[:, 0] & x[:, 1]).astype(np.float32)  # (m, L) ALT on both haplotypes
+    r_sd = float(r.std()) or 1.0
+    best_score, best_a, best_b = [], [], []
+    for lo in range(0, length, block):
+        hi = min(lo + block, length)
+        columns = slice(lo, length)  # b >= lo: the lower triangle is never computed
+        together = stacked[:, lo:hi].T @ stacked[:, columns]  # (B, L') haplotypes carrying both ALTs
+        covariance = (stacked[:, lo:hi].T @ weighted[:, columns]) / m  # (B, L')
+        square = (together + 2 * (both[:, lo:hi].T @ both[:, columns])) / m  # E[P^2]
+        variance = square - (together / m) ** 2
+        width = length - lo
+        a = np.arange(lo, hi)[:, None]  # (B, 1)
+        b = np.arange(lo, length)[None, :]  # (1, L')
+        usable = (b > a) & (together >= min_carriers) & (variance > 1e-6)
+        score = np.where(usable, np.abs(covariance) / (np.sqrt(np.maximum(variance, 1e-12)) * r_sd), -1.0).ravel()
+        keep = np.argpartition(-score, min(n_pairs, score.size) - 1)[:n_pairs]  # this block's strongest
+        best_score.append(score[keep])
+        best_a.append(lo + keep // width)
+        best_b.append(lo + keep % width)
+    score, a, b = np.concatenate(best_score), np.concatenate(best_a), np.concatenate(best_b)
+    order = np.lexsort((b, a, -score))[:n_pairs]
+    order = order[score[order] >= 0]  # only usable pairs
+    return np.stack([a[order], b[order]], axis=1).astype(np.int64)

@@ -73,10 +73,14 @@ def method_text(config: ExpressionConfig) -> str:
                 f"in the fold, each its own feature, in the method and its dosage twin alike (`expression.context_screen`"
                 f" = {config.context_screen}: where the context adds nothing, the regression is an elastic net on the "
                 f"dosages)" if config.context_screen else "")
+    paired = (f"; the SNPs of the {config.context_pair_snps} phased SNP pair(s) that best explain what the dosage twin "
+              f"leaves unexplained in the fold (a scan of every pair of window SNPs) are read too, in the method and "
+              f"its twin alike (`expression.context_pair_snps` = {config.context_pair_snps})"
+              if config.context_pair_snps else "")
     return (f"inside each outer training fold, {chosen} (anywhere in the window, no prior on the distance to the "
             f"TSS) and {config.context_neighbours} SNPs either side of each are chosen; the MLM's hidden state at "
             f"each of them (one unmasked pass over each haplotype, the same checkpoint as chapter 02) {reduced}"
-            f"{screened}; a regression ({MODEL_NAMES.get(config.context_model, config.context_model)}, its penalty chosen by inner "
+            f"{screened}{paired}; a regression ({MODEL_NAMES.get(config.context_model, config.context_model)}, its penalty chosen by inner "
             f"CV) predicts expression. The selection and the reduction are preset settings "
             f"(`expression.context_selection` = `{config.context_selection}`, `expression.context_reduction` = "
             f"`{config.context_reduction}`), chosen before the run on expression simulated afresh on the same "
