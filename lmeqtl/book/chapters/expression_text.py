@@ -332,10 +332,11 @@ def scan_text(tests: pd.DataFrame, scan: str, twin: str, components: int) -> str
 def pairs_text(tests: pd.DataFrame, headline: pd.DataFrame, pairs: str, n_pairs: int) -> str:
     """The phased-pairs reference (no MLM) against the dosage twin (``tests``) and the headline against it
     (``headline``): both :func:`~lmeqtl.book.chapters.expression_context.paired_by_group` rows."""
-    what = (f"How much can reading the phase add at all? *{method_label(pairs)}* needs no model: the twin, plus how "
+    what = (f"How much can reading the phase add at all? *{method_label(pairs)}* reads no MLM: the twin, plus how "
             f"many of a person's haplotypes carry the ALT alleles of both SNPs of the {_count(n_pairs, 'pair')} whose "
             f"count best explains what the twin leaves unexplained in the training fold (a scan of every pair of "
-            f"window SNPs, anywhere in the window). ")
+            f"window SNPs, anywhere in the window; `benchmarks/RESULTS-context.md`, runs 6 and 7, sets it against "
+            f"the MLM's states at the same SNPs on expression simulated afresh). ")
     if tests.empty:
         return what + "It is off in this preset (`expression.context_pairs` = 0)."
     overall = tests[tests["group"] == "all"].iloc[0]
