@@ -246,7 +246,8 @@ class ExpressionConfig:
     context_pairs: int = 1
     # the contextual method (and its twin) also read the SNPs of the context_pair_snps phased pairs that best
     # explain the twin's training residual (ContextualRegressor.pair_snps; 0: none); the states of every SNP are
-    # then extracted (~1 GB per gene at 373 people x 5000 SNPs x 64, one gene at a time)
+    # then extracted (~1 GB per gene at 373 people x 5000 SNPs x 64, one gene at a time); contextual_selections.csv
+    # still lists the dosage selection only (the fits' n_snps count the pairs' SNPs too)
     context_pair_snps: int = 0
     context_batch_size: int = 16  # haplotypes per forward pass when extracting states
     # chapter 03 also runs contextual_scan (SNPs chosen by their states, not their dosages): it needs every

@@ -149,7 +149,7 @@ MIN_CARRIERS = 10  # a pair must sit together on at least this many training hap
 def strongest_pairs(haplotypes: np.ndarray, residual: np.ndarray, n_pairs: int, *, min_carriers: int = MIN_CARRIERS,
                     block: int = 512) -> np.ndarray:
     """The ``n_pairs`` SNP pairs ``(P, 2)`` (``a < b``, window indices) whose same-haplotype ALT-ALT count
-    correlates most (|Pearson r|) with ``residual (m,)``, strongest first; ties go to the lower ``(a, b)``.
+    correlates most (|Pearson r|) with ``residual (m,)``, strongest first (equal scores by ``(a, b)``).
 
     ``haplotypes (m, 2, L)`` 0/1 alleles. A person's count is ``P_ab = sum_h x[h, a] x[h, b]`` (0, 1 or
     2); over all pairs its covariance with the residual is ``H^T diag(r) H`` and its moments
