@@ -42,9 +42,10 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from lmeqtl.expression.models import build_model, chosen_hyperparameters
+from lmeqtl.expression.models import chosen_hyperparameters, prescaled_model
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
 from lmeqtl.expression.snp_selection import (
+    MIN_CARRIERS,
     select_by_state,
     select_from_dosage,
     select_snps,
@@ -223,15 +224,17 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             screened = np.setdiff1d(screened, self.snps_)
         return screened.astype(np.int64)
 
-    def _scanned_pairs(self, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The ``pair_snps`` phased pairs ``(P, 2)`` that best explain the dosage twin's training residual."""
+    def twin_pairs(self, rows: np.ndarray, y: np.ndarray, n_pairs: int,
+                   min_carriers: int = MIN_CARRIERS) -> tuple[np.ndarray, np.ndarray]:
+        """This method's dosage twin fitted on ``rows``: its SNPs ``(S,)`` and the ``n_pairs`` phased pairs
+        ``(P, 2)`` that best explain its training residual (:func:`strongest_pairs`)."""
         if self.data.haplotypes is None:
             raise ValueError("pair_snps needs GeneData.haplotypes (the phased alleles)")
         twin = ContextualRegressor(self.data, "dosage", self.top_k, self.neighbours, model=self.model, cv=self.cv,
                                    n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio, selection=self.selection,
                                    n_jobs=self.n_jobs).fit(rows[:, None], y)  # not clone: it would copy the data
         residual = y - twin.predict(rows[:, None])
-        return strongest_pairs(self.data.haplotypes[rows], residual, self.pair_snps)
+        return twin.snps_, strongest_pairs(self.data.haplotypes[rows], residual, n_pairs, min_carriers=min_carriers)
 
     def _alt(self, rows: np.ndarray) -> np.ndarray:
         """The rows' alleles ``(m, 2, S)`` at the chosen SNPs (1: ALT)."""
@@ -263,7 +266,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             self.snps_ = select_from_dosage(self.selection, self.data.dosage[rows], y, self.top_k,
                                             self.neighbours)  # (S,)
         if self.pair_snps:  # the scanned pairs' SNPs join the chosen ones (sorted, once each)
-            self.pairs_ = self._scanned_pairs(rows, y)  # (P, 2)
+            self.pairs_ = self.twin_pairs(rows, y, self.pair_snps)[1]  # (P, 2)
             self.snps_ = np.union1d(self.snps_, self.pairs_.ravel())
         self.extra_ = self._screened(self.data.dosage[rows], y)  # (E,) screened dosages beside the chosen SNPs
         held_out = None
@@ -279,10 +282,8 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         groups = self._groups()
         variance = np.bincount(groups, weights=x.var(axis=0))[groups]  # (p,) total variance of the group
         self.centre_, self.scale_ = x.mean(axis=0), np.sqrt(np.maximum(variance, 1e-12))
-        self.regressor_ = build_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio)
-        self.regressor_.set_params(scale="passthrough")
-        if "n_jobs" in self.regressor_[-1].get_params():  # ElasticNetCV / LassoCV: the inner folds on threads
-            self.regressor_[-1].set_params(n_jobs=self.n_jobs)
+        self.regressor_ = prescaled_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio,
+                                          n_jobs=self.n_jobs)
         self.regressor_.fit((x - self.centre_) / self.scale_, y)
         # read by chosen_hyperparameters (nested_cv's record of each outer fold)
         self.best_params_ = {**chosen_hyperparameters(self.regressor_), "n_snps": float(len(self.snps_))}

@@ -21,8 +21,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from lmeqtl.expression.contextual import ContextualRegressor, GeneData, _rows
-from lmeqtl.expression.models import build_model, chosen_hyperparameters
-from lmeqtl.expression.snp_selection import MIN_CARRIERS, strongest_pairs
+from lmeqtl.expression.models import chosen_hyperparameters, prescaled_model
+from lmeqtl.expression.snp_selection import MIN_CARRIERS
 
 
 def pair_counts(haplotypes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -65,19 +65,14 @@ class HaplotypePairsRegressor(RegressorMixin, BaseEstimator):
         if self.data.haplotypes is None:
             raise ValueError("HaplotypePairsRegressor needs GeneData.haplotypes (the phased alleles)")
         rows, y = _rows(X, len(self.data.dosage)), np.asarray(y, dtype=np.float64)
-        twin = ContextualRegressor(self.data, "dosage", self.top_k, self.neighbours, model=self.model, cv=self.cv,
-                                   n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio, selection=self.selection,
-                                   n_jobs=self.n_jobs).fit(X, y)
-        self.snps_ = twin.snps_  # (S,)
-        residual = y - twin.predict(X)  # what the chosen SNPs' dosages leave unexplained (training rows)
-        self.pairs_ = strongest_pairs(self.data.haplotypes[rows], residual, self.pairs,
-                                      min_carriers=self.min_carriers)  # (P, 2)
+        dosage_method = ContextualRegressor(self.data, "dosage", self.top_k, self.neighbours, model=self.model,
+                                            cv=self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio,
+                                            selection=self.selection, n_jobs=self.n_jobs)
+        self.snps_, self.pairs_ = dosage_method.twin_pairs(rows, y, self.pairs, self.min_carriers)  # (S,), (P, 2)
         x = self._design(rows)  # (m, S + P)
         self.centre_, self.scale_ = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
-        self.regressor_ = build_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio)
-        self.regressor_.set_params(scale="passthrough")
-        if "n_jobs" in self.regressor_[-1].get_params():
-            self.regressor_[-1].set_params(n_jobs=self.n_jobs)
+        self.regressor_ = prescaled_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio,
+                                          n_jobs=self.n_jobs)
         self.regressor_.fit((x - self.centre_) / self.scale_, y)
         self.best_params_ = {**chosen_hyperparameters(self.regressor_), "n_snps": float(len(self.snps_)),
                              "n_pairs": float(len(self.pairs_))}

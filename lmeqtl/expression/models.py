@@ -115,6 +115,16 @@ def build_model(name: str, inner_cv, *, combine: str | None = None, pca: int | N
     return Pipeline(steps)
 
 
+def prescaled_model(name: str, inner_cv, *, n_lambdas: int = 30, l1_ratio: float = 0.5, n_jobs: int = 1) -> Pipeline:
+    """:func:`build_model` for features the caller has scaled itself (its scaling off), an elastic net's or
+    lasso's inner CV folds on ``n_jobs`` threads (the same fit on any number, to rounding)."""
+    pipeline = build_model(name, inner_cv, n_lambdas=n_lambdas, l1_ratio=l1_ratio)
+    pipeline.set_params(scale="passthrough")
+    if "n_jobs" in pipeline[-1].get_params():  # ElasticNetCV / LassoCV
+        pipeline[-1].set_params(n_jobs=n_jobs)
+    return pipeline
+
+
 def model_factory(name: str, **options) -> Factory:
     """``inner_cv -> unfitted pipeline`` for :func:`lmeqtl.expression.prediction.nested_cv`."""
     _regressor(name, 5, 2, 0.5)  # fail now on an unknown name, not inside the folds
