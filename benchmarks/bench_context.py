@@ -20,6 +20,8 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state and
   association (``screen=500``), one elastic net (PrediXcan's l1 ratio) over all: ``dosage_wide``
   (about RQ4's elastic net, on the screened SNPs) is paired against ``dosage_enet``, ``alt_pca_wide``
   against ``dosage_wide`` (what the context adds to a wide dosage model);
+- ``<name>_enet40`` (``dosage``, ``alt_pca``): ``<name>_enet`` reading the 40 SNPs the elastic net ranks first instead
+  of 20 (and their neighbours): more of the net's support, paired against ``<name>_enet``;
 - ``alt_pca8_enet``: ``alt_pca_enet`` with 8 ALT-context PCs per SNP instead of 4 (a partner's allele
   may sit in a minor direction of the state), paired against ``alt_pca_enet``;
 - ``pairs_enet`` (no MLM, a diagnostic): the 20 SNPs the elastic net keeps, their dosages and, for
@@ -65,12 +67,14 @@ WIDE = {"screen": 500, "model": "predixcan"}
 METHODS = {**{name: (*spec, "dosage", {}) for name, spec in BASE.items()},
            **{f"{name}_enet": (*BASE[name], "enet", {}) for name in ("pca", "dosage", "alt_pca")},
            **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")},
+           **{f"{name}_enet40": (*BASE[name], "enet", {"top_k": 40}) for name in ("dosage", "alt_pca")},
            "alt_pca8_enet": ("context", "alt_pca", "enet", {"components": 8}),
            "pairs_enet": ("pairs_enet", "", "enet", {}),
            "hap_pairs": ("hap_pairs", "", "enet", {"pairs": 1}),
            "alt_pca_pairs": ("context", "alt_pca", "enet", {"pair_snps": 1}),
            "dosage_pairs": ("dosage", "pca", "enet", {"pair_snps": 1})}
-PAIRS = {"dosage_wide": "dosage_enet", "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet",
+PAIRS = {"dosage_enet40": "dosage_enet", "alt_pca_enet40": "alt_pca_enet", "dosage_wide": "dosage_enet",
+         "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet",
          "pairs_enet": "dosage_enet", "hap_pairs": "dosage_enet", "alt_pca_pairs": "alt_pca_enet",
          "dosage_pairs": "dosage_enet"}
 PAIR_PRODUCTS, HAPLOTYPE_PAIRS = "pairs_enet", "hap_pairs"
@@ -147,7 +151,7 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
 
     rows, predicted = np.arange(len(y))[:, None], np.empty(len(y))
     weights = np.zeros(data.dosage.shape[1])
-    settings = {"model": "elasticnet", "components": 4, **options}
+    settings = {"model": "elasticnet", "components": 4, "top_k": 20, "neighbours": 2, **options}
     cv = KFold(5, shuffle=True, random_state=0)
     for k in np.unique(folds):
         if features == PAIR_PRODUCTS:
@@ -155,8 +159,7 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
         elif features == HAPLOTYPE_PAIRS:
             estimator = HaplotypePairsRegressor(data, 20, 2, options["pairs"], "elasticnet", cv, selection=selection)
         else:
-            estimator = ContextualRegressor(data, features, 20, 2, cv=cv, selection=selection, reduction=reduction,
-                                            **settings)
+            estimator = ContextualRegressor(data, features, cv=cv, selection=selection, reduction=reduction, **settings)
         fitted = estimator.fit(rows[folds != k], y[folds != k])
         predicted[folds == k] = fitted.predict(rows[folds == k])
         snps, weight = fitted.snp_weights(rows[folds != k])
