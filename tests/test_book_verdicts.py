@@ -221,8 +221,8 @@ def test_headline_attribution_says_why_it_is_missing():
 
 
 def test_scan_text_says_the_variant_is_off_or_tests_it_against_the_twin():
+    from lmeqtl.book.chapters.contextual_text import scan_text
     from lmeqtl.book.chapters.expression_context import paired_by_group
-    from lmeqtl.book.chapters.expression_text import scan_text
 
     scan, twin = "contextual_scan:elasticnet", "contextual_dosage:elasticnet"
     off = scan_text(pd.DataFrame(), scan, twin, 4)

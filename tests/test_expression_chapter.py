@@ -11,6 +11,7 @@ from mlm_fixtures import founder_cohort
 
 from lmeqtl import expression as ex
 from lmeqtl.book import steps
+from lmeqtl.book.chapters import contextual_text
 from lmeqtl.book.chapters import expression as chapter
 from lmeqtl.book.chapters import expression_text as text
 from lmeqtl.config import ExpressionConfig
@@ -222,10 +223,10 @@ def test_group_means_and_the_split_in_words():
     shown = group_table(means)
     assert list(shown.columns) == ["method", "all genes (4)", "additive genes (2)", "interaction genes (2)"]
     assert shown["method"].iloc[0] == "MLM states at chosen SNPs (elastic net)"
-    words = text.split_text(means, groups, ["contextual:elasticnet", "predixcan"])
+    words = contextual_text.split_text(means, groups, ["contextual:elasticnet", "predixcan"])
     assert "2 genes of 4" in words and "0.200 and 0.600" in words and "0.300 and 0.250" in words
-    assert "interaction term" in words and text.ORACLE_WORDS in words  # what the oracle includes
-    no_truth = text.split_text(group_means(results, None, ["predixcan"]), None, ["predixcan"])
+    assert "interaction term" in words and contextual_text.ORACLE_WORDS in words  # what the oracle includes
+    no_truth = contextual_text.split_text(group_means(results, None, ["predixcan"]), None, ["predixcan"])
     assert no_truth.startswith(NO_TRUTH) and "additive" in no_truth
     assert "all genes (4)" in group_table(group_means(results, None, ["predixcan"])).columns
     assert "additive genes" not in " ".join(group_table(group_means(results, None, ["predixcan"])).columns)
@@ -253,13 +254,13 @@ def test_the_headline_is_tested_against_the_elastic_net_within_each_group(intera
     by_group = tests.set_index("group")
     assert by_group.loc["interaction", "mean_r_b"] == pytest.approx(0.35)
     assert by_group.loc["interaction", "mean_difference"] == pytest.approx(np.mean(interaction_r) - 0.35)
-    words = text.headline_text(tests, "contextual:elasticnet", ELASTIC_NET)
+    words = contextual_text.headline_text(tests, "contextual:elasticnet", ELASTIC_NET)
     assert verdict in words and "`expression.headline_method`" in words and "0.5" in words  # the smallest p of 2 genes
     assert paired_by_group(results, "contextual:ridge", ELASTIC_NET, groups).empty
-    assert "did not run" in text.headline_text(pd.DataFrame(), "contextual:ridge", ELASTIC_NET)
+    assert "did not run" in contextual_text.headline_text(pd.DataFrame(), "contextual:ridge", ELASTIC_NET)
     overall_only = paired_by_group(results, "contextual:elasticnet", ELASTIC_NET, None)
     assert list(overall_only["group"]) == ["all"]
-    assert "No truth for real data" in text.headline_text(overall_only, "contextual:elasticnet", ELASTIC_NET)
+    assert "No truth for real data" in contextual_text.headline_text(overall_only, "contextual:elasticnet", ELASTIC_NET)
 
 
 CONTEXT_CONFIG = ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=20, n_lambdas=10, context_top_k=2,
@@ -321,6 +322,6 @@ def test_the_chapter_runs_the_contextual_method_and_its_twin_with_a_tiny_mlm(stu
     r = results.set_index(["method", "gene"])["r"]
     assert table["difference"].iloc[0] == pytest.approx(r[context_method, "ENSG01.1"] - r[twin, "ENSG01.1"])
     tests = context.paired_by_group(results, context_method, twin, None)
-    words = text.context_text(tests, context_method, twin, 12.0)
+    words = contextual_text.context_text(tests, context_method, twin, 12.0)
     assert "dosages at chosen SNPs (elastic net)" in words and "12 s" in words and " of 1 gene: mean r" in words
     assert f"{r[context_method, 'ENSG01.1']:.3f}" in words

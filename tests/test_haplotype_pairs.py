@@ -116,8 +116,8 @@ def test_pairs_need_haplotypes_and_follow_the_setting():
 def test_pairs_text_reports_both_comparisons_and_the_off_switch():
     """Chapter 03's paragraph: off in a preset without pairs; else the reference against the twin and the
     headline against the reference, within the truth's groups, numbers from the tests."""
+    from lmeqtl.book.chapters.contextual_text import pairs_text
     from lmeqtl.book.chapters.expression_context import paired_by_group
-    from lmeqtl.book.chapters.expression_text import pairs_text
 
     pairs, twin, headline = "haplotype_pairs:elasticnet", "contextual_dosage:elasticnet", "contextual:elasticnet"
     genes = [f"G{i}" for i in range(6)]

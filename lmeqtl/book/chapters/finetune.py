@@ -17,7 +17,7 @@ import pandas as pd
 
 from lmeqtl.book import steps
 from lmeqtl.book.chapters import NO_TRUTH
-from lmeqtl.book.chapters.names import WINDOW_MEAN, describe_method
+from lmeqtl.book.chapters.names import WINDOW_MEAN, counted, describe_method
 from lmeqtl.data.cohort import Cohort
 from lmeqtl.errors import InputError
 from lmeqtl.expression.features import genetic_value
@@ -148,11 +148,6 @@ def _freeze_words(freeze: str, n_layers: int) -> str:
     return f"{last} of {n_layers} and the head train; the input stage and {first} frozen"
 
 
-def _count(n: int, noun: str) -> str:
-    """``1 gene``, ``2 genes``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def setup_text(checkpoint: Path, source: str, config, expression: pd.DataFrame, folds: pd.Series, cohort: Cohort,
                tss, truth: Truth | None, rq2_folds: bool) -> str:
     """The chapter's set-up paragraph: checkpoint, what trains, head, window, people and folds."""
@@ -185,7 +180,7 @@ def setup_text(checkpoint: Path, source: str, config, expression: pd.DataFrame, 
             f"Here {_freeze_words(config.freeze, model['n_layers'])}. The head of each gene pools each haplotype's "
             f"last-block states by {pooling}, standardises them, combines the two haplotypes by their sum (so swapping "
             f"them cannot change a prediction) and maps the result linearly to expression. The model reads {window}. "
-            f"It is trained on {len(expression):,} people and {_count(len(genes), 'gene')}, "
+            f"It is trained on {len(expression):,} people and {counted(len(genes), 'gene')}, "
             f"one model per gene, on {fold_source}; "
             f"inside each training fold {config.val_fraction:.0%} of the people "
             f"are held out to choose the epoch (at most {config.epochs}, stopping after {config.patience} without "
@@ -239,7 +234,7 @@ def comparison_text(results: pd.DataFrame, summary: pd.DataFrame, from_rq2: bool
     """Mean r of fine-tuning and of each method shown, in words."""
     own = summary[summary["method"] == method].iloc[0]
     parts = [f"Fine-tuning reaches a mean Pearson r of {own['mean_r']:.3f} over the {own['n_genes']} genes (median "
-             f"{own['median_r']:.3f}; r significantly above 0 at p < 0.05 in {_count(int(own['n_significant']), 'gene')})."]
+             f"{own['median_r']:.3f}; r significantly above 0 at p < 0.05 in {counted(int(own['n_significant']), 'gene')})."]
     names = {WINDOW_MEAN: "a ridge regression on the mean of the same frozen states (RQ2's embedding, same window)",
              "predixcan": "PrediXcan's elastic net on all window SNPs", "lead_snp_cv": "the best single SNP of each training fold",
              "lead_snp": "the eQTL table's lead SNP (chosen on all people: optimistic)",
@@ -281,5 +276,5 @@ def attention_text(config, near: pd.DataFrame | None) -> str:
     return (f"The learned weights (figure) put on average {usable['mass_near_causal'].mean():.1%} of their mass within "
             f"7 SNPs (the encoder's reach) of a causal SNP, where uniform weights would put "
             f"{usable['share_near_causal'].mean():.1%}: {usable['fold_enrichment'].median():.1f}-fold on median over "
-            f"{_count(usable['gene'].nunique(), 'gene')} and their folds. The weights are a pooling, not an attribution: RQ5 "
+            f"{counted(usable['gene'].nunique(), 'gene')} and their folds. The weights are a pooling, not an attribution: RQ5 "
             "measures which SNPs move the predictions.")

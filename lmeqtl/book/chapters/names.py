@@ -124,6 +124,11 @@ def labelled(table: pd.DataFrame, columns: Iterable[str] = ("method", "method_a"
     return table
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 gene``, ``2 genes``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def listing(names: Iterable[str]) -> str:
     """``A``, ``A and B``, ``A, B and C``."""
     names = list(names)
