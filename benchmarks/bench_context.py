@@ -22,6 +22,10 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state and
   against ``dosage_wide`` (what the context adds to a wide dosage model);
 - ``<name>_enet40`` (``dosage``, ``alt_pca``): ``<name>_enet`` reading the 40 SNPs the elastic net ranks first instead
   of 20 (and their neighbours): more of the net's support, paired against ``<name>_enet``;
+- ``<name>_bg`` (``dosage``, ``alt_pca``): ``<name>_enet`` on top of a background, the outer fold's PrediXcan-style
+  elastic net on all window SNPs (:mod:`lmeqtl.expression.background`): its regression fits what the net leaves
+  unexplained in the training rows, and the predictions add; ``alt_pca_bg`` is paired against ``alt_pca_enet``,
+  ``dosage_bg`` against ``dosage_enet`` (both run the net, so the elastic net's r is reported too);
 - ``alt_pca8_enet``: ``alt_pca_enet`` with 8 ALT-context PCs per SNP instead of 4 (a partner's allele
   may sit in a minor direction of the state), paired against ``alt_pca_enet``;
 - ``pairs_enet`` (no MLM, a diagnostic): the 20 SNPs the elastic net keeps, their dosages and, for
@@ -68,12 +72,14 @@ METHODS = {**{name: (*spec, "dosage", {}) for name, spec in BASE.items()},
            **{f"{name}_enet": (*BASE[name], "enet", {}) for name in ("pca", "dosage", "alt_pca")},
            **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")},
            **{f"{name}_enet40": (*BASE[name], "enet", {"top_k": 40}) for name in ("dosage", "alt_pca")},
+           **{f"{name}_bg": (*BASE[name], "enet", {"background": True}) for name in ("dosage", "alt_pca")},
            "alt_pca8_enet": ("context", "alt_pca", "enet", {"components": 8}),
            "pairs_enet": ("pairs_enet", "", "enet", {}),
            "hap_pairs": ("hap_pairs", "", "enet", {"pairs": 1}),
            "alt_pca_pairs": ("context", "alt_pca", "enet", {"pair_snps": 1}),
            "dosage_pairs": ("dosage", "pca", "enet", {"pair_snps": 1})}
-PAIRS = {"dosage_enet40": "dosage_enet", "alt_pca_enet40": "alt_pca_enet", "dosage_wide": "dosage_enet",
+PAIRS = {"dosage_enet40": "dosage_enet", "alt_pca_enet40": "alt_pca_enet", "dosage_bg": "dosage_enet",
+         "alt_pca_bg": "alt_pca_enet", "dosage_wide": "dosage_enet",
          "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet",
          "pairs_enet": "dosage_enet", "hap_pairs": "dosage_enet", "alt_pca_pairs": "alt_pca_enet",
          "dosage_pairs": "dosage_enet"}
@@ -142,8 +148,9 @@ class PairProducts:
 
 
 def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction: str, selection: str,
-                options: dict) -> tuple[float, np.ndarray]:
-    """Out-of-fold r, and the SNP weights ``(L,)`` averaged over the outer folds' fits (0 where unchosen)."""
+                options: dict, backgrounds: list | None = None) -> tuple[float, np.ndarray]:
+    """Out-of-fold r, and the SNP weights ``(L,)`` averaged over the outer folds' fits (0 where unchosen);
+    ``backgrounds``: each outer fold's elastic net, for the methods with ``background`` in their options."""
     from sklearn.model_selection import KFold
 
     from lmeqtl.expression.contextual import ContextualRegressor
@@ -153,7 +160,9 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
     weights = np.zeros(data.dosage.shape[1])
     settings = {"model": "elasticnet", "components": 4, "top_k": 20, "neighbours": 2, **options}
     cv = KFold(5, shuffle=True, random_state=0)
-    for k in np.unique(folds):
+    for i, k in enumerate(np.unique(folds)):
+        if options.get("background"):
+            settings["background"] = backgrounds[i]
         if features == PAIR_PRODUCTS:
             estimator = PairProducts(data)
         elif features == HAPLOTYPE_PAIRS:
@@ -167,17 +176,13 @@ def out_of_fold(data, y: np.ndarray, folds: np.ndarray, features: str, reduction
     return float(np.corrcoef(predicted, y)[0, 1]), weights
 
 
-def elastic_net_r(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray) -> float:
-    """Out-of-fold r of RQ4's PrediXcan-style elastic net on all window SNPs (the book's settings)."""
-    from lmeqtl.config import ExpressionConfig
-    from lmeqtl.expression.models import model_factory
-    from lmeqtl.expression.prediction import nested_cv
+def elastic_net_fit(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple[float, list]:
+    """Out-of-fold r of RQ4's PrediXcan-style elastic net on all window SNPs (the book's settings), and each
+    outer fold's fitted net (:func:`lmeqtl.expression.background.fold_backgrounds`)."""
+    from lmeqtl.expression.background import fold_backgrounds
 
-    config = ExpressionConfig()
-    factory = model_factory("predixcan", n_lambdas=config.n_lambdas, l1_ratio=config.predixcan_l1_ratio,
-                            seed=config.seed)
-    result = nested_cv(dosage, y, folds, factory, inner_folds=config.inner_folds, seed=config.seed)
-    return float(np.corrcoef(result.predictions["predicted"], result.predictions["observed"])[0, 1])
+    result, backgrounds = fold_backgrounds(dosage, y, folds)
+    return float(np.corrcoef(result.predictions["predicted"], result.predictions["observed"])[0, 1]), backgrounds
 
 
 def run(data_dir: str, checkpoint: str, draws: int, seed: int, methods: list[str],
@@ -191,7 +196,7 @@ def run(data_dir: str, checkpoint: str, draws: int, seed: int, methods: list[str
     from lmeqtl.data.cohort import load_cohort
     from lmeqtl.data.paths import DataPaths
     from lmeqtl.explain.attribution import elastic_net_scores
-    from lmeqtl.expression.contextual import GeneData, snp_states
+    from lmeqtl.expression.gene_states import GeneData, snp_states
     from lmeqtl.mlm.embed import load_model
 
     paths = DataPaths.from_dir(data_dir)
@@ -213,11 +218,12 @@ def run(data_dir: str, checkpoint: str, draws: int, seed: int, methods: list[str
                 row = {"gene": gene, "draw": draw, "truth": "interaction" if phi else "additive",
                        "oracle": float(np.corrcoef(g, y)[0, 1]),
                        "elastic_net_ap": average_precision_score(is_causal, elastic_net_scores(data.dosage, y))}
-                if with_elastic_net:
-                    row["elastic net"] = elastic_net_r(data.dosage, y, folds)
+                backgrounds = None
+                if with_elastic_net or any(METHODS[name][3].get("background") for name in methods):
+                    row["elastic net"], backgrounds = elastic_net_fit(data.dosage, y, folds)
                 for name in methods:
                     start = time.perf_counter()
-                    row[name], weights = out_of_fold(data, y, folds, *METHODS[name])
+                    row[name], weights = out_of_fold(data, y, folds, *METHODS[name], backgrounds)
                     row[f"{name}_ap"] = average_precision_score(is_causal, weights)
                     row[f"{name}_s"] = time.perf_counter() - start
                 rows.append(row)

@@ -274,7 +274,7 @@ def test_the_chapter_runs_the_contextual_method_and_its_twin_with_a_tiny_mlm(stu
 
     from lmeqtl.book.chapters import expression_context as context
     from lmeqtl.config import ModelConfig
-    from lmeqtl.expression.contextual import snp_states
+    from lmeqtl.expression.gene_states import snp_states
     from lmeqtl.mlm.model import HaplotypeMLM
 
     cohort, paths, _ = study

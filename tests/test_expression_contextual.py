@@ -8,13 +8,9 @@ import pytest
 import torch
 
 from lmeqtl.config import ExpressionConfig, ModelConfig
-from lmeqtl.expression.contextual import (
-    ContextualRegressor,
-    GeneData,
-    per_snp_pca,
-    snp_states,
-)
+from lmeqtl.expression.contextual import ContextualRegressor, per_snp_pca
 from lmeqtl.expression.contextual_run import fold_selections, run_contextual
+from lmeqtl.expression.gene_states import GeneData, snp_states
 from lmeqtl.expression.prediction import fold_labels, nested_cv, outer_folds
 from lmeqtl.expression.snp_selection import select_snps
 from lmeqtl.mlm.model import HaplotypeMLM

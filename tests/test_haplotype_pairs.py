@@ -8,8 +8,8 @@ import pytest
 
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.errors import InputError
-from lmeqtl.expression.contextual import GeneData
 from lmeqtl.expression.contextual_run import context_methods, run_contextual
+from lmeqtl.expression.gene_states import GeneData
 from lmeqtl.expression.haplotype_pairs import HaplotypePairsRegressor, pair_counts
 from lmeqtl.expression.prediction import outer_folds
 from lmeqtl.expression.snp_selection import strongest_pairs

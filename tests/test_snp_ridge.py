@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from lmeqtl.expression.contextual import ContextualRegressor, GeneData
+from lmeqtl.expression.contextual import ContextualRegressor
+from lmeqtl.expression.gene_states import GeneData
 from lmeqtl.expression.prediction import outer_folds
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
 

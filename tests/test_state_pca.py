@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from lmeqtl.expression.contextual import ContextualRegressor, GeneData
+from lmeqtl.expression.contextual import ContextualRegressor
+from lmeqtl.expression.gene_states import GeneData
 from lmeqtl.expression.prediction import outer_folds
 from lmeqtl.expression.state_pca import alt_pca, project_alt
 

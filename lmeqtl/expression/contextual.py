@@ -8,7 +8,7 @@ fold, everything is chosen on the training rows only:
    TSS prior), plus ``neighbours`` SNPs either side of each; ties go to the lower index. Or
    (``selection="state"``) the SNPs whose state PCs explain most of the expression, the PCs
    fitted on genotypes only; or (``selection="enet"``) the SNPs an elastic net on the dosages keeps.
-2. **States** (:func:`snp_states`): the MLM's hidden state at each chosen SNP, from one
+2. **States** (:func:`~lmeqtl.expression.gene_states.snp_states`): the MLM's hidden state at each chosen SNP, from one
    unmasked pass over each haplotype, ``(n, 2, S, d)``. A haplotype model's state at a SNP
    can carry the alleles beside it on the same chromosome, which no dosage sees.
 3. **Projection** (:func:`per_snp_pca`): per SNP, the top ``components`` PCs of its states over
@@ -21,12 +21,14 @@ fold, everything is chosen on the training rows only:
    variance (a SNP's PCs keep their relative sizes), then ridge / elastic net / lasso with an
    inner CV (the pipelines of :mod:`lmeqtl.expression.models`, their own scaling off). With
    ``screen``, the dosages of that many SNPs of strongest marginal |r| join the features
-   (``benchmarks/RESULTS-context.md``, run 3: it ties on r and blurs the attribution).
+   (``benchmarks/RESULTS-context.md``, run 3: it ties on r and blurs the attribution). With a
+   ``background`` (:mod:`lmeqtl.expression.background`: the fold's elastic net on all window dosages),
+   the regression fits what the background leaves unexplained, and the two predictions add.
 
 :class:`ContextualRegressor` does 1-4 in ``fit`` (``features="context"``); its twin
 ``features="dosage"`` does 1 and 4 on the chosen SNPs' dosages (the difference is what the
 context adds); ``"dosage+context"`` uses both. Its ``X`` is a column of row numbers into the
-gene's data (:class:`GeneData`), so that it runs inside :func:`~lmeqtl.expression.prediction.nested_cv`.
+gene's data (:class:`~lmeqtl.expression.gene_states.GeneData`), so that it runs inside :func:`~lmeqtl.expression.prediction.nested_cv`.
 :mod:`lmeqtl.expression.contextual_run` runs them on the same outer folds. A fitted model
 explains itself two ways: :meth:`ContextualRegressor.snp_weights` (how much each chosen SNP
 moves the predictions) and :meth:`ContextualRegressor.linear_head` (the whole model as one
@@ -35,13 +37,11 @@ linear map of the states, which RQ5 attributes through the MLM).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from lmeqtl.expression.background import LinearBackground
+from lmeqtl.expression.gene_states import GeneData
 from lmeqtl.expression.models import chosen_hyperparameters, prescaled_model
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
 from lmeqtl.expression.snp_selection import (
@@ -52,79 +52,23 @@ from lmeqtl.expression.snp_selection import (
     strongest_pairs,
 )
 from lmeqtl.expression.state_pca import alt_pca, per_snp_pca, project, project_alt
-from lmeqtl.mlm.embed import hidden_batch, unmasked_tokens
 
 FEATURE_SETS = ("context", "dosage", "dosage+context")
 SELECTIONS = ("dosage", "state", "enet")  # what chooses the SNPs: dosage |r|, state R², an elastic net's support
 REDUCTIONS = ("pca", "alt_pca", "ridge", "gated")  # a SNP's state -> PCs (all / ALT haplotypes) or a ridge score
 
-# snps (S,) window indices -> states (n, 2, S, d) of the analysed people (rows in analysis order)
-StateSource = Callable[[np.ndarray], np.ndarray]
-
-
-@torch.no_grad()
-def snp_states(model: torch.nn.Module, haplotypes: np.ndarray, gene: int, positions: np.ndarray | None = None, *,
-               layer: int = -1, batch_size: int = 16, dtype: type = np.float32,
-               device: str | torch.device = "cpu") -> np.ndarray:
-    """Hidden states ``(n, 2, S, d)`` at ``layer`` of haplotypes ``(n, 2, L)`` of gene index ``gene``.
-
-    One unmasked pass per haplotype, ``batch_size`` haplotypes per pass; only the states at
-    ``positions`` (window indices, ``S`` of them; None: all ``L``) are kept, as ``dtype``
-    (float16 halves the memory). ``model`` must be in eval mode.
-    """
-    haplotypes = np.asarray(haplotypes)
-    n, _, length = haplotypes.shape
-    tokens = unmasked_tokens(haplotypes.reshape(2 * n, length))  # (2n, L)
-    device = torch.device(device)
-    keep = None if positions is None else torch.as_tensor(np.asarray(positions, dtype=np.int64), device=device)
-    out = None
-    for lo in range(0, len(tokens), batch_size):
-        hidden = hidden_batch(model, tokens[lo:lo + batch_size], gene, layer, device)  # (b, L, d)
-        hidden = hidden if keep is None else hidden[:, keep]  # (b, S, d)
-        if out is None:
-            out = np.empty((len(tokens), *hidden.shape[1:]), dtype=dtype)  # (2n, S, d)
-        out[lo:lo + len(hidden)] = hidden.cpu().numpy()
-    return out.reshape(n, 2, *out.shape[1:])
-
-
-def mlm_state_source(model: torch.nn.Module, haplotypes: np.ndarray, gene: int, *, layer: int = -1,
-                     batch_size: int = 16, dtype: type = np.float32,
-                     device: str | torch.device = "cpu") -> StateSource:
-    """``snps -> (n, 2, S, d)``: :func:`snp_states` of these haplotypes ``(n, 2, L)`` at the SNPs asked for."""
-    def source(snps: np.ndarray) -> np.ndarray:
-        return snp_states(model, haplotypes, gene, snps, layer=layer, batch_size=batch_size, dtype=dtype,
-                          device=device)
-    return source
-
-
-@dataclass
-class GeneData:
-    """What the estimators read of one gene; rows are the people in analysis order.
-
-    ``dosage (n, L)`` ALT dosages of every window SNP; ``states (n, 2, S, d)`` the hidden
-    states at the window SNPs ``state_snps (S,)`` (sorted; None: all ``L``). States are
-    needed only by the context feature sets; ``scan (n, L, k)`` (:func:`scan_scores`) only
-    by ``selection="state"``; ``haplotypes (n, 2, L)`` only by ``reduction="alt_pca"`` and ``"gated"``.
-    """
-
-    dosage: np.ndarray
-    states: np.ndarray | None = None
-    state_snps: np.ndarray | None = None
-    scan: np.ndarray | None = None
-    haplotypes: np.ndarray | None = None
-
-    def states_at(self, rows: np.ndarray, snps: np.ndarray) -> np.ndarray:
-        """States ``(m, 2, S, d)`` of ``rows`` at window SNPs ``snps``."""
-        if self.states is None:
-            raise ValueError("no states given: the context features need GeneData.states")
-        if self.state_snps is None:
-            return self.states[:, :, snps][rows]  # the SNPs first: (n, 2, S, d) is small, (n, 2, L, d) is not
-        columns = np.searchsorted(self.state_snps, snps).clip(0, len(self.state_snps) - 1)
-        missing = snps[self.state_snps[columns] != snps]
-        if len(missing):
-            raise ValueError(f"no states at SNPs {missing[:10].tolist()}: extract the states at every SNP a fold "
-                             "selects (contextual_run.fold_selections)")
-        return self.states[:, :, columns][rows]
+def add_alleles(head: dict[str, np.ndarray], snps: np.ndarray, effects: np.ndarray) -> dict[str, np.ndarray]:
+    """A :meth:`ContextualRegressor.linear_head` with the effects ``(K,)`` of carrying the ALT allele of window SNPs
+    ``snps (K,)`` added: to the SNP's ``allele`` where the head reads it already, else as a SNP without state."""
+    head, snps = dict(head), np.asarray(snps, dtype=np.int64)
+    allele = np.array(head.get("allele", np.zeros(len(head["snps"]))), dtype=np.float64)  # (S,)
+    known = np.isin(snps, head["snps"])
+    order = np.argsort(head["snps"], kind="stable")
+    np.add.at(allele, order[np.searchsorted(head["snps"], snps[known], sorter=order)], effects[known])
+    zeros = np.zeros((int((~known).sum()), head["weight"].shape[1]))
+    head.update({key: np.vstack([head[key], zeros]) for key in ("mean", "weight", "gate") if key in head})
+    head.update(allele=np.concatenate([allele, effects[~known]]), snps=np.concatenate([head["snps"], snps[~known]]))
+    return head
 
 
 def _rows(X, n: int) -> np.ndarray:  # noqa: N803 - sklearn names
@@ -155,13 +99,15 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
     SNPs of the ``pair_snps`` phased pairs that best explain what the dosage twin leaves unexplained in the
     training fold (:func:`~lmeqtl.expression.snp_selection.strongest_pairs`, needs ``data.haplotypes``): where a
     same-haplotype interaction sits, wherever it is in the window; ``n_jobs``: threads for the
-    inner CV's folds of an elastic net / lasso (the same fit on any number, to rounding: the book's r agreed to 1e-15).
+    inner CV's folds of an elastic net / lasso (the same fit on any number, to rounding: the book's r agreed to 1e-15);
+    ``background``: a fitted model of all window dosages (:class:`~lmeqtl.expression.background.LinearBackground`,
+    the fold's elastic net) whose training residual the regression fits and whose prediction it adds to (None: none).
     """
 
     def __init__(self, data: GeneData, features: str = "context", top_k: int = 20, neighbours: int = 2,
                  components: int = 4, model: str = "ridge", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5,
                  selection: str = "dosage", reduction: str = "pca", screen: int = 0,
-                 n_jobs: int = 1, pair_snps: int = 0):
+                 n_jobs: int = 1, pair_snps: int = 0, background: LinearBackground | None = None):
         self.data = data
         self.features = features
         self.top_k = top_k
@@ -176,6 +122,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.screen = screen
         self.n_jobs = n_jobs
         self.pair_snps = pair_snps
+        self.background = background
 
     def _design(self, rows: np.ndarray, held_out: np.ndarray | None = None) -> np.ndarray:
         """Unscaled features ``(m, p)``: dosages ``(m, S)`` and/or per-SNP PC scores ``(m, S * k)`` or ridge
@@ -232,7 +179,8 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("pair_snps needs GeneData.haplotypes (the phased alleles)")
         twin = ContextualRegressor(self.data, "dosage", self.top_k, self.neighbours, model=self.model, cv=self.cv,
                                    n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio, selection=self.selection,
-                                   n_jobs=self.n_jobs).fit(rows[:, None], y)  # not clone: it would copy the data
+                                   n_jobs=self.n_jobs, background=self.background).fit(rows[:, None], y)  # not clone:
+        # it would copy the data
         residual = y - twin.predict(rows[:, None])
         return twin.snps_, strongest_pairs(self.data.haplotypes[rows], residual, n_pairs, min_carriers=min_carriers)
 
@@ -273,7 +221,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         if "context" in self.features and self.reduction == "alt_pca":
             self.mean_, self.pcs_ = alt_pca(self.data.states_at(rows, self.snps_), self._alt(rows), self.components)
         elif "context" in self.features and self.reduction != "pca":  # training rows get out-of-fold scores
-            self.snp_ridge_, held_out = fit_snp_ridge(self._ridge_features(rows), y)  # features (m, S, d or 2d)
+            self.snp_ridge_, held_out = fit_snp_ridge(self._ridge_features(rows), y - self._offset(rows))  # features (m, S, d or 2d)
         elif "context" in self.features:
             self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
         x = self._design(rows, held_out)  # (m, p)
@@ -284,14 +232,18 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.centre_, self.scale_ = x.mean(axis=0), np.sqrt(np.maximum(variance, 1e-12))
         self.regressor_ = prescaled_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio,
                                           n_jobs=self.n_jobs)
-        self.regressor_.fit((x - self.centre_) / self.scale_, y)
+        self.regressor_.fit((x - self.centre_) / self.scale_, y - self._offset(rows))  # what the background leaves
         # read by chosen_hyperparameters (nested_cv's record of each outer fold)
         self.best_params_ = {**chosen_hyperparameters(self.regressor_), "n_snps": float(len(self.snps_))}
         return self
 
     def predict(self, X):  # noqa: N803
-        x = self._design(_rows(X, len(self.data.dosage)))
-        return self.regressor_.predict((x - self.centre_) / self.scale_)
+        rows = _rows(X, len(self.data.dosage))
+        return self.regressor_.predict((self._design(rows) - self.centre_) / self.scale_) + self._offset(rows)
+
+    def _offset(self, rows: np.ndarray) -> np.ndarray | float:
+        """The background's prediction ``(m,)`` for ``rows`` (0 without one)."""
+        return 0.0 if self.background is None else self.background.predict(self.data.dosage[rows])
 
     def linear_head(self) -> dict[str, np.ndarray]:
         """The fitted ``features="context"`` model as one linear map of the hidden states, for attribution.
@@ -302,7 +254,8 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         weights of ``state[h, s]`` on the haplotypes that carry the ALT allele at ``s``, and
         ``alt_pca`` ``allele (S,)``, the effect of carrying it: what
         :class:`lmeqtl.explain.predictors.ContextualPredictor` runs through the MLM. With ``screen``, the
-        screened SNPs follow the chosen ones in ``snps``, each with its dosage's effect in ``allele``.
+        screened SNPs follow the chosen ones in ``snps``, each with its dosage's effect in ``allele``; with a
+        ``background``, its SNPs' effects add to ``allele`` (:func:`add_alleles`) and its intercept to ``bias``.
         """
         if self.features != "context":
             raise ValueError(f"only features='context' is a linear map of the states alone, not {self.features!r}")
@@ -326,23 +279,28 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             pcs = self.pcs_
             head.update(mean=self.mean_, weight=np.einsum("sk,skd->sd", beta.reshape(pcs.shape[:2]), pcs))  # (S, d)
         if len(self.extra_):  # a screened SNP adds only its allele's effect: no state, no gate
-            zeros = np.zeros((len(self.extra_), head["weight"].shape[1]))
-            head.update({key: np.vstack([head[key], zeros]) for key in ("mean", "weight", "gate") if key in head})
-            head["allele"] = np.concatenate([head.get("allele", np.zeros(len(self.snps_))), screened])
-            head["snps"] = np.concatenate([head["snps"], self.extra_])
+            head = add_alleles(head, self.extra_, screened)
+        if self.background is not None:  # every SNP of the background adds its allele's effect
+            head = add_alleles(head, self.background.snps(), self.background.coef[self.background.snps()])
+            bias += self.background.intercept
         return {**head, "bias": np.array(bias)}
 
     def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
-        """The chosen SNPs ``(S,)`` and how much each moves the prediction over the rows ``X``: ``(S,)``.
+        """The SNPs the model reads ``(S',)`` and how much each moves the prediction over the rows ``X``: ``(S',)``.
 
         A SNP's share of a person's prediction is the sum of coefficient x feature over its
-        features (its dosage and/or its block of PC scores); its weight is the standard
-        deviation of that share over the rows (expression units). This is the fitted model's
-        own attribution, like the |coefficient| of an elastic net on standardised dosages.
+        features (its dosage and/or its block of PC scores, and its dosage x coefficient in the
+        background); its weight is the standard deviation of that share over the rows (expression
+        units). This is the fitted model's own attribution, like the |coefficient| of an elastic net
+        on standardised dosages.
         """
-        x = (self._design(_rows(X, len(self.data.dosage))) - self.centre_) / self.scale_  # (m, p)
-        share = x * np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()  # (m, p)
+        rows = _rows(X, len(self.data.dosage))
+        share = (self._design(rows) - self.centre_) / self.scale_ * np.ravel(self.regressor_[-1].coef_)  # (m, p)
         window = np.concatenate([self.snps_, self.extra_])[self._feature_snps()]  # (p,) each feature's SNP
-        snps, column = np.unique(window, return_inverse=True)  # a SNP's PCs and its screened dosage together
+        if self.background is not None:  # the background's SNPs, each its dosage x coefficient
+            own = self.background.snps()  # (K,)
+            share = np.hstack([share, self.data.dosage[rows][:, own] * self.background.coef[own]])  # (m, p + K)
+            window = np.concatenate([window, own])
+        snps, column = np.unique(window, return_inverse=True)  # a SNP's features together
         per_snp = share @ np.eye(len(snps))[column]  # (m, S')
         return snps, per_snp.std(axis=0)

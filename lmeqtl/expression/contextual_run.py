@@ -37,9 +37,10 @@ from tqdm.auto import tqdm
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.errors import InputError
 from lmeqtl.expression.comparison import Comparison
-from lmeqtl.expression.contextual import ContextualRegressor, GeneData, StateSource
+from lmeqtl.expression.contextual import ContextualRegressor
 from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
 from lmeqtl.expression.evaluation import pearson_r2
+from lmeqtl.expression.gene_states import GeneData, StateSource
 from lmeqtl.expression.haplotype_pairs import HaplotypePairsRegressor
 from lmeqtl.expression.prediction import fold_labels, nested_cv
 from lmeqtl.expression.snp_selection import scan_scores, select_from_dosage
@@ -173,7 +174,7 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
     """Nested-CV predictions of ``expression (samples, genes)`` by the contextual methods, per gene.
 
     ``dosages[gene]`` ``(n, L)`` and ``states[gene]`` (``snps -> (n, 2, S, d)``, e.g.
-    :func:`~lmeqtl.expression.contextual.mlm_state_source`) have rows in ``expression.index``
+    :func:`~lmeqtl.expression.gene_states.mlm_state_source`) have rows in ``expression.index``
     order; without ``states`` only the dosage twin (and ``haplotype_pairs``) runs. ``methods``: name -> feature
     set (default :func:`context_methods`). ``haplotypes[gene]`` ``(n, 2, L)`` (same rows): needed by
     ``config.context_reduction`` ``alt_pca`` and ``gated``, and by ``haplotype_pairs``.

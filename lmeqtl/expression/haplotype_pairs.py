@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from lmeqtl.expression.contextual import ContextualRegressor, GeneData, _rows
+from lmeqtl.expression.contextual import ContextualRegressor, _rows
+from lmeqtl.expression.gene_states import GeneData
 from lmeqtl.expression.models import chosen_hyperparameters, prescaled_model
 from lmeqtl.expression.snp_selection import MIN_CARRIERS
 

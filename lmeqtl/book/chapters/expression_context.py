@@ -27,7 +27,6 @@ from lmeqtl.book.chapters.names import MODEL_NAMES
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.data.truth import Truth
 from lmeqtl.expression.comparison import Comparison
-from lmeqtl.expression.contextual import StateSource, snp_states
 from lmeqtl.expression.contextual_run import (
     STATE_SCAN,
     ContextualRun,
@@ -36,6 +35,7 @@ from lmeqtl.expression.contextual_run import (
     selection_of,
 )
 from lmeqtl.expression.evaluation import paired_comparison
+from lmeqtl.expression.gene_states import StateSource, snp_states
 
 ADDITIVE, INTERACTION, ALL = "additive", "interaction", "all"
 INTERACTION_SHARE = 0.5  # a gene is an interaction gene when its planted interaction_fraction is >= this
@@ -102,7 +102,7 @@ def progress_state_source(model: torch.nn.Module, haplotypes: np.ndarray, gene_i
                           progress: bool = True) -> StateSource:
     """``snps -> (n, 2, S, d)``: the MLM's states of haplotypes ``(n, 2, L)`` at the SNPs asked for.
 
-    :func:`~lmeqtl.expression.contextual.snp_states` over ``config.context_batch_size``
+    :func:`~lmeqtl.expression.gene_states.snp_states` over ``config.context_batch_size``
     people at a time (as many haplotypes per forward pass), with a progress bar over the
     people: a whole 5000-SNP window costs ~60 s per gene for 373 people on 2 CPU cores.
     """
