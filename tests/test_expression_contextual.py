@@ -379,14 +379,16 @@ def test_screen_adds_the_screened_dosages_once_and_weighs_them():
         rows, y).predict(rows), rtol=1e-10, atol=1e-12)  # the inner CV's folds on 2 threads: the same fit
 
 
-@pytest.mark.parametrize("screen", [0, 12])
+@pytest.mark.parametrize(("screen", "background"), [(0, False), (12, False), (0, True)])
 @pytest.mark.parametrize("reduction", ["pca", "alt_pca", "ridge", "gated"])
-def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path, reduction, screen):
+def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path, reduction, screen, background):
     """A fitted context model = one linear map of the states: ContextualPredictor on the one-hot gives the
-    estimator's own predictions, its haplotype terms add up, and the head survives save/load (no pickle)."""
+    estimator's own predictions (with screened dosages, or on top of a background elastic net on every SNP), its
+    haplotype terms add up, and the head survives save/load (no pickle)."""
     from lmeqtl.errors import InputError
     from lmeqtl.explain.attribution import haplotype_onehot
     from lmeqtl.explain.predictors import ContextualPredictor
+    from lmeqtl.expression.background import LinearBackground
     from lmeqtl.expression.contextual_run import load_heads, save_heads
     from lmeqtl.mlm.masking import N_TOKENS
 
@@ -396,10 +398,16 @@ def test_linear_head_through_the_mlm_reproduces_the_fitted_predictions(tmp_path,
     y = haplotypes[:, :, 10].sum(1) - haplotypes[:, :, 50].sum(1) + np.random.default_rng(1).standard_normal(120)
     states = snp_states(model, haplotypes, 1)  # (n, 2, L, d)
     rows = np.arange(120)[:, None]
+    coef = np.zeros(60)
+    coef[[5, 10, 33, 50]] = [0.3, 0.4, -0.2, -0.5]  # two of the head's SNPs, two it does not read
+    net = LinearBackground(coef, 0.1) if background else None
     fitted = ContextualRegressor(GeneData(haplotypes.sum(axis=1), states, haplotypes=haplotypes), "context",
                                  top_k=3, neighbours=1, components=3, model="ridge", reduction=reduction,
-                                 screen=screen).fit(rows, y)
-    assert set(fitted.linear_head()["snps"]) == set(fitted.snps_) | set(fitted.extra_)
+                                 screen=screen, background=net).fit(rows, y)
+    own = set() if net is None else set(net.snps())
+    assert set(fitted.linear_head()["snps"]) == set(fitted.snps_) | set(fitted.extra_) | own
+    assert len(own) > 3 or not background  # the background's SNPs join the head, once each
+    assert len(fitted.linear_head()["snps"]) == len(set(fitted.linear_head()["snps"]))
     assert (len(fitted.extra_) > 0) == (screen > 0)  # the screened SNPs' alleles are part of the head
     (tmp_path / "heads").mkdir()
     np.savez(tmp_path / "heads" / "OLD.npz", snps=np.arange(3))  # an earlier run's gene: removed

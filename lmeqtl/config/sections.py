@@ -28,6 +28,7 @@ __all__ = ["PHASE3_SUPER_POPULATIONS", "EmbedConfig", "ExplainConfig", "Expressi
 # ContextualRegressor's reductions (lmeqtl.expression.contextual.REDUCTIONS; a test keeps the two equal)
 CONTEXT_REDUCTIONS = ("pca", "alt_pca", "ridge", "gated")
 CONTEXT_SELECTIONS = ("dosage", "enet")  # the state scan is its own method (contextual_scan), not a setting
+CONTEXT_BACKGROUNDS = ("none", "predixcan")  # lmeqtl.expression.background.BACKGROUNDS (a test keeps them equal)
 PHASE3_SUPER_POPULATIONS = {"AFR": 661, "AMR": 347, "EAS": 504, "EUR": 503, "SAS": 489}
 
 
@@ -244,11 +245,12 @@ class ExpressionConfig:
     # ALT-ALT counts of this many SNP pairs, found by a scan of every pair of the window in each training fold
     # (lmeqtl.expression.haplotype_pairs; 0: not run; ~0.5 s per gene and fold on 2 cores)
     context_pairs: int = 1
-    # the contextual method (and its twin) also read the SNPs of the context_pair_snps phased pairs that best
-    # explain the twin's training residual (ContextualRegressor.pair_snps; 0: none); the states of every SNP are
-    # then extracted (~1 GB per gene at 373 people x 5000 SNPs x 64, one gene at a time); contextual_selections.csv
-    # still lists the dosage selection only (the fits' n_snps count the pairs' SNPs too)
+    # the contextual method (and its twin) also read the SNPs of the context_pair_snps phased pairs that best explain
+    # the twin's residual (ContextualRegressor.pair_snps; 0: none; then every SNP's state is extracted, ~1 GB per gene)
     context_pair_snps: int = 0
+    # "predixcan": the contextual method, its twin and haplotype_pairs fit what each outer fold's PrediXcan-style
+    # elastic net on all window SNPs (chapter 03's own fits) leaves unexplained, and add its prediction; "none"
+    context_background: str = "none"
     context_batch_size: int = 16  # haplotypes per forward pass when extracting states
     # chapter 03 also runs contextual_scan (SNPs chosen by their states, not their dosages): it needs every
     # SNP's state in memory (~1 GB per gene at 373 people x 5000 SNPs x 64) and ~2 min more on the top10
@@ -258,7 +260,8 @@ class ExpressionConfig:
     headline_method: str = "contextual:elasticnet"
 
     def __post_init__(self) -> None:
-        for name, allowed in (("context_reduction", CONTEXT_REDUCTIONS), ("context_selection", CONTEXT_SELECTIONS)):
+        for name, allowed in (("context_reduction", CONTEXT_REDUCTIONS), ("context_selection", CONTEXT_SELECTIONS),
+                              ("context_background", CONTEXT_BACKGROUNDS)):
             if getattr(self, name) not in allowed:
                 raise InputError(f"{getattr(self, name)!r} is not valid", where=f"expression.{name}",
                                  expected=f"one of {', '.join(allowed)}")

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.data.io import atomic_path
+from lmeqtl.expression.background import LinearBackground, fold_backgrounds
 from lmeqtl.expression.covariates import Covariates, FoldDesigns
 from lmeqtl.expression.features import flatten_pairs
 from lmeqtl.expression.models import model_factory
@@ -84,6 +85,8 @@ class Comparison:
     hyperparameters: pd.DataFrame  # gene, method, fold, chosen values
     timings: pd.DataFrame  # gene, method, seconds, converged
     skipped: list[str] = field(default_factory=list)
+    # gene -> each outer fold's fitted predixcan net (fold order), for the contextual methods' background
+    backgrounds: dict[str, list[LinearBackground]] = field(default_factory=dict)
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """``predictions.parquet``, ``hyperparameters.csv`` and ``timings.csv``, atomically."""
@@ -100,17 +103,21 @@ def _run_one(gene: str, method: Method, features: np.ndarray, y: np.ndarray, fol
     options = {"n_lambdas": config.n_lambdas, "l1_ratio": config.predixcan_l1_ratio, "seed": config.seed}
     if method.features == "embedding":
         options.update(combine=method.combine, pca=method.pca)
-    start = time.perf_counter()
+    start, backgrounds = time.perf_counter(), None
     with threadpool_limits(limits=1):  # small matrices: threads only fight (use n_jobs instead)
-        result = nested_cv(features, y, folds, model_factory(method.model, **options), covariates=covariates,
-                           inner_folds=config.inner_folds, seed=config.seed, sample_ids=sample_ids)
+        if method.model == "predixcan":  # the same nested CV, keeping each fold's net (a background)
+            result, backgrounds = fold_backgrounds(features, y, folds, config, covariates=covariates,
+                                                   sample_ids=sample_ids)
+        else:
+            result = nested_cv(features, y, folds, model_factory(method.model, **options), covariates=covariates,
+                               inner_folds=config.inner_folds, seed=config.seed, sample_ids=sample_ids)
     seconds = time.perf_counter() - start
     labels = {"gene": gene, "method": method.name, "features": method.features, "model": method.model,
               "combine": method.combine or ""}
     predictions = result.predictions.assign(**labels)[[*labels, *result.predictions.columns]]
     chosen = pd.DataFrame(result.hyperparameters).assign(gene=gene, method=method.name)
     return predictions, chosen, {"gene": gene, "method": method.name, "seconds": seconds,
-                                 "converged": result.converged}
+                                 "converged": result.converged}, backgrounds
 
 
 def run_comparison(expression: pd.DataFrame, folds: pd.Series, *,
@@ -159,10 +166,11 @@ def run_comparison(expression: pd.DataFrame, folds: pd.Series, *,
         wanted = ", ".join(sorted({f"{m.name} needs {m.features}" for m in methods}))
         raise ValueError(f"nothing to run: no method has its input ({wanted}; inputs given: "
                          f"{', '.join(k for k, v in inputs.items() if v is not None) or 'none'})")
-    predictions, chosen, timings = zip(*results, strict=True)
+    predictions, chosen, timings, fits = zip(*results, strict=True)
     return Comparison(
         predictions=pd.concat(predictions, ignore_index=True),
         hyperparameters=pd.concat(chosen, ignore_index=True),
         timings=pd.DataFrame(list(timings)),
         skipped=skipped,
+        backgrounds={task[0]: fit for task, fit in zip(tasks, fits, strict=True) if fit is not None},
     )

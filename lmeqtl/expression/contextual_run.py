@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.errors import InputError
+from lmeqtl.expression.background import LinearBackground
 from lmeqtl.expression.comparison import Comparison
 from lmeqtl.expression.contextual import ContextualRegressor
 from lmeqtl.expression.covariates import Covariates, FoldDesigns, residualise
@@ -91,17 +92,17 @@ def fold_selections(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config
 
 
 def contextual_factory(data: GeneData, features: str, config: ExpressionConfig, selection: str = "dosage"):
-    """``inner_cv -> ContextualRegressor`` (or, for ``features="pairs"``, a :class:`HaplotypePairsRegressor`)
-    with ``config``'s settings, for ``nested_cv``."""
-    def build(inner_cv) -> ContextualRegressor | HaplotypePairsRegressor:
+    """``(inner_cv, background) -> ContextualRegressor`` (or, for ``features="pairs"``, a
+    :class:`HaplotypePairsRegressor`) with ``config``'s settings, for ``nested_cv``."""
+    def build(inner_cv, background: LinearBackground | None = None) -> ContextualRegressor | HaplotypePairsRegressor:
         if features == PAIRS:
             return HaplotypePairsRegressor(data, config.context_top_k, config.context_neighbours, config.context_pairs,
                                            config.context_model, inner_cv, config.n_lambdas, config.predixcan_l1_ratio,
-                                           selection, n_jobs=config.n_jobs)
+                                           selection, n_jobs=config.n_jobs, background=background)
         return ContextualRegressor(data, features, config.context_top_k, config.context_neighbours,
                                    config.context_components, config.context_model, inner_cv,
                                    config.n_lambdas, config.predixcan_l1_ratio, selection, config.context_reduction,
-                                   config.context_screen, config.n_jobs, config.context_pair_snps)
+                                   config.context_screen, config.n_jobs, config.context_pair_snps, background)
     return build
 
 
@@ -160,6 +161,17 @@ def window_weights(snp_weights: pd.DataFrame, n_snps: Mapping[str, int]) -> dict
     return out
 
 
+def _gene_backgrounds(gene: str, backgrounds: Mapping[str, list[LinearBackground]] | None,
+                      config: ExpressionConfig) -> list[LinearBackground] | None:
+    """The outer folds' backgrounds of ``gene`` (None when ``config.context_background`` is ``"none"``)."""
+    if config.context_background == "none":
+        return None
+    if backgrounds is None or gene not in backgrounds:
+        raise ValueError(f"expression.context_background={config.context_background!r} needs the {gene} fits of "
+                         f"chapter 03's predixcan method (Comparison.backgrounds); run it first")
+    return list(backgrounds[gene])
+
+
 def gene_r(predictions: pd.DataFrame) -> pd.DataFrame:
     """Fold-centred out-of-fold r, genes x methods (as :func:`lmeqtl.expression.evaluation.gene_results`)."""
     rows = {(gene, method): pearson_r2(g["observed"], g["predicted"], g["fold"].to_numpy())[0]
@@ -170,14 +182,17 @@ def gene_r(predictions: pd.DataFrame) -> pd.DataFrame:
 def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[str, np.ndarray],
                    states: Mapping[str, StateSource] | None = None, *, covariates: Covariates | None = None,
                    config: ExpressionConfig | None = None, methods: Mapping[str, str] | None = None,
-                   haplotypes: Mapping[str, np.ndarray] | None = None, progress: bool = True) -> ContextualRun:
+                   haplotypes: Mapping[str, np.ndarray] | None = None,
+                   backgrounds: Mapping[str, list[LinearBackground]] | None = None, progress: bool = True) -> ContextualRun:
     """Nested-CV predictions of ``expression (samples, genes)`` by the contextual methods, per gene.
 
     ``dosages[gene]`` ``(n, L)`` and ``states[gene]`` (``snps -> (n, 2, S, d)``, e.g.
     :func:`~lmeqtl.expression.gene_states.mlm_state_source`) have rows in ``expression.index``
     order; without ``states`` only the dosage twin (and ``haplotype_pairs``) runs. ``methods``: name -> feature
     set (default :func:`context_methods`). ``haplotypes[gene]`` ``(n, 2, L)`` (same rows): needed by
-    ``config.context_reduction`` ``alt_pca`` and ``gated``, and by ``haplotype_pairs``.
+    ``config.context_reduction`` ``alt_pca`` and ``gated``, and by ``haplotype_pairs``. With
+    ``config.context_background`` ``"predixcan"``, ``backgrounds[gene]`` holds each outer fold's fitted elastic net
+    (fold order, :func:`~lmeqtl.expression.background.fold_backgrounds`), which every method fits on top of.
     """
     config = config or ExpressionConfig()
     methods = dict(methods or context_methods(config))
@@ -195,6 +210,7 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
         if len(dosage) != len(y):
             raise ValueError(f"dosages of {gene} have {len(dosage)} rows for {len(y)} samples")
         designs = covariates.without(gene).for_folds(fold) if covariates is not None else None
+        background = _gene_backgrounds(gene, backgrounds, config)  # (folds,) or None
         by_fold = fold_selections(dosage, y, fold, config, designs)
         leads = fold_selections(dosage, y, fold, config, designs, neighbours=False)
         selections.extend(pd.DataFrame({"gene": gene, "fold": k, "seq_idx": snps, "lead": np.isin(snps, leads[k])})
@@ -223,8 +239,8 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
         for method, features in wanted.items():
             build, fitted = contextual_factory(data, features, config, selection_of(method, config)), []
 
-            def factory(inner_cv, build=build, fitted=fitted):  # keeps each outer fold's model (fold order)
-                fitted.append(build(inner_cv))
+            def factory(inner_cv, build=build, fitted=fitted, background=background):  # keeps each fold's model
+                fitted.append(build(inner_cv, None if background is None else background[len(fitted)]))  # fold order
                 return fitted[-1]
 
             start = time.perf_counter()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from lmeqtl.expression.background import LinearBackground
 from lmeqtl.expression.contextual import ContextualRegressor, _rows
 from lmeqtl.expression.gene_states import GeneData
 from lmeqtl.expression.models import chosen_hyperparameters, prescaled_model
@@ -39,12 +40,14 @@ class HaplotypePairsRegressor(RegressorMixin, BaseEstimator):
     ``X``: a column of row numbers into ``data`` (needs ``data.haplotypes``); ``top_k``,
     ``neighbours``, ``model``, ``cv``, ``n_lambdas``, ``l1_ratio``, ``selection``, ``n_jobs`` as in
     :class:`~lmeqtl.expression.contextual.ContextualRegressor`; ``pairs``: how many pairs the scan
-    of the training fold's residual adds (0: the twin itself).
+    of the training fold's residual adds (0: the twin itself); ``background``: as the contextual method's (the twin
+    and this regression fit what it leaves unexplained, and add its prediction).
     """
 
     def __init__(self, data: GeneData, top_k: int = 20, neighbours: int = 2, pairs: int = 1,
                  model: str = "elasticnet", cv=5, n_lambdas: int = 30, l1_ratio: float = 0.5,
-                 selection: str = "enet", min_carriers: int = MIN_CARRIERS, n_jobs: int = 1):
+                 selection: str = "enet", min_carriers: int = MIN_CARRIERS, n_jobs: int = 1,
+                 background: LinearBackground | None = None):
         self.data = data
         self.top_k = top_k
         self.neighbours = neighbours
@@ -56,6 +59,7 @@ class HaplotypePairsRegressor(RegressorMixin, BaseEstimator):
         self.selection = selection
         self.min_carriers = min_carriers
         self.n_jobs = n_jobs
+        self.background = background
 
     def _design(self, rows: np.ndarray) -> np.ndarray:
         """Unscaled features ``(m, S + P)``: the chosen SNPs' dosages, then the pairs' ALT-ALT counts."""
@@ -68,20 +72,23 @@ class HaplotypePairsRegressor(RegressorMixin, BaseEstimator):
         rows, y = _rows(X, len(self.data.dosage)), np.asarray(y, dtype=np.float64)
         dosage_method = ContextualRegressor(self.data, "dosage", self.top_k, self.neighbours, model=self.model,
                                             cv=self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio,
-                                            selection=self.selection, n_jobs=self.n_jobs)
+                                            selection=self.selection, n_jobs=self.n_jobs, background=self.background)
         self.snps_, self.pairs_ = dosage_method.twin_pairs(rows, y, self.pairs, self.min_carriers)  # (S,), (P, 2)
         x = self._design(rows)  # (m, S + P)
         self.centre_, self.scale_ = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
         self.regressor_ = prescaled_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio,
                                           n_jobs=self.n_jobs)
-        self.regressor_.fit((x - self.centre_) / self.scale_, y)
+        self.regressor_.fit((x - self.centre_) / self.scale_, y - self._offset(rows))
         self.best_params_ = {**chosen_hyperparameters(self.regressor_), "n_snps": float(len(self.snps_)),
                              "n_pairs": float(len(self.pairs_))}
         return self
 
     def predict(self, X):  # noqa: N803
-        x = self._design(_rows(X, len(self.data.dosage)))
-        return self.regressor_.predict((x - self.centre_) / self.scale_)
+        rows = _rows(X, len(self.data.dosage))
+        return self.regressor_.predict((self._design(rows) - self.centre_) / self.scale_) + self._offset(rows)
+
+    def _offset(self, rows: np.ndarray) -> np.ndarray | float:
+        return 0.0 if self.background is None else self.background.predict(self.data.dosage[rows])
 
     def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
         """The SNPs the model reads ``(S',)`` (chosen SNPs and pair members) and how much each moves the

@@ -26,6 +26,7 @@ from lmeqtl.book.chapters.expression import ExpressionInputs
 from lmeqtl.book.chapters.names import MODEL_NAMES
 from lmeqtl.config import ExpressionConfig
 from lmeqtl.data.truth import Truth
+from lmeqtl.expression.background import LinearBackground
 from lmeqtl.expression.comparison import Comparison
 from lmeqtl.expression.contextual_run import (
     STATE_SCAN,
@@ -77,11 +78,16 @@ def method_text(config: ExpressionConfig) -> str:
               f"leaves unexplained in the fold (a scan of every pair of window SNPs) are read too, in the method and "
               f"its twin alike (`expression.context_pair_snps` = {config.context_pair_snps})"
               if config.context_pair_snps else "")
+    background = (" on top of that fold's PrediXcan-style elastic net on all window SNPs (the `predixcan` baseline's "
+                  "own fit): it fits what the net leaves unexplained in the training rows and adds the net's "
+                  "prediction, in the method, its dosage twin and the phased-pairs reference alike "
+                  "(`expression.context_background` = `predixcan`), so that the context is read beside the best "
+                  "dosage model instead of in place of it" if config.context_background == "predixcan" else "")
     return (f"inside each outer training fold, {chosen} (anywhere in the window, no prior on the distance to the "
             f"TSS) and {config.context_neighbours} SNPs either side of each are chosen; the MLM's hidden state at "
             f"each of them (one unmasked pass over each haplotype, the same checkpoint as chapter 02) {reduced}"
             f"{screened}{paired}; a regression ({MODEL_NAMES.get(config.context_model, config.context_model)}, its penalty chosen by inner "
-            f"CV) predicts expression. The selection and the reduction are preset settings "
+            f"CV) predicts expression{background}. The selection and the reduction are preset settings "
             f"(`expression.context_selection` = `{config.context_selection}`, `expression.context_reduction` = "
             f"`{config.context_reduction}`), chosen before the run on expression simulated afresh on the same "
             f"haplotypes (the repository's `benchmarks/RESULTS-context.md`), not on these genes.")
@@ -123,12 +129,15 @@ def progress_state_source(model: torch.nn.Module, haplotypes: np.ndarray, gene_i
 
 def run_contextual_methods(model: torch.nn.Module, gene_map: Mapping[str, int], inputs: ExpressionInputs,
                            config: ExpressionConfig, *, device: str | torch.device = "cpu",
+                           backgrounds: Mapping[str, list[LinearBackground]] | None = None,
                            progress: bool = True) -> ContextualRun:
     """Chapter 03's contextual method, its dosage twin and the phased-pairs reference (``expression.context_pairs``
     > 0) on ``inputs``' folds, covariates and dosages.
 
     ``model``: the run's MLM in eval mode on ``device``; ``gene_map``: its gene -> index map
     (a checkpoint's ``info["genes"]``). A gene the model does not know gets the twin only.
+    ``backgrounds``: the ``predixcan`` fits of the same run (:attr:`Comparison.backgrounds`), read when
+    ``config.context_background`` is ``"predixcan"``.
     """
     states = {gene: progress_state_source(model, inputs.people.haplotypes[gene], gene_map[gene], config,
                                           device=device, label=inputs.symbol(gene), progress=progress)
@@ -136,7 +145,8 @@ def run_contextual_methods(model: torch.nn.Module, gene_map: Mapping[str, int], 
     methods = {method: features for method, features in context_methods(config).items()
                if features in CHAPTER_FEATURES and (config.context_scan or selection_of(method) != "state")}
     return run_contextual(inputs.expression, inputs.folds, inputs.dosages, states, covariates=inputs.covariates,
-                          config=config, methods=methods, haplotypes=inputs.people.haplotypes, progress=progress)
+                          config=config, methods=methods, haplotypes=inputs.people.haplotypes,
+                          backgrounds=backgrounds, progress=progress)
 
 
 def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
@@ -144,7 +154,7 @@ def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
     return Comparison(pd.concat([first.predictions, second.predictions], ignore_index=True),
                       pd.concat([first.hyperparameters, second.hyperparameters], ignore_index=True),
                       pd.concat([first.timings, second.timings], ignore_index=True),
-                      [*first.skipped, *second.skipped])
+                      [*first.skipped, *second.skipped], {**first.backgrounds, **second.backgrounds})
 
 
 def interaction_groups(truth: Truth | None, genes: Iterable[str] | None = None,
