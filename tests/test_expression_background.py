@@ -94,6 +94,10 @@ def test_the_contextual_method_adds_what_the_background_leaves():
     pairs = HaplotypePairsRegressor(data, 3, 1, 1, cv=3, selection="dosage", background=background).fit(
         rows, background.predict(dosage))
     np.testing.assert_allclose(pairs.predict(rows), background.predict(dosage), atol=1e-8)
+    snps, weight = pairs.snp_weights(rows)
+    unchosen = np.setdiff1d(own, np.concatenate([pairs.snps_, pairs.pairs_.ravel()]))
+    np.testing.assert_allclose(weight[np.searchsorted(snps, unchosen)],
+                               np.abs(background.coef[unchosen]) * dosage[:, unchosen].std(axis=0), rtol=1e-10)
 
 
 def test_the_run_reads_each_folds_background_and_asks_for_them():

@@ -93,10 +93,14 @@ class HaplotypePairsRegressor(RegressorMixin, BaseEstimator):
     def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
         """The SNPs the model reads ``(S',)`` (chosen SNPs and pair members) and how much each moves the
         prediction over the rows ``X`` (the SD of its share, as :meth:`ContextualRegressor.snp_weights`):
-        a pair's share counts for both of its SNPs."""
-        x = (self._design(_rows(X, len(self.data.dosage))) - self.centre_) / self.scale_  # (m, S + P)
-        share = x * np.asarray(self.regressor_[-1].coef_, dtype=np.float64).ravel()  # (m, S + P)
+        a pair's share counts for both of its SNPs; a background SNP's share is its dosage x coefficient."""
+        rows = _rows(X, len(self.data.dosage))
+        share = (self._design(rows) - self.centre_) / self.scale_ * np.ravel(self.regressor_[-1].coef_)  # (m, S + P)
         owners = np.concatenate([self.snps_[:, None].repeat(2, axis=1), self.pairs_])  # (S + P, 2) window SNPs
+        if self.background is not None:  # the background's SNPs, each its dosage x coefficient
+            own = self.background.snps()  # (K,)
+            share = np.hstack([share, self.data.dosage[rows][:, own] * self.background.coef[own]])
+            owners = np.concatenate([owners, own[:, None].repeat(2, axis=1)])
         snps, column = np.unique(owners, return_inverse=True)
         membership = np.zeros((len(owners), len(snps)))
         membership[np.repeat(np.arange(len(owners)), 2), column.ravel()] = 1.0  # a chosen SNP counts once
