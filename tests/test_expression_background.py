@@ -125,3 +125,16 @@ def test_the_run_reads_each_folds_background_and_asks_for_them():
     without = run_contextual(expression, folds, {"G1": dosage}, config=CONFIG, methods=methods,
                              haplotypes={"G1": haplotypes}, progress=False).comparison.predictions
     assert not np.allclose(without["predicted"], run.comparison.predictions["predicted"])
+
+
+def test_methods_on_a_background_have_their_own_names_and_labels():
+    from lmeqtl.book.chapters.expression_context import context_pair, pairs_method
+    from lmeqtl.book.chapters.names import describe_method, method_label
+    from lmeqtl.expression.contextual_run import context_methods
+
+    config = dataclasses.replace(CONFIG, context_background="predixcan")
+    assert context_pair(config) == ("contextual:elasticnet+predixcan", "contextual_dosage:elasticnet+predixcan")
+    assert pairs_method(config) == "haplotype_pairs:elasticnet+predixcan"
+    assert set(context_methods(config)).isdisjoint(context_methods(CONFIG))  # never the same name as without
+    assert method_label(context_pair(config)[0]) == "MLM states at chosen SNPs (elastic net, on top of PrediXcan)"
+    assert describe_method(context_pair(config)[1]).endswith("on top of the PrediXcan-style elastic net on all window SNPs")

@@ -59,10 +59,16 @@ def selection_of(method: str, config: ExpressionConfig | None = None) -> str:
     return config.context_selection if config is not None else "dosage"
 
 
+def context_model_name(config: ExpressionConfig) -> str:
+    """What follows the colon in a contextual method's name: the regression, and ``+predixcan`` when it is fitted on top
+    of the fold's elastic net (``config.context_background``), so that the two never share a name."""
+    return config.context_model + ("" if config.context_background == "none" else f"+{config.context_background}")
+
+
 def context_methods(config: ExpressionConfig) -> dict[str, str]:
     """Method name -> feature set, e.g. ``{"contextual:ridge": "context", ...}`` (``haplotype_pairs`` only when
     ``config.context_pairs`` > 0)."""
-    return {f"{prefix}:{config.context_model}": features for prefix, features in METHOD_FEATURES.items()
+    return {f"{prefix}:{context_model_name(config)}": features for prefix, features in METHOD_FEATURES.items()
             if features != PAIRS or config.context_pairs > 0}
 
 

@@ -32,6 +32,7 @@ from lmeqtl.expression.contextual_run import (
     STATE_SCAN,
     ContextualRun,
     context_methods,
+    context_model_name,
     run_contextual,
     selection_of,
 )
@@ -47,7 +48,7 @@ PROBE_PEOPLE = 150  # people (x 2 haplotypes) whose states the interaction probe
 
 def context_pair(config: ExpressionConfig) -> tuple[str, str]:
     """The contextual method and its dosage twin, e.g. ``("contextual:elasticnet", "contextual_dosage:elasticnet")``."""
-    return f"contextual:{config.context_model}", f"contextual_dosage:{config.context_model}"
+    return f"contextual:{context_model_name(config)}", f"contextual_dosage:{context_model_name(config)}"
 
 
 def method_text(config: ExpressionConfig) -> str:
@@ -95,12 +96,12 @@ def method_text(config: ExpressionConfig) -> str:
 
 def pairs_method(config: ExpressionConfig) -> str:
     """The haplotype-aware reference without the MLM, e.g. ``haplotype_pairs:elasticnet``."""
-    return f"haplotype_pairs:{config.context_model}"
+    return f"haplotype_pairs:{context_model_name(config)}"
 
 
 def scan_method(config: ExpressionConfig) -> str:
     """The contextual method whose SNPs are chosen by a scan of their states, e.g. ``contextual_scan:elasticnet``."""
-    return f"{STATE_SCAN}:{config.context_model}"
+    return f"{STATE_SCAN}:{context_model_name(config)}"
 
 
 def progress_state_source(model: torch.nn.Module, haplotypes: np.ndarray, gene_index: int,

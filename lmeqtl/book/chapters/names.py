@@ -90,7 +90,8 @@ def method_label(method: str) -> str:
         return SCORE_NAMES[method]
     prefix, colon, model = method.partition(":")
     if colon and prefix in CONTEXT_LABELS:  # contextual:elasticnet -> MLM states at chosen SNPs (elastic net)
-        return f"{CONTEXT_LABELS[prefix]} ({MODEL_SHORT.get(model, model)})"
+        model, plus, background = model.partition("+")  # contextual:elasticnet+predixcan: on top of that net
+        return f"{CONTEXT_LABELS[prefix]} ({MODEL_SHORT.get(model, model)}{', on top of PrediXcan' if plus else ''})"
     model, colon, rest = method.partition(":")
     if not colon:
         return method
@@ -107,7 +108,9 @@ def describe_method(method: str) -> str:
         return SCORE_NAMES[method]
     prefix, colon, model = method.partition(":")
     if colon and prefix in CONTEXT_NAMES:
-        return f"{MODEL_NAMES.get(model, model)} on {CONTEXT_NAMES[prefix]}"
+        model, plus, background = model.partition("+")
+        on_top = f", fitted on top of the {BASELINE_NAMES.get(background, background)}" if plus else ""
+        return f"{MODEL_NAMES.get(model, model)} on {CONTEXT_NAMES[prefix]}{on_top}"
     model, colon, combine = method.partition(":")
     if not colon:
         return method
