@@ -51,6 +51,11 @@ class LinearBackground:
         """The window SNPs ``(K,)`` with a non-zero coefficient (sorted)."""
         return np.flatnonzero(self.coef)
 
+    def shares(self, dosage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each of :meth:`snps`'s part of the predictions from dosages ``(m, L)``: ``(K,)`` and ``(m, K)``."""
+        own = self.snps()
+        return own, np.asarray(dosage, dtype=np.float64)[:, own] * self.coef[own]
+
 
 def fold_backgrounds(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ExpressionConfig | None = None, *,
                      covariates: Covariates | FoldDesigns | None = None,

@@ -298,9 +298,8 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         share = (self._design(rows) - self.centre_) / self.scale_ * np.ravel(self.regressor_[-1].coef_)  # (m, p)
         window = np.concatenate([self.snps_, self.extra_])[self._feature_snps()]  # (p,) each feature's SNP
         if self.background is not None:  # the background's SNPs, each its dosage x coefficient
-            own = self.background.snps()  # (K,)
-            share = np.hstack([share, self.data.dosage[rows][:, own] * self.background.coef[own]])  # (m, p + K)
-            window = np.concatenate([window, own])
+            own, parts = self.background.shares(self.data.dosage[rows])  # (K,), (m, K)
+            share, window = np.hstack([share, parts]), np.concatenate([window, own])
         snps, column = np.unique(window, return_inverse=True)  # a SNP's features together
         per_snp = share @ np.eye(len(snps))[column]  # (m, S')
         return snps, per_snp.std(axis=0)

@@ -98,9 +98,8 @@ class HaplotypePairsRegressor(RegressorMixin, BaseEstimator):
         share = (self._design(rows) - self.centre_) / self.scale_ * np.ravel(self.regressor_[-1].coef_)  # (m, S + P)
         owners = np.concatenate([self.snps_[:, None].repeat(2, axis=1), self.pairs_])  # (S + P, 2) window SNPs
         if self.background is not None:  # the background's SNPs, each its dosage x coefficient
-            own = self.background.snps()  # (K,)
-            share = np.hstack([share, self.data.dosage[rows][:, own] * self.background.coef[own]])
-            owners = np.concatenate([owners, own[:, None].repeat(2, axis=1)])
+            own, parts = self.background.shares(self.data.dosage[rows])  # (K,), (m, K)
+            share, owners = np.hstack([share, parts]), np.concatenate([owners, own[:, None].repeat(2, axis=1)])
         snps, column = np.unique(owners, return_inverse=True)
         membership = np.zeros((len(owners), len(snps)))
         membership[np.repeat(np.arange(len(owners)), 2), column.ravel()] = 1.0  # a chosen SNP counts once
