@@ -300,7 +300,8 @@ def test_method_text_follows_the_preset_selection_and_reduction():
     top10 = method_text(get_preset("top10").expression)
     assert "elastic net on the fold's dosages keeps" in top10 and "ALT-carrying haplotypes" in top10
     assert "`enet`" in top10 and "`alt_pca`" in top10 and "20 SNPs" in top10
-    assert "context_screen" not in default
+    assert "context_screen" not in default and "context_background" not in default
+    assert "on top of that fold's PrediXcan-style elastic net" in top10 and "`predixcan`" in top10
     assert "dosages of the 300 SNPs of strongest" in method_text(ExpressionConfig(context_screen=300))
 
 

@@ -119,10 +119,13 @@ def _top10() -> Preset:
         # tuning draws, not on the book's genes (benchmarks/RESULTS-context.md, run 2: +0.029 r on additive
         # truth, -0.005 on interaction truth, causal-SNP average precision of its weights 0.111 vs 0.051, against
         # the marginal top-20 SNPs' PCs that the book used before)
+        # Fitted on top of each fold's PrediXcan net (chapter 03's own fits), by a rule written before the run
+        # (RESULTS-context.md, run 9: +0.018 r additive, +0.011 interaction, mean AP of its weights 0.093 vs 0.082).
         # the states pass 4 haplotypes at a time: on 2 cores, 100 people's states took 2.6 s against 3.6 s in passes
         # of 16 (the states agree to the last bit); chapter 03's states cost 125 s of its 608 s at 16
         expression=ExpressionConfig(n_jobs=2, models=("ols", "ridge", "lasso", "svr_rbf", "svr_linear"),
-                                    context_selection="enet", context_reduction="alt_pca", context_batch_size=4),
+                                    context_selection="enet", context_reduction="alt_pca", context_batch_size=4,
+                                    context_background="predixcan", headline_method="contextual:elasticnet+predixcan"),
         # the trunk stays frozen (one trainable block costs ~0.05 s per haplotype and epoch at 5000 SNPs);
         # its states of the 1000 SNPs nearest each TSS are cached once, the head learns an attention pooling.
         # No time budget (it would make the kept epochs depend on the machine's load): at most 15 epochs,
