@@ -30,22 +30,29 @@ BACKGROUNDS = ("none", "predixcan")  # ExpressionConfig.context_background
 
 @dataclass(frozen=True)
 class LinearBackground:
-    """``prediction = dosage @ coef + intercept``: ``coef (L,)`` per ALT allele of each window SNP."""
+    """``prediction = dosage @ coef + intercept``: ``coef (L,)`` per ALT allele of each window SNP; a missing
+    dosage counts as ``fill`` (the training mean, as the pipeline's imputer; None: no gaps expected)."""
 
     coef: np.ndarray
     intercept: float
+    fill: np.ndarray | None = None
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline) -> LinearBackground:
         """A fitted :func:`~lmeqtl.expression.models.build_model` pipeline (impute -> scale -> linear model) as a
-        map of the raw dosages (its mean imputation never acts: dosages have no gaps)."""
+        map of the raw dosages."""
         scaler, linear = pipeline.named_steps["scale"], pipeline[-1]
         coef = np.asarray(linear.coef_, dtype=np.float64).ravel() / scaler.scale_  # (L,)
-        return cls(coef, float(linear.intercept_) - float(coef @ scaler.mean_))
+        return cls(coef, float(linear.intercept_) - float(coef @ scaler.mean_),
+                   pipeline.named_steps["impute"].statistics_)
 
     def predict(self, dosage: np.ndarray) -> np.ndarray:
         """``(m,)`` from dosages ``(m, L)``."""
-        return np.asarray(dosage, dtype=np.float64) @ self.coef + self.intercept
+        return self._filled(dosage) @ self.coef + self.intercept
+
+    def _filled(self, dosage: np.ndarray) -> np.ndarray:
+        x = np.asarray(dosage, dtype=np.float64)
+        return x if self.fill is None or not np.isnan(x).any() else np.where(np.isnan(x), self.fill, x)
 
     def snps(self) -> np.ndarray:
         """The window SNPs ``(K,)`` with a non-zero coefficient (sorted)."""
@@ -54,7 +61,7 @@ class LinearBackground:
     def shares(self, dosage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each of :meth:`snps`'s part of the predictions from dosages ``(m, L)``: ``(K,)`` and ``(m, K)``."""
         own = self.snps()
-        return own, np.asarray(dosage, dtype=np.float64)[:, own] * self.coef[own]
+        return own, self._filled(dosage)[:, own] * self.coef[own]
 
 
 def fold_backgrounds(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ExpressionConfig | None = None, *,

@@ -179,8 +179,8 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("pair_snps needs GeneData.haplotypes (the phased alleles)")
         twin = ContextualRegressor(self.data, "dosage", self.top_k, self.neighbours, model=self.model, cv=self.cv,
                                    n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio, selection=self.selection,
-                                   n_jobs=self.n_jobs, background=self.background).fit(rows[:, None], y)  # not clone:
-        # it would copy the data
+                                   n_jobs=self.n_jobs, background=self.background)  # not clone: it would copy the data
+        twin.fit(rows[:, None], y)
         residual = y - twin.predict(rows[:, None])
         return twin.snps_, strongest_pairs(self.data.haplotypes[rows], residual, n_pairs, min_carriers=min_carriers)
 
@@ -221,7 +221,8 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         if "context" in self.features and self.reduction == "alt_pca":
             self.mean_, self.pcs_ = alt_pca(self.data.states_at(rows, self.snps_), self._alt(rows), self.components)
         elif "context" in self.features and self.reduction != "pca":  # training rows get out-of-fold scores
-            self.snp_ridge_, held_out = fit_snp_ridge(self._ridge_features(rows), y - self._offset(rows))  # features (m, S, d or 2d)
+            features = self._ridge_features(rows)  # (m, S, d or 2d)
+            self.snp_ridge_, held_out = fit_snp_ridge(features, y - self._offset(rows))
         elif "context" in self.features:
             self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
         x = self._design(rows, held_out)  # (m, p)
