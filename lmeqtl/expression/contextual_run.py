@@ -18,7 +18,9 @@ that the outer folds select (:func:`fold_selections`; selection reads only each 
 training rows), or at every SNP when a method scans the states (its per-SNP scan basis is
 fitted on genotypes only, :func:`~lmeqtl.expression.snp_selection.scan_scores`). Everything
 else, the features' PCA included, is fitted inside
-:func:`lmeqtl.expression.prediction.nested_cv`'s outer training folds.
+:func:`lmeqtl.expression.prediction.nested_cv`'s outer training folds. With ``context_background``
+``predixcan``, every method fits on top of the outer fold's elastic net (chapter 03's ``predixcan`` fits,
+:mod:`lmeqtl.expression.background`) and its names say so (``contextual:elasticnet+predixcan``).
 """
 
 from __future__ import annotations
