@@ -64,6 +64,11 @@ class LinearBackground:
         return own, self._filled(dosage)[:, own] * self.coef[own]
 
 
+def offset(background: LinearBackground | None, dosage: np.ndarray) -> np.ndarray | float:
+    """What a method on ``background`` adds to its own prediction for dosages ``(m, L)``: ``(m,)``, or 0 without one."""
+    return 0.0 if background is None else background.predict(dosage)
+
+
 def fold_backgrounds(dosage: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ExpressionConfig | None = None, *,
                      covariates: Covariates | FoldDesigns | None = None,
                      sample_ids=None) -> tuple[CVResult, list[LinearBackground]]:

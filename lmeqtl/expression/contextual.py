@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from lmeqtl.expression.background import LinearBackground
+from lmeqtl.expression.background import LinearBackground, offset
 from lmeqtl.expression.gene_states import GeneData
 from lmeqtl.expression.models import chosen_hyperparameters, prescaled_model
 from lmeqtl.expression.snp_ridge import fit_snp_ridge
@@ -208,6 +208,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
         rows, y = _rows(X, len(self.data.dosage)), np.asarray(y, dtype=np.float64)
+        left = y - offset(self.background, self.data.dosage[rows])  # (m,) what the regression fits: y less the background
         if self.selection == "state":
             self.snps_ = select_by_state(self.data.scan[rows], y, self.top_k, self.neighbours)  # (S,)
         else:
@@ -221,8 +222,7 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         if "context" in self.features and self.reduction == "alt_pca":
             self.mean_, self.pcs_ = alt_pca(self.data.states_at(rows, self.snps_), self._alt(rows), self.components)
         elif "context" in self.features and self.reduction != "pca":  # training rows get out-of-fold scores
-            features = self._ridge_features(rows)  # (m, S, d or 2d)
-            self.snp_ridge_, held_out = fit_snp_ridge(features, y - self._offset(rows))
+            self.snp_ridge_, held_out = fit_snp_ridge(self._ridge_features(rows), left)  # features (m, S, d or 2d)
         elif "context" in self.features:
             self.mean_, self.pcs_ = per_snp_pca(self.data.states_at(rows, self.snps_), self.components)
         x = self._design(rows, held_out)  # (m, p)
@@ -233,18 +233,15 @@ class ContextualRegressor(RegressorMixin, BaseEstimator):
         self.centre_, self.scale_ = x.mean(axis=0), np.sqrt(np.maximum(variance, 1e-12))
         self.regressor_ = prescaled_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio,
                                           n_jobs=self.n_jobs)
-        self.regressor_.fit((x - self.centre_) / self.scale_, y - self._offset(rows))  # what the background leaves
+        self.regressor_.fit((x - self.centre_) / self.scale_, left)
         # read by chosen_hyperparameters (nested_cv's record of each outer fold)
         self.best_params_ = {**chosen_hyperparameters(self.regressor_), "n_snps": float(len(self.snps_))}
         return self
 
     def predict(self, X):  # noqa: N803
         rows = _rows(X, len(self.data.dosage))
-        return self.regressor_.predict((self._design(rows) - self.centre_) / self.scale_) + self._offset(rows)
-
-    def _offset(self, rows: np.ndarray) -> np.ndarray | float:
-        """The background's prediction ``(m,)`` for ``rows`` (0 without one)."""
-        return 0.0 if self.background is None else self.background.predict(self.data.dosage[rows])
+        return (self.regressor_.predict((self._design(rows) - self.centre_) / self.scale_)
+                + offset(self.background, self.data.dosage[rows]))
 
     def linear_head(self) -> dict[str, np.ndarray]:
         """The fitted ``features="context"`` model as one linear map of the hidden states, for attribution.

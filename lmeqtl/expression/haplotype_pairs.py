@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from lmeqtl.expression.background import LinearBackground
+from lmeqtl.expression.background import LinearBackground, offset
 from lmeqtl.expression.contextual import ContextualRegressor, _rows
 from lmeqtl.expression.gene_states import GeneData
 from lmeqtl.expression.models import chosen_hyperparameters, prescaled_model
@@ -78,17 +78,15 @@ class HaplotypePairsRegressor(RegressorMixin, BaseEstimator):
         self.centre_, self.scale_ = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
         self.regressor_ = prescaled_model(self.model, self.cv, n_lambdas=self.n_lambdas, l1_ratio=self.l1_ratio,
                                           n_jobs=self.n_jobs)
-        self.regressor_.fit((x - self.centre_) / self.scale_, y - self._offset(rows))
+        self.regressor_.fit((x - self.centre_) / self.scale_, y - offset(self.background, self.data.dosage[rows]))
         self.best_params_ = {**chosen_hyperparameters(self.regressor_), "n_snps": float(len(self.snps_)),
                              "n_pairs": float(len(self.pairs_))}
         return self
 
     def predict(self, X):  # noqa: N803
         rows = _rows(X, len(self.data.dosage))
-        return self.regressor_.predict((self._design(rows) - self.centre_) / self.scale_) + self._offset(rows)
-
-    def _offset(self, rows: np.ndarray) -> np.ndarray | float:
-        return 0.0 if self.background is None else self.background.predict(self.data.dosage[rows])
+        return (self.regressor_.predict((self._design(rows) - self.centre_) / self.scale_)
+                + offset(self.background, self.data.dosage[rows]))
 
     def snp_weights(self, X) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
         """The SNPs the model reads ``(S',)`` (chosen SNPs and pair members) and how much each moves the

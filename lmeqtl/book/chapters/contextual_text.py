@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from lmeqtl.book.chapters import NO_TRUTH
-from lmeqtl.book.chapters.names import counted, describe_method, method_label
+from lmeqtl.book.chapters.names import counted, describe_method, method_label, p_text
 
 # what the oracle knows, said wherever the oracle is read against the additive/interaction split
 ORACLE_WORDS = ("The oracle is OLS on each person's true genetic value as the simulation planted it: the additive "
@@ -19,15 +19,11 @@ ORACLE_WORDS = ("The oracle is OLS on each person's true genetic value as the si
                 "interaction genes alike.")
 
 
-def _p(value: float) -> str:
-    return f"{value:.2g}" if np.isfinite(value) else "n/a"
-
-
 def _paired_words(row) -> str:
     """One row of :func:`~lmeqtl.book.chapters.expression_context.paired_by_group` in words."""
     return (f"{row.wins_a} of {counted(row.n_genes, 'gene')}: mean r {row.mean_r_a:.3f} against {row.mean_r_b:.3f} "
-            f"(difference {row.mean_difference:+.3f}; Wilcoxon p = {_p(row.wilcoxon_p)}, sign test p = "
-            f"{_p(row.sign_test_p)})")
+            f"(difference {row.mean_difference:+.3f}; Wilcoxon p = {p_text(row.wilcoxon_p)}, sign test p = "
+            f"{p_text(row.sign_test_p)})")
 
 
 def _group_words(tests: pd.DataFrame) -> str:
@@ -103,8 +99,8 @@ def headline_text(tests: pd.DataFrame, headline: str, against: str, additive_sha
                   f"{interaction['mean_difference']:+.3f}). "
                   + ("Both are met." if all(met) else "Neither is met." if not any(met) else
                      "Only the " + ("additive" if met[0] else "interaction") + " target is met.")
-                  + f" Within the groups no paired test can reach p below {_p(additive['min_attainable_p'])} "
-                  f"(additive) and {_p(interaction['min_attainable_p'])} (interaction).")
+                  + f" Within the groups no paired test can reach p below {p_text(additive['min_attainable_p'])} "
+                  f"(additive) and {p_text(interaction['min_attainable_p'])} (interaction).")
     return words
 
 

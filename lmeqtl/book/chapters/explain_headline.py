@@ -63,7 +63,7 @@ def contextual_heads(run: NotebookRun) -> dict[str, dict[str, np.ndarray]]:
 def _against_reference(ranking: pd.DataFrame, mean: pd.Series, score: str, alpha: float,
                        short: bool = False) -> str:
     """``score`` against the elastic net, paired over genes by average precision: a verdict by the Wilcoxon test."""
-    from lmeqtl.book.chapters.summary_headline import p_text
+    from lmeqtl.book.chapters.names import p_text
     from lmeqtl.expression.evaluation import paired_comparison
 
     row = paired_comparison(ranking, score, REFERENCE_SCORE, metric="average_precision")

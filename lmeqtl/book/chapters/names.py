@@ -132,6 +132,11 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def p_text(value: float) -> str:
+    """A p-value in two significant digits, or "n/a" when there is none (NaN)."""
+    return f"{value:.2g}" if np.isfinite(value) else "n/a"
+
+
 def listing(names: Iterable[str]) -> str:
     """``A``, ``A and B``, ``A, B and C``."""
     names = list(names)

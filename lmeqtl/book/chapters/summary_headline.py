@@ -9,18 +9,13 @@ method in hindsight. The groups come from the simulation's truth
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from lmeqtl.book import chapters
-from lmeqtl.book.chapters.names import describe_method, method_label
+from lmeqtl.book.chapters.names import describe_method, method_label, p_text
 from lmeqtl.expression.evaluation import compare_to
 
 ELASTIC_NET = "predixcan"  # what the headline is tested against
-
-
-def p_text(value: float) -> str:
-    return f"{value:.2g}" if np.isfinite(value) else "n/a"
 
 
 def paired_sentence(expression: pd.DataFrame, method: str, reference: str) -> str:
