@@ -267,3 +267,20 @@ def test_every_table_in_a_notebook_reaches_the_page():
                         and node is not shown_alone and id(node) not in wrapped):
                     lost.append(f"{path.name} cell {number} line {node.lineno}")
     assert not lost, lost
+
+
+def test_headline_attribution_says_when_its_weights_include_the_net():
+    """On top of the fold's elastic net, the headline's SNP weights are partly the net's: the chapter and the
+    summary say so; without a background they do not."""
+    from dataclasses import replace
+
+    from lmeqtl.expression.contextual_run import background_of
+
+    ranking = _ap_ranking([0.3] * 8, [0.1] * 8)
+    assert "weights are the net's" in explain_headline.headline_attribution_text(ranking, background="predixcan")
+    assert "weights are the net's" not in explain_headline.headline_attribution_text(ranking)
+    assert background_of("contextual:elasticnet+predixcan") == "predixcan"
+    assert background_of("contextual:elasticnet") == "none"
+    on_net = replace(_results(ranking=ranking), headline_method="contextual:elasticnet+predixcan")
+    assert "weights are the net's" in summary.rq5_answer(on_net)
+    assert "weights are the net's" not in summary.rq5_answer(replace(on_net, headline_method="contextual:elasticnet"))

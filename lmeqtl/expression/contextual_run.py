@@ -21,6 +21,7 @@ else, the features' PCA included, is fitted inside
 :func:`lmeqtl.expression.prediction.nested_cv`'s outer training folds. With ``context_background``
 ``predixcan``, every method fits on top of the outer fold's elastic net (chapter 03's ``predixcan`` fits,
 :mod:`lmeqtl.expression.background`) and its names say so (``contextual:elasticnet+predixcan``).
+Genes are independent: ``n_jobs`` of them run at once, each in its own process (the same numbers).
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -65,6 +67,12 @@ def context_model_name(config: ExpressionConfig) -> str:
     """What follows the colon in a contextual method's name: the regression, and ``+predixcan`` when it is fitted on top
     of the fold's elastic net (``config.context_background``), so that the two never share a name."""
     return config.context_model + ("" if config.context_background == "none" else f"+{config.context_background}")
+
+
+def background_of(method: str) -> str:
+    """What a contextual method's name says it is fitted on top of (:func:`context_model_name`'s ``+...``), or
+    ``"none"``: ``contextual:elasticnet+predixcan`` -> ``"predixcan"``."""
+    return method.partition(":")[2].partition("+")[2] or "none"
 
 
 def context_methods(config: ExpressionConfig) -> dict[str, str]:
@@ -187,11 +195,80 @@ def gene_r(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.Series(rows).unstack()
 
 
+@dataclass
+class _GeneRun:
+    """What one gene adds to a :class:`ContextualRun` (the tables' pieces, in method order)."""
+
+    predictions: list[pd.DataFrame] = field(default_factory=list)
+    chosen: list[pd.DataFrame] = field(default_factory=list)
+    timings: list[dict] = field(default_factory=list)
+    selections: list[pd.DataFrame] = field(default_factory=list)
+    weights: list[pd.DataFrame] = field(default_factory=list)
+    heads: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _run_gene(gene: str, y: np.ndarray, dosage: np.ndarray, states: StateSource | None, alleles: np.ndarray | None,
+              background: list[LinearBackground] | None, designs: FoldDesigns | None, fold: np.ndarray,
+              sample_ids: np.ndarray, methods: Mapping[str, str], config: ExpressionConfig) -> _GeneRun:
+    """Every method of ``methods`` on one gene: the folds' SNPs, the states at their union, the nested CVs."""
+    out, rows = _GeneRun(), np.arange(len(y))[:, None]  # X: row numbers into the gene's data
+    by_fold = fold_selections(dosage, y, fold, config, designs)
+    leads = fold_selections(dosage, y, fold, config, designs, neighbours=False)
+    out.selections.extend(pd.DataFrame({"gene": gene, "fold": k, "seq_idx": snps, "lead": np.isin(snps, leads[k])})
+                          for k, snps in by_fold.items())
+    union = np.unique(np.concatenate(list(by_fold.values())))
+    data, wanted = GeneData(dosage, haplotypes=alleles), dict(methods)
+    if alleles is None and PAIRS in wanted.values():
+        wanted = {m: f for m, f in wanted.items() if f != PAIRS}
+        out.skipped.extend(f"{m} on {gene}: no haplotypes" for m, f in methods.items() if f == PAIRS)
+    if any("context" in f for f in methods.values()):
+        if states is None:
+            out.skipped.extend(f"{m} on {gene}: no states" for m, f in wanted.items() if "context" in f)
+            wanted = {m: f for m, f in wanted.items() if "context" not in f}
+        else:
+            start = time.perf_counter()
+            scanned = any(selection_of(m, config) == "state" for m in wanted)
+            if scanned or config.context_pair_snps:  # every SNP's state (a scanned pair can be anywhere)
+                full = states(np.arange(dosage.shape[1]))  # (n, 2, L, d)
+                scores = scan_scores(full, config.context_components, seed=config.seed) if scanned else None
+                data = GeneData(dosage, full, None, scores, alleles)
+            else:
+                data = GeneData(dosage, states(union), union, haplotypes=alleles)
+            out.timings.append({"gene": gene, "method": "states", "seconds": time.perf_counter() - start,
+                                "converged": True})
+    for method, features in wanted.items():
+        build, fitted = contextual_factory(data, features, config, selection_of(method, config)), []
+
+        def factory(inner_cv, build=build, fitted=fitted):  # keeps each fold's model
+            fitted.append(build(inner_cv, None if background is None else background[len(fitted)]))  # fold order
+            return fitted[-1]
+
+        start = time.perf_counter()
+        with threadpool_limits(limits=1):
+            result = nested_cv(rows, y, fold, factory, covariates=designs, inner_folds=config.inner_folds,
+                               seed=config.seed, sample_ids=sample_ids)
+        for k, estimator in zip(np.unique(fold), fitted, strict=True):
+            snps, weight = estimator.snp_weights(rows[fold != k])
+            out.weights.append(pd.DataFrame({"gene": gene, "method": method, "fold": int(k), "seq_idx": snps,
+                                             "weight": weight}))
+        if features == "context":  # the first outer fold's model, for attribution through the MLM (RQ5)
+            out.heads[method] = fitted[0].linear_head()
+        labels = {"gene": gene, "method": method, "features": features, "model": config.context_model,
+                  "combine": "sum"}
+        out.predictions.append(result.predictions.assign(**labels)[[*labels, *result.predictions.columns]])
+        out.chosen.append(pd.DataFrame(result.hyperparameters).assign(gene=gene, method=method))
+        out.timings.append({"gene": gene, "method": method, "seconds": time.perf_counter() - start,
+                            "converged": result.converged})
+    return out
+
+
 def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[str, np.ndarray],
                    states: Mapping[str, StateSource] | None = None, *, covariates: Covariates | None = None,
                    config: ExpressionConfig | None = None, methods: Mapping[str, str] | None = None,
                    haplotypes: Mapping[str, np.ndarray] | None = None,
-                   backgrounds: Mapping[str, list[LinearBackground]] | None = None, progress: bool = True) -> ContextualRun:
+                   backgrounds: Mapping[str, list[LinearBackground]] | None = None, n_jobs: int | None = None,
+                   progress: bool = True) -> ContextualRun:
     """Nested-CV predictions of ``expression (samples, genes)`` by the contextual methods, per gene.
 
     ``dosages[gene]`` ``(n, L)`` and ``states[gene]`` (``snps -> (n, 2, S, d)``, e.g.
@@ -201,15 +278,17 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
     ``config.context_reduction`` ``alt_pca`` and ``gated``, and by ``haplotype_pairs``. With
     ``config.context_background`` ``"predixcan"``, ``backgrounds[gene]`` holds each outer fold's fitted elastic net
     (fold order, :func:`~lmeqtl.expression.background.fold_backgrounds`), which every method fits on top of.
+    ``n_jobs`` (default ``config.n_jobs``) genes run at once, each in its own process on one thread (states
+    included; the same numbers as one at a time): a state source that holds a GPU model wants ``n_jobs=1``.
     """
     config = config or ExpressionConfig()
     methods = dict(methods or context_methods(config))
+    n_jobs = config.n_jobs if n_jobs is None else n_jobs
+    per_gene = replace(config, n_jobs=1) if n_jobs > 1 else config  # the processes share the cores, not the folds
     sample_ids = expression.index.to_numpy()
     fold = fold_labels(folds, sample_ids)
-    rows = np.arange(len(sample_ids))[:, None]  # X: row numbers into the gene's data
-    predictions, chosen, timings, selections, weights, skipped = [], [], [], [], [], []
-    heads: dict[str, dict[str, dict[str, np.ndarray]]] = {}
-    for gene in tqdm(list(expression.columns), desc="contextual", disable=not progress):
+    tasks, skipped = [], []
+    for gene in expression.columns:
         if gene not in dosages:
             skipped.append(f"{gene}: no dosages")
             continue
@@ -218,57 +297,18 @@ def run_contextual(expression: pd.DataFrame, folds: pd.Series, dosages: Mapping[
         if len(dosage) != len(y):
             raise ValueError(f"dosages of {gene} have {len(dosage)} rows for {len(y)} samples")
         designs = covariates.without(gene).for_folds(fold) if covariates is not None else None
-        background = _gene_backgrounds(gene, backgrounds, config)  # (folds,) or None
-        by_fold = fold_selections(dosage, y, fold, config, designs)
-        leads = fold_selections(dosage, y, fold, config, designs, neighbours=False)
-        selections.extend(pd.DataFrame({"gene": gene, "fold": k, "seq_idx": snps, "lead": np.isin(snps, leads[k])})
-                          for k, snps in by_fold.items())
-        union = np.unique(np.concatenate(list(by_fold.values())))
-        alleles = None if haplotypes is None else haplotypes.get(gene)  # (n, 2, L) or None
-        data, wanted = GeneData(dosage, haplotypes=alleles), dict(methods)
-        if alleles is None and PAIRS in wanted.values():
-            wanted = {m: f for m, f in wanted.items() if f != PAIRS}
-            skipped.extend(f"{m} on {gene}: no haplotypes" for m, f in methods.items() if f == PAIRS)
-        if any("context" in f for f in methods.values()):
-            if states is None or gene not in states:
-                skipped.extend(f"{m} on {gene}: no states" for m, f in wanted.items() if "context" in f)
-                wanted = {m: f for m, f in wanted.items() if "context" not in f}
-            else:
-                start = time.perf_counter()
-                scanned = any(selection_of(m, config) == "state" for m in wanted)
-                if scanned or config.context_pair_snps:  # every SNP's state (a scanned pair can be anywhere)
-                    full = states[gene](np.arange(dosage.shape[1]))  # (n, 2, L, d)
-                    scores = scan_scores(full, config.context_components, seed=config.seed) if scanned else None
-                    data = GeneData(dosage, full, None, scores, alleles)
-                else:
-                    data = GeneData(dosage, states[gene](union), union, haplotypes=alleles)
-                timings.append({"gene": gene, "method": "states", "seconds": time.perf_counter() - start,
-                                "converged": True})
-        for method, features in wanted.items():
-            build, fitted = contextual_factory(data, features, config, selection_of(method, config)), []
-
-            def factory(inner_cv, build=build, fitted=fitted, background=background):  # keeps each fold's model
-                fitted.append(build(inner_cv, None if background is None else background[len(fitted)]))  # fold order
-                return fitted[-1]
-
-            start = time.perf_counter()
-            with threadpool_limits(limits=1):
-                result = nested_cv(rows, y, fold, factory, covariates=designs, inner_folds=config.inner_folds,
-                                   seed=config.seed, sample_ids=sample_ids)
-            for k, estimator in zip(np.unique(fold), fitted, strict=True):
-                snps, weight = estimator.snp_weights(rows[fold != k])
-                weights.append(pd.DataFrame({"gene": gene, "method": method, "fold": int(k), "seq_idx": snps,
-                                             "weight": weight}))
-            if features == "context":  # the first outer fold's model, for attribution through the MLM (RQ5)
-                heads.setdefault(gene, {})[method] = fitted[0].linear_head()
-            labels = {"gene": gene, "method": method, "features": features, "model": config.context_model,
-                      "combine": "sum"}
-            predictions.append(result.predictions.assign(**labels)[[*labels, *result.predictions.columns]])
-            chosen.append(pd.DataFrame(result.hyperparameters).assign(gene=gene, method=method))
-            timings.append({"gene": gene, "method": method, "seconds": time.perf_counter() - start,
-                            "converged": result.converged})
+        tasks.append((gene, y, dosage, None if states is None else states.get(gene),
+                      None if haplotypes is None else haplotypes.get(gene), _gene_backgrounds(gene, backgrounds, config),
+                      designs, fold, sample_ids, methods, per_gene))
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_gene)(*task) for task in tasks)
+    genes = list(tqdm(runner, total=len(tasks), desc="contextual", disable=not progress))
+    predictions = [table for run in genes for table in run.predictions]
     if not predictions:
         raise ValueError("nothing to run: no gene has dosages")
+    chosen, timings, selections, weights = ([item for run in genes for item in getattr(run, name)]
+                                            for name in ("chosen", "timings", "selections", "weights"))
+    skipped += [reason for run in genes for reason in run.skipped]
+    heads = {task[0]: run.heads for task, run in zip(tasks, genes, strict=True) if run.heads}
     table = pd.concat(predictions, ignore_index=True)
     comparison = Comparison(table, pd.concat(chosen, ignore_index=True), pd.DataFrame(timings), skipped)
     return ContextualRun(comparison, pd.concat(selections, ignore_index=True), gene_r(table),

@@ -80,9 +80,10 @@ def _against_reference(ranking: pd.DataFrame, mean: pd.Series, score: str, alpha
             f"genes being {p_text(row['min_attainable_p'])})")
 
 
-def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str:
+def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05, background: str = "none") -> str:
     """The headline LM method's attributions (its SNP weights; IG and ISM through the MLM) against the
-    elastic net's |coefficients|, paired over genes (mean AP)."""
+    elastic net's |coefficients|, paired over genes (mean AP). ``background``: what the method is fitted on top
+    of (``ExpressionConfig.context_background``); its SNP weights then include that model's."""
     if ranking.empty:
         return ("With no causal SNPs to rank against, the headline LM method's SNP weights (RQ2's contextual "
                 "method) are compared with the eQTL table below.")
@@ -93,6 +94,10 @@ def headline_attribution_text(ranking: pd.DataFrame, alpha: float = 0.05) -> str
     mean = ranking.groupby("method")["average_precision"].mean()
     text = (f"**The headline LM method's own attribution** (RQ2's contextual method, fixed in advance; its SNP "
             f"weights) {_against_reference(ranking, mean, HEADLINE_SCORE, alpha)}. ")
+    if background == "predixcan":
+        text += ("Its model includes each outer fold's PrediXcan-style elastic net (`expression.context_background`), "
+                 "so these weights are the net's (|coefficient| x dosage SD of every SNP it keeps) plus what the "
+                 "chosen SNPs' features add. ")
     if TWIN_SCORE in present:
         text += (f"Its dosage twin's weights, on the same SNPs without the context, reach "
                  f"{mean[TWIN_SCORE]:.3f}. ")

@@ -138,16 +138,18 @@ def run_contextual_methods(model: torch.nn.Module, gene_map: Mapping[str, int], 
     ``model``: the run's MLM in eval mode on ``device``; ``gene_map``: its gene -> index map
     (a checkpoint's ``info["genes"]``). A gene the model does not know gets the twin only.
     ``backgrounds``: the ``predixcan`` fits of the same run (:attr:`Comparison.backgrounds`), read when
-    ``config.context_background`` is ``"predixcan"``.
+    ``config.context_background`` is ``"predixcan"``. On the CPU, ``config.n_jobs`` genes run at once (a progress
+    bar over the genes); on a GPU, one at a time (a bar over each gene's people).
     """
+    n_jobs = config.n_jobs if torch.device(device).type == "cpu" else 1  # a GPU model stays in this process
     states = {gene: progress_state_source(model, inputs.people.haplotypes[gene], gene_map[gene], config,
-                                          device=device, label=inputs.symbol(gene), progress=progress)
+                                          device=device, label=inputs.symbol(gene), progress=progress and n_jobs == 1)
               for gene in inputs.expression.columns if gene in gene_map}
     methods = {method: features for method, features in context_methods(config).items()
                if features in CHAPTER_FEATURES and (config.context_scan or selection_of(method) != "state")}
     return run_contextual(inputs.expression, inputs.folds, inputs.dosages, states, covariates=inputs.covariates,
                           config=config, methods=methods, haplotypes=inputs.people.haplotypes,
-                          backgrounds=backgrounds, progress=progress)
+                          backgrounds=backgrounds, n_jobs=n_jobs, progress=progress)
 
 
 def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:

@@ -301,10 +301,12 @@ def rq5_answer(results: BookResults) -> str:
     text += "; then " + ", ".join(f"{method_label(m)} {v:.3f}" for m, v in
                                    ranking["average_precision"].sort_values(ascending=False).items() if m != best)
     from lmeqtl.book.chapters.explain_headline import HEADLINE_SCORE, headline_attribution_text
+    from lmeqtl.expression.contextual_run import background_of
 
     text += "."
     if HEADLINE_SCORE in ranking.index:  # chapter 06's comparison fixed in advance: headline vs elastic net
-        text += " " + headline_attribution_text(results.ranking).replace("**", "").strip()
+        background = background_of(results.headline_method)
+        text += " " + headline_attribution_text(results.ranking, background=background).replace("**", "").strip()
     return text + enrichment_sentence(results.enrichment)
 
 
