@@ -269,7 +269,8 @@ CONTEXT_CONFIG = ExpressionConfig(outer_folds=3, inner_folds=3, n_bootstrap=20, 
 
 def test_the_chapter_runs_the_contextual_method_and_its_twin_with_a_tiny_mlm(study):
     """Chapter 03's helper on a founder cohort with a random-weight HaplotypeMLM: both methods, on the
-    chapter's folds, states extracted in batches (the same as in one pass), scored next to the others."""
+    chapter's folds, states extracted in batches, each distinct haplotype once (the same as in one pass), scored
+    next to the others."""
     import torch
 
     from lmeqtl.book.chapters import expression_context as context
@@ -284,6 +285,8 @@ def test_the_chapter_runs_the_contextual_method_and_its_twin_with_a_tiny_mlm(stu
     gene_map = cohort.gene_index()
     haplotypes = inputs.people.haplotypes["ENSG01.1"]
     snps = np.array([0, 3, 11])
+    flat = haplotypes.reshape(-1, haplotypes.shape[-1])
+    assert len(np.unique(flat, axis=0)) < len(flat)  # founders: repeated haplotypes, each passed through the MLM once
     batched = context.progress_state_source(model, haplotypes, gene_map["ENSG01.1"], CONTEXT_CONFIG,
                                             progress=False)(snps)
     assert batched.shape == (len(inputs.expression), 2, 3, 16)

@@ -24,15 +24,16 @@ StateSource = Callable[[np.ndarray], np.ndarray]
 def snp_states(model: torch.nn.Module, haplotypes: np.ndarray, gene: int, positions: np.ndarray | None = None, *,
                layer: int = -1, batch_size: int = 16, dtype: type = np.float32,
                device: str | torch.device = "cpu") -> np.ndarray:
-    """Hidden states ``(n, 2, S, d)`` at ``layer`` of haplotypes ``(n, 2, L)`` of gene index ``gene``.
+    """Hidden states ``(n, c, S, d)`` at ``layer`` of haplotypes ``(n, c, L)`` (``c`` = 2 per person, or 1) of gene
+    index ``gene``.
 
     One unmasked pass per haplotype, ``batch_size`` haplotypes per pass; only the states at
     ``positions`` (window indices, ``S`` of them; None: all ``L``) are kept, as ``dtype``
     (float16 halves the memory). ``model`` must be in eval mode.
     """
     haplotypes = np.asarray(haplotypes)
-    n, _, length = haplotypes.shape
-    tokens = unmasked_tokens(haplotypes.reshape(2 * n, length))  # (2n, L)
+    n, copies, length = haplotypes.shape
+    tokens = unmasked_tokens(haplotypes.reshape(n * copies, length))  # (nc, L)
     device = torch.device(device)
     keep = None if positions is None else torch.as_tensor(np.asarray(positions, dtype=np.int64), device=device)
     out = None
@@ -40,9 +41,9 @@ def snp_states(model: torch.nn.Module, haplotypes: np.ndarray, gene: int, positi
         hidden = hidden_batch(model, tokens[lo:lo + batch_size], gene, layer, device)  # (b, L, d)
         hidden = hidden if keep is None else hidden[:, keep]  # (b, S, d)
         if out is None:
-            out = np.empty((len(tokens), *hidden.shape[1:]), dtype=dtype)  # (2n, S, d)
+            out = np.empty((len(tokens), *hidden.shape[1:]), dtype=dtype)  # (nc, S, d)
         out[lo:lo + len(hidden)] = hidden.cpu().numpy()
-    return out.reshape(n, 2, *out.shape[1:])
+    return out.reshape(n, copies, *out.shape[1:])
 
 
 def mlm_state_source(model: torch.nn.Module, haplotypes: np.ndarray, gene: int, *, layer: int = -1,
