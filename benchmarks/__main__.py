@@ -50,7 +50,10 @@ FULL_RUN_ARGS = {
 APART = {"recipe": ("RESULTS-recipe.md", "python -m benchmarks.bench_recipe --data-dir runs/top10/00_data/cohort "
                     "--steps 300 --curve lmeqtl/weights/top10 --out benchmarks/RESULTS-recipe.md"),
          "context": ("RESULTS-context.md", "python -m benchmarks.bench_context --data-dir runs/top10/00_data/cohort "
-                     "--checkpoint lmeqtl/weights/top10 --draws 2 --seed 12 --out benchmarks/RESULTS-context.md")}
+                     "--checkpoint lmeqtl/weights/top10 --draws 2 --seed 12 --out benchmarks/RESULTS-context.md"),
+         "genes_parallel": ("RESULTS-genes-parallel.md", "python -m benchmarks.bench_genes_parallel --data-dir "
+                            "runs/top10/00_data/cohort --checkpoint lmeqtl/weights/top10 --genes 4 "
+                            "--out benchmarks/RESULTS-genes-parallel.md")}
 
 # the default-size model benchmark takes ~10 minutes: its own file, not part of the 15-minute run
 ORIGINAL_SIZE_RESULTS = "RESULTS-original-size.md"
@@ -180,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
              f"shared the CPU cores when the load exceeds {host['cores']}.\n\n"
              f"The model at the original's size (d 256 x 16 layers, minutes per case) is timed apart: "
              f"{ORIGINAL_SIZE_RESULTS}, written by `{ORIGINAL_SIZE_COMMAND}`.\n"
-             + "".join(f"\nbench_{name} trains for many minutes and runs apart: {file}, written by `{command}`.\n"
+             + "".join(f"\nbench_{name} takes many minutes on a book run's cohort and runs apart: {file}, written by "
+                       f"`{command}`.\n"
                        for name, (file, command) in APART.items()))
     print(summary)
     print(f"whole run {total / 60:.1f} min")

@@ -26,6 +26,8 @@ elastic net), on the same 5 outer folds; only the reduction of a SNP's state and
   elastic net on all window SNPs (:mod:`lmeqtl.expression.background`): its regression fits what the net leaves
   unexplained in the training rows, and the predictions add; ``alt_pca_bg`` is paired against ``alt_pca_enet``,
   ``dosage_bg`` against ``dosage_enet`` (both run the net, so the elastic net's r is reported too);
+- ``<name>_bg05`` (``dosage``, ``alt_pca``): ``<name>_bg`` whose second-level elastic net has one l1 ratio, PrediXcan's
+  0.5 (``model="predixcan"``), instead of choosing among 0.1, 0.5 and 0.9 by CV; paired against ``<name>_bg``;
 - ``alt_pca8_enet``: ``alt_pca_enet`` with 8 ALT-context PCs per SNP instead of 4 (a partner's allele
   may sit in a minor direction of the state), paired against ``alt_pca_enet``;
 - ``pairs_enet`` (no MLM, a diagnostic): the 20 SNPs the elastic net keeps, their dosages and, for
@@ -73,13 +75,15 @@ METHODS = {**{name: (*spec, "dosage", {}) for name, spec in BASE.items()},
            **{f"{name}_wide": (*BASE[name], "enet", WIDE) for name in ("dosage", "alt_pca")},
            **{f"{name}_enet40": (*BASE[name], "enet", {"top_k": 40}) for name in ("dosage", "alt_pca")},
            **{f"{name}_bg": (*BASE[name], "enet", {"background": True}) for name in ("dosage", "alt_pca")},
+           **{f"{name}_bg05": (*BASE[name], "enet", {"background": True, "model": "predixcan"})
+              for name in ("dosage", "alt_pca")},
            "alt_pca8_enet": ("context", "alt_pca", "enet", {"components": 8}),
            "pairs_enet": ("pairs_enet", "", "enet", {}),
            "hap_pairs": ("hap_pairs", "", "enet", {"pairs": 1}),
            "alt_pca_pairs": ("context", "alt_pca", "enet", {"pair_snps": 1}),
            "dosage_pairs": ("dosage", "pca", "enet", {"pair_snps": 1})}
 PAIRS = {"dosage_enet40": "dosage_enet", "alt_pca_enet40": "alt_pca_enet", "dosage_bg": "dosage_enet",
-         "alt_pca_bg": "alt_pca_enet", "dosage_wide": "dosage_enet",
+         "alt_pca_bg": "alt_pca_enet", "dosage_bg05": "dosage_bg", "alt_pca_bg05": "alt_pca_bg", "dosage_wide": "dosage_enet",
          "alt_pca_wide": "dosage_wide", "alt_pca8_enet": "alt_pca_enet",
          "pairs_enet": "dosage_enet", "hap_pairs": "dosage_enet", "alt_pca_pairs": "alt_pca_enet",
          "dosage_pairs": "dosage_enet"}
