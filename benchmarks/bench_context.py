@@ -64,7 +64,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import git_commit, machine, markdown
+from benchmarks.common import emit, git_commit, machine, markdown
 
 BASE = {"pca": ("context", "pca"), "dosage": ("dosage", "pca"), "alt_pca": ("context", "alt_pca"),
         "ridge": ("context", "ridge"), "gated": ("context", "gated")}
@@ -288,12 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     commit = git_commit()  # the code that runs, not the HEAD at the end of a long run
     results = run(args.data_dir, args.checkpoint, args.draws, args.seed, args.methods, args.elastic_net_r,
                   args.genes)
-    text = report(results, command, commit)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(text)
-    return 0
+    return emit(report(results, command, commit), args.out)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import git_commit, machine
+from benchmarks.common import emit, git_commit, machine
 
 
 def _timed(call):
@@ -116,12 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_genes_parallel " + " ".join(argv if argv is not None else sys.argv[1:])
     commit = git_commit()
-    text = report(run(args.data_dir, args.checkpoint, args.genes, args.n_jobs), command, commit)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(text)
-    return 0
+    return emit(report(run(args.data_dir, args.checkpoint, args.genes, args.n_jobs), command, commit), args.out)
 
 
 if __name__ == "__main__":

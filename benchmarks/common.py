@@ -78,6 +78,15 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+def emit(text: str, out: str | None) -> int:
+    """Print a report and, with ``out``, also write it there; the exit status of a benchmark's ``main``."""
+    print(text)
+    if out:
+        with open(out, "w") as handle:
+            handle.write(text)
+    return 0
+
+
 def markdown(rows: list[dict], columns: dict[str, str] | None = None) -> str:
     """A markdown table of ``rows`` (``columns``: key -> header, in order; default: all keys)."""
     columns = columns or {k: k for k in rows[0]}
