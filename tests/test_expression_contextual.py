@@ -302,6 +302,7 @@ def test_method_text_follows_the_preset_selection_and_reduction():
     assert "`enet`" in top10 and "`alt_pca`" in top10 and "20 SNPs" in top10
     assert "context_screen" not in default and "context_background" not in default
     assert "on top of that fold's PrediXcan-style elastic net" in top10 and "`predixcan`" in top10
+    assert "a regression (elastic net with PrediXcan's l1 ratio 0.5, its penalty" in top10
     assert "dosages of the 300 SNPs of strongest" in method_text(ExpressionConfig(context_screen=300))
 
 

@@ -121,11 +121,15 @@ def _top10() -> Preset:
         # the marginal top-20 SNPs' PCs that the book used before)
         # Fitted on top of each fold's PrediXcan net (chapter 03's own fits), by a rule written before the run
         # (RESULTS-context.md, run 9: +0.018 r additive, +0.011 interaction, mean AP of its weights 0.093 vs 0.082).
+        # Its regression on top of the net has one l1 ratio, PrediXcan's 0.5 (context_model "predixcan"), by a rule
+        # written before the run (RESULTS-context.md, run 10: +0.001 r additive, -0.004 interaction, the same mean AP;
+        # 4.8 s per draw against 12.8 s): the three-ratio search cost chapter 03 ~140 CPU-seconds.
         # the states pass 4 haplotypes at a time: on 2 cores, 100 people's states took 2.6 s against 3.6 s in passes
         # of 16 (the states agree to the last bit); chapter 03's states cost 125 s of its 608 s at 16
         expression=ExpressionConfig(n_jobs=2, models=("ols", "ridge", "lasso", "svr_rbf", "svr_linear"),
                                     context_selection="enet", context_reduction="alt_pca", context_batch_size=4,
-                                    context_background="predixcan", headline_method="contextual:elasticnet+predixcan"),
+                                    context_model="predixcan", context_background="predixcan",
+                                    headline_method="contextual:predixcan+predixcan"),
         # the trunk stays frozen (one trainable block costs ~0.05 s per haplotype and epoch at 5000 SNPs);
         # its states of the 1000 SNPs nearest each TSS are cached once, the head learns an attention pooling.
         # No time budget (it would make the kept epochs depend on the machine's load): at most 15 epochs,

@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 
 MODEL_NAMES = {"ols": "OLS", "ridge": "ridge", "lasso": "lasso", "elasticnet": "elastic net",
+               "predixcan": "elastic net with PrediXcan's l1 ratio 0.5",
                "svr_rbf": "SVR (RBF kernel)", "svr_linear": "SVR (linear kernel)"}
 COMBINE_NAMES = {"sum": "sum", "mean": "mean", "concat_sorted": "concatenation in a canonical order",
                  "product_absdiff": "elementwise product and absolute difference"}
-MODEL_SHORT = {"ols": "OLS", "ridge": "ridge", "lasso": "lasso", "elasticnet": "elastic net", "svr_rbf": "SVR-RBF",
+MODEL_SHORT = {"ols": "OLS", "ridge": "ridge", "lasso": "lasso", "elasticnet": "elastic net",
+               "predixcan": "elastic net, l1 0.5", "svr_rbf": "SVR-RBF",
                "svr_linear": "linear SVR"}
 COMBINE_SHORT = {"sum": "sum", "mean": "mean", "concat_sorted": "concatenated",
                  "product_absdiff": "product & |difference|", "window_mean": "mean over RQ3's window"}
