@@ -141,7 +141,7 @@ def run_contextual_methods(model: torch.nn.Module, gene_map: Mapping[str, int], 
     (a checkpoint's ``info["genes"]``). A gene the model does not know gets the twin only.
     ``backgrounds``: the ``predixcan`` fits of the same run (:attr:`Comparison.backgrounds`), read when
     ``config.context_background`` is ``"predixcan"``. On the CPU, ``config.n_jobs`` genes run at once (a progress
-    bar over the genes); on a GPU, one at a time (a bar over each gene's people).
+    bar over the genes); on a GPU, one at a time (a bar over each gene's distinct haplotypes).
     """
     n_jobs = config.n_jobs if torch.device(device).type == "cpu" else 1  # a GPU model stays in this process
     states = {gene: progress_state_source(model, inputs.people.haplotypes[gene], gene_map[gene], config,
